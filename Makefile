@@ -1,0 +1,55 @@
+# The few commands people type. `make run` and `make test` set everything up themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The interpreter comes from this machine (pyenv, or python3.12 on PATH); never downloaded.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+
+# Use uv when it works; otherwise bootstrap it into .tools with pip.
+UV := $(shell if uv --version >/dev/null 2>&1; then echo uv; else echo .tools/bin/uv; fi)
+PY := .venv/bin/python
+
+.PHONY: help setup run serve test lint migrate bench clean
+
+help:
+	@echo "make run    set up .venv, migrate, serve on $$HOST:$$PORT (SQLite unless DATABASE_URL)"
+	@echo "make test   set up .venv, then ruff, mypy, makemigrations --check and pytest"
+	@echo "make bench  load-test the production server against PostgreSQL"
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+.venv/.synced: pyproject.toml uv.lock | $(if $(filter uv,$(UV)),,.tools/bin/uv)
+	$(UV) sync --frozen --all-groups
+	@touch $@
+
+setup: .venv/.synced
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+
+# Development server: debug on unless told otherwise; a local secret is generated once
+# (production refuses to start without DJANGO_SECRET_KEY, see config/asgi.py).
+run: migrate
+	@test -s .secret-key || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > .secret-key
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} \
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$(cat .secret-key)} \
+	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-localhost,127.0.0.1,[::1],$(HOST)} \
+	exec $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) \
+		--lifespan off --no-server-header
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy .
+
+test: lint
+	$(PY) manage.py makemigrations --check --dry-run
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,29 @@
+"""Test settings: PostgreSQL when DATABASE_URL is set or a local server answers, else SQLite."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+LOCAL_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/coupons"
+
+
+def local_postgres_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+if not os.environ.get("DATABASE_URL") and local_postgres_answers():
+    os.environ["DATABASE_URL"] = LOCAL_POSTGRES_URL
+
+from config.settings import *  # noqa: E402, F403
+from config.settings import ALLOWED_HOSTS  # noqa: E402
+
+ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+API_KEY_CACHE_SECONDS = 0
+SECRET_KEY = "test-secret-key-not-for-production-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
+SECRET_KEY_IS_PLACEHOLDER = False

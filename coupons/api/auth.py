@@ -1,0 +1,46 @@
+"""Bearer API keys for DRF: who is calling, and may their key's scope do this."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from coupons import repository
+from coupons.models import ApiKeyScope
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[repository.ApiClient, Any] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, key = header.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise exceptions.AuthenticationFailed("Use the header 'Authorization: Bearer <key>'.")
+        if len(key) > 256:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        client = repository.api_client_for_key(key)
+        if client is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        return client, client
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="coupon-service"'
+
+
+class HasScope(BasePermission):
+    """The view's `required_scope`; a `manage` key may do everything."""
+
+    message = "This API key's scope does not allow this request."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        client = request.user
+        if not isinstance(client, repository.ApiClient):
+            return False
+        required = getattr(view, "required_scope", ApiKeyScope.MANAGE)
+        return client.may_use(required)

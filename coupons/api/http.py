@@ -1,0 +1,119 @@
+"""JSON in and out without DRF's renderer and parser: fewer thread hops, exact control."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from django.http.request import RawPostDataException
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+
+from coupons.errors import MalformedJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _encode_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def to_json_bytes(data: object) -> bytes:
+    return json.dumps(data, default=_encode_default, separators=(",", ":")).encode()
+
+
+def json_response(
+    data: object, *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> HttpResponse:
+    return HttpResponse(
+        to_json_bytes(data), status=status, headers=headers, content_type="application/json"
+    )
+
+
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: Mapping[str, list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> HttpResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:coupon-service:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return HttpResponse(
+        to_json_bytes(body), status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE
+    )
+
+
+def _is_json_media_type(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_json_object(request: HttpRequest | Request) -> dict[str, Any]:
+    """The body as a JSON object; an empty body counts as `{}` whatever its content type."""
+    django_request = request._request if isinstance(request, Request) else request
+    try:
+        raw = django_request.body
+    except RequestDataTooBig as exc:
+        raise PayloadTooLarge() from exc
+    except RawPostDataException as exc:  # pragma: no cover - a programming error
+        raise MalformedJson("The body was already consumed.") from exc
+    if not raw.strip():
+        return {}
+    if not _is_json_media_type(django_request.headers.get("Content-Type", "")):
+        raise UnsupportedMediaType()
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedJson(f"The request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValidationFailed(
+            {"non_field_errors": ["Expected a JSON object."]},
+            "The request body must be a JSON object.",
+        )
+    return data
+
+
+class JSONOnlyNegotiation(BaseContentNegotiation):
+    """Always JSON: an `Accept` header this API cannot honour is not worth a 406."""
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers), None) or JSONRenderer()
+        return renderer, renderer.media_type

@@ -1,0 +1,119 @@
+"""Tables of the coupon service and the invariants the database itself enforces."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Upper
+
+MAX_INIT_COUNT = 1_000_000_000
+MAX_CODE_LENGTH = 64
+MAX_CUSTOMER_ID_LENGTH = 128
+MAX_ORDER_ID_LENGTH = 128
+
+# `code__upper="PIOTR"` compiles to UPPER("code") = 'PIOTR', the very expression of the
+# unique index, so a case-insensitive lookup is an index lookup.
+models.CharField.register_lookup(Upper)
+
+
+class CouponQuerySet(models.QuerySet["Coupon"]):
+    def with_code(self, code: str) -> CouponQuerySet:
+        return self.filter(code__upper=code.upper())
+
+    def exhausted(self) -> CouponQuerySet:
+        return self.filter(remaining_count=0)
+
+    def redeemable(self, now: datetime) -> CouponQuerySet:
+        """Coupons that may be spent at `now`: active, inside their window, uses left."""
+        return self.filter(
+            Q(starts_at__isnull=True) | Q(starts_at__lte=now),
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+            is_active=True,
+            remaining_count__gt=0,
+        )
+
+
+class Coupon(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.CharField(max_length=MAX_CODE_LENGTH)
+    init_count = models.IntegerField()
+    remaining_count = models.IntegerField()
+    is_active = models.BooleanField(default=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    per_customer_limit = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CouponQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Upper("code"), name="coupon_code_unique_ignoring_case"),
+            models.CheckConstraint(
+                condition=Q(init_count__gte=1, init_count__lte=MAX_INIT_COUNT),
+                name="coupon_init_count_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining_count__gte=0, remaining_count__lte=F("init_count")),
+                name="coupon_remaining_count_within_init_count",
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True)
+                | Q(expires_at__isnull=True)
+                | Q(starts_at__lt=F("expires_at")),
+                name="coupon_window_starts_before_it_expires",
+            ),
+            models.CheckConstraint(
+                condition=Q(per_customer_limit__isnull=True) | Q(per_customer_limit__gte=1),
+                name="coupon_per_customer_limit_positive",
+            ),
+        ]
+        indexes = [
+            # The list's order (newest first) and its cursor pages.
+            models.Index(F("created_at").desc(), F("id").desc(), name="coupon_newest_first"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def used_count(self) -> int:
+        return self.init_count - self.remaining_count
+
+
+class ApiKeyScope(models.TextChoices):
+    MANAGE = "manage", "manage (everything under /v1/)"
+    REDEEM = "redeem", "redeem (redemptions and validations only)"
+
+
+class ApiKey(models.Model):
+    """A client's bearer key. Only a SHA-256 of the key is stored; the key is shown once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=16, choices=ApiKeyScope.choices)
+    prefix = models.CharField(max_length=16, editable=False, help_text="Start of the key.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope__in=[ApiKeyScope.MANAGE, ApiKeyScope.REDEEM]),
+                name="api_key_scope_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

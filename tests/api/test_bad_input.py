@@ -1,0 +1,155 @@
+"""Bad input of every kind is a 4xx problem+json, never a 5xx, and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from coupons.models import Coupon
+from tests.problems import assert_problem
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ONE_MIB = 1024 * 1024
+
+
+async def nothing_was_created() -> bool:
+    return not await Coupon.objects.aexists()
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{bad", b'{"code": "A",}', b"\xff\xfe", b"NaN", b'{"code": NaN}', b"{"]
+)
+async def test_malformed_json_is_400_malformed_json(api, manage, raw):
+    response = await api.post(
+        "/v1/coupons/", content=raw, headers={**manage, "Content-Type": "application/json"}
+    )
+    assert_problem(response, 400, "malformed_json")
+    assert await nothing_was_created()
+
+
+@pytest.mark.parametrize("raw", [b"[]", b'["code"]', b"42", b'"PIOTR"', b"null", b"true"])
+async def test_json_that_is_not_an_object_is_400_validation_error(api, manage, raw):
+    response = await api.post(
+        "/v1/coupons/", content=raw, headers={**manage, "Content-Type": "application/json"}
+    )
+    problem = assert_problem(response, 400, "validation_error")
+    assert problem["errors"]
+    assert await nothing_was_created()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None],
+)
+async def test_a_body_that_is_not_json_is_415(api, manage, content_type):
+    headers = dict(manage)
+    if content_type:
+        headers["Content-Type"] = content_type
+    response = await api.post(
+        "/v1/coupons/", content=b'{"code": "A", "init_count": 1}', headers=headers
+    )
+    assert_problem(response, 415, "unsupported_media_type")
+    assert await nothing_was_created()
+
+
+async def test_a_json_content_type_with_charset_is_accepted(api, manage):
+    response = await api.post(
+        "/v1/coupons/",
+        content=b'{"code": "A", "init_count": 1}',
+        headers={**manage, "Content-Type": "application/json; charset=utf-8"},
+    )
+    assert response.status_code == 201
+
+
+async def test_a_body_over_one_mib_is_413(api, manage):
+    body = b'{"code": "A", "init_count": 1, "pad": "' + b"x" * ONE_MIB + b'"}'
+    response = await api.post(
+        "/v1/coupons/", content=body, headers={**manage, "Content-Type": "application/json"}
+    )
+    assert_problem(response, 413, "payload_too_large")
+    assert await nothing_was_created()
+
+
+async def test_a_chunked_body_over_one_mib_is_413(api, manage):
+    async def chunks():
+        yield b'{"code": "A", "init_count": 1, "pad": "'
+        for _ in range(20):
+            yield b"x" * 65536
+        yield b'"}'
+
+    response = await api.post(
+        "/v1/coupons/", content=chunks(), headers={**manage, "Content-Type": "application/json"}
+    )
+    assert "content-length" not in response.request.headers
+    assert_problem(response, 413, "payload_too_large")
+    assert await nothing_was_created()
+
+
+async def test_a_chunked_body_under_the_limit_is_read_whole(api, manage):
+    async def chunks():
+        yield b'{"code": "CHUNKED", '
+        yield b'"init_count": 3}'
+
+    response = await api.post(
+        "/v1/coupons/", content=chunks(), headers={**manage, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["code"] == "CHUNKED"
+
+
+async def test_a_body_just_under_one_mib_is_not_refused_for_size(api, manage):
+    prefix, suffix = b'{"code": "BIG", "init_count": 1, "pad": "', b'"}'
+    body = prefix + b"x" * (ONE_MIB - len(prefix) - len(suffix)) + suffix
+    assert len(body) == ONE_MIB
+    response = await api.post(
+        "/v1/coupons/", content=body, headers={**manage, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nope",
+        "/v1/",
+        "/v1/nope/",
+        "/v1/coupons/x/y/",
+        "/v2/coupons/",
+        "/v1/coupons",
+        "/favicon.ico",
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+async def test_an_unknown_route_is_404_problem(api, manage, path, method):
+    response = await api.request(method, path, headers=manage)
+    assert_problem(response, 404, "not_found")
+
+
+async def test_a_path_without_its_slash_says_which_path_was_meant(api, manage):
+    response = await api.post("/v1/coupons", json={"code": "A", "init_count": 1}, headers=manage)
+    problem = assert_problem(response, 404, "not_found")
+    assert "/v1/coupons/" in problem["detail"]
+    assert await nothing_was_created()
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+async def test_a_wrong_method_is_405_problem_with_allow(api, manage, method):
+    response = await api.request(method, "/v1/coupons/", headers=manage)
+    problem = assert_problem(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["allow"]
+    assert method in problem["detail"]
+
+
+async def test_an_unacceptable_accept_header_still_gets_json(api, manage):
+    response = await api.post(
+        "/v1/coupons/",
+        json={"code": "ACC", "init_count": 1},
+        headers={**manage, "Accept": "text/html"},
+    )
+    assert response.status_code == 201
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_a_disallowed_host_is_400_problem(api, manage):
+    response = await api.get("/healthz", headers={"Host": "evil.example"})
+    assert_problem(response, 400, "bad_request")

@@ -1,0 +1,93 @@
+"""Shared fixtures: the real ASGI app over httpx, API keys, and the database in use."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection, connections
+
+from coupons import repository
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    where = db["NAME"] if db["ENGINE"].endswith("sqlite3") else f"{db['HOST']}:{db['PORT']}"
+    return f"database: {db['ENGINE'].rsplit('.', 1)[-1]} ({where})"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from django.conf import settings
+
+    if os.environ.get("COUPONS_REQUIRE_POSTGRES") == "1" and not settings.DATABASES["default"][
+        "ENGINE"
+    ].endswith("postgresql"):
+        raise pytest.UsageError(
+            "COUPONS_REQUIRE_POSTGRES=1 but no PostgreSQL: set DATABASE_URL or start the "
+            "local server (127.0.0.1:5432)."
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+async def api(transactional_db: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the whole ASGI application (body limit, middleware, DRF, database)."""
+    from config.asgi import application
+
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    # Queries the test itself made through sync_to_async ran in asgiref's shared thread;
+    # close that thread's connection so the test database can be flushed and dropped.
+    await sync_to_async(connections.close_all)()
+
+
+def _key(scope: str) -> str:
+    return repository.create_api_key(name=f"test-{scope}", scope=scope)[1]
+
+
+@pytest.fixture
+def manage_key(transactional_db: Any) -> str:
+    return _key("manage")
+
+
+@pytest.fixture
+def redeem_key(transactional_db: Any) -> str:
+    return _key("redeem")
+
+
+@pytest.fixture
+def manage(manage_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {manage_key}"}
+
+
+@pytest.fixture
+def redeem(redeem_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {redeem_key}"}
+
+
+@pytest.fixture(autouse=True)
+def _close_connections_after_test() -> Iterator[None]:
+    yield
+    connections.close_all()
