@@ -158,6 +158,14 @@ REST_FRAMEWORK = {
 # How long an API key lookup is trusted in-process; revocation takes effect within it.
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
 
+# Failed lookups of unknown codes allowed per window before 429 (against code guessing).
+UNKNOWN_CODE_LIMIT_PER_CUSTOMER = env_int("THROTTLE_UNKNOWN_CODES_PER_CUSTOMER", 20)
+UNKNOWN_CODE_LIMIT_PER_API_KEY = env_int("THROTTLE_UNKNOWN_CODES_PER_API_KEY", 600)
+UNKNOWN_CODE_WINDOW_SECONDS = env_int("THROTTLE_WINDOW_SECONDS", 60)
+
+# Idempotency-Key answers are kept at least this long (purge_idempotency_keys deletes older).
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)

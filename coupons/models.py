@@ -117,3 +117,77 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class Redemption(models.Model):
+    """One use of a coupon: the audit trail. Reverting keeps the row and stamps it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
+    # NULL, not "": the API's `null` means "not given", and "" is not a valid id.
+    customer_id = models.CharField(max_length=MAX_CUSTOMER_ID_LENGTH, null=True, blank=True)  # noqa: DJ001
+    order_id = models.CharField(max_length=MAX_ORDER_ID_LENGTH, null=True, blank=True)  # noqa: DJ001
+    # The coupon's remaining_count right after this redemption, as its answer said.
+    remaining_after = models.IntegerField()
+    redeemed_at = models.DateTimeField()
+    reverted_at = models.DateTimeField(null=True, blank=True)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reverted_at__isnull=True) | Q(reverted_at__gte=F("redeemed_at")),
+                name="redemption_reverted_after_redeemed",
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining_after__gte=0), name="redemption_remaining_after_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                "coupon", F("redeemed_at").desc(), F("id").desc(), name="redemption_coupon_newest"
+            ),
+            models.Index(F("redeemed_at").desc(), F("id").desc(), name="redemption_newest"),
+            models.Index(
+                "customer_id", F("redeemed_at").desc(), F("id").desc(), name="redemption_customer"
+            ),
+            # The per-customer limit counts live redemptions of one customer on one coupon.
+            models.Index(
+                fields=["coupon", "customer_id"],
+                condition=Q(reverted_at__isnull=True),
+                name="redemption_live_by_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coupon_id} at {self.redeemed_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def is_reverted(self) -> bool:
+        return self.reverted_at is not None
+
+
+class IdempotencyRecord(models.Model):
+    """The first completed answer for an Idempotency-Key of one API key, replayed on retry."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of method, path and canonical JSON body: the same key with another request
+    # is refused rather than answered with a stranger's response.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.SmallIntegerField(null=True)
+    content_type = models.CharField(max_length=64, blank=True, default="")
+    body = models.TextField(blank=True, default="")
+    headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_per_api_key"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -7,21 +7,43 @@ used in `async def` and every extra hop costs a thread switch.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 import secrets
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Model, ProtectedError, Q, QuerySet
 from django.utils import timezone
 
-from coupons.errors import DuplicateCode, NotFound
-from coupons.models import ApiKey, ApiKeyScope, Coupon
+from coupons.errors import (
+    AlreadyReverted,
+    CountBelowUsed,
+    CouponExhausted,
+    CouponExpired,
+    CouponInactive,
+    CouponNotFound,
+    CouponNotStarted,
+    CustomerIdRequired,
+    CustomerLimitReached,
+    DuplicateCode,
+    HasRedemptions,
+    IdempotencyKeyReused,
+    NotFound,
+    ProblemError,
+    ValidationFailed,
+)
+from coupons.models import ApiKey, ApiKeyScope, Coupon, IdempotencyRecord, Redemption
 
 CODE_UNIQUE_CONSTRAINT = "coupon_code_unique_ignoring_case"
 
@@ -74,6 +96,427 @@ def get_coupon(coupon_id: uuid.UUID) -> Coupon:
 
 
 aget_coupon = sync_to_async(get_coupon)
+
+
+_EDITABLE = frozenset({"is_active", "starts_at", "expires_at", "per_customer_limit", "init_count"})
+
+
+def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
+    """Apply `changes` (the editable fields only) in one conditional UPDATE.
+
+    A new `init_count` moves `remaining_count` by the same delta in SQL, so a redemption
+    committing at the same moment is never lost; the condition refuses a count that would
+    leave fewer uses than were already spent.
+    """
+    unknown = set(changes) - _EDITABLE
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    now = timezone.now()
+    values: dict[str, Any] = {**changes, "updated_at": now}
+    matching = Coupon.objects.filter(pk=coupon_id)
+    if "init_count" in changes:
+        new_count = changes["init_count"]
+        # All SET expressions read the row as it was, so this delta uses the old init_count.
+        values["remaining_count"] = F("remaining_count") + (new_count - F("init_count"))
+        matching = matching.filter(remaining_count__gte=F("init_count") - new_count)
+    try:
+        with transaction.atomic():
+            changed = matching.update(**values)
+            if not changed:
+                used = (
+                    Coupon.objects.filter(pk=coupon_id)
+                    .values_list(F("init_count") - F("remaining_count"), flat=True)
+                    .first()
+                )
+                if used is None:
+                    raise NotFound(f"No coupon has the id {coupon_id}.")
+                raise CountBelowUsed(
+                    f"{used} use(s) are already spent; init_count cannot go below that."
+                )
+            return Coupon.objects.get(pk=coupon_id)
+    except IntegrityError as exc:
+        if _violates(exc, "coupon_window_starts_before_it_expires"):
+            raise ValidationFailed({"expires_at": ["Must be after starts_at."]}) from exc
+        raise
+
+
+aupdate_coupon = sync_to_async(update_coupon)
+
+
+def delete_coupon(coupon_id: uuid.UUID) -> None:
+    """Delete a coupon that was never redeemed; history is never lost."""
+    try:
+        with transaction.atomic():
+            deleted, _ = Coupon.objects.filter(pk=coupon_id).delete()
+    except ProtectedError as exc:  # the redemptions' FK is PROTECT
+        raise HasRedemptions() from exc
+    except IntegrityError as exc:  # a redemption committed between Django's check and delete
+        raise HasRedemptions() from exc
+    if not deleted:
+        raise NotFound(f"No coupon has the id {coupon_id}.")
+
+
+adelete_coupon = sync_to_async(delete_coupon)
+
+
+# Redemptions
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionRecord:
+    id: uuid.UUID
+    coupon_id: uuid.UUID
+    code: str
+    customer_id: str | None
+    order_id: str | None
+    remaining_count: int
+    redeemed_at: datetime
+    reverted_at: datetime | None
+
+
+def _record(redemption: Redemption, code: str) -> RedemptionRecord:
+    return RedemptionRecord(
+        id=redemption.id,
+        coupon_id=redemption.coupon_id,
+        code=code,
+        customer_id=redemption.customer_id,
+        order_id=redemption.order_id,
+        remaining_count=redemption.remaining_after,
+        redeemed_at=redemption.redeemed_at,
+        reverted_at=redemption.reverted_at,
+    )
+
+
+def refusal_for(coupon: Coupon, *, now: datetime, customer_id: str | None) -> ProblemError | None:
+    """Why `coupon` cannot be spent at `now`, in the order clients are told; None if it can.
+    The per-customer count is checked separately: it needs a query."""
+    if coupon.per_customer_limit is not None and not customer_id:
+        return CustomerIdRequired()
+    if not coupon.is_active:
+        return CouponInactive()
+    if coupon.starts_at is not None and now < coupon.starts_at:
+        return CouponNotStarted(f"The coupon can be used from {coupon.starts_at.isoformat()}.")
+    if coupon.expires_at is not None and now >= coupon.expires_at:
+        return CouponExpired(f"The coupon expired at {coupon.expires_at.isoformat()}.")
+    if coupon.remaining_count <= 0:
+        return CouponExhausted()
+    return None
+
+
+def _live_redemptions_of(coupon_id: uuid.UUID, customer_id: str) -> int:
+    return Redemption.objects.filter(
+        coupon_id=coupon_id, customer_id=customer_id, reverted_at__isnull=True
+    ).count()
+
+
+_SPEND_ONE_USE = f"""
+    UPDATE {Coupon._meta.db_table}
+       SET remaining_count = remaining_count - 1, updated_at = %s
+     WHERE UPPER(code) = %s
+       AND is_active
+       AND remaining_count > 0
+       AND (starts_at IS NULL OR starts_at <= %s)
+       AND (expires_at IS NULL OR expires_at > %s)
+ RETURNING id, code, remaining_count, per_customer_limit
+"""  # noqa: S608 - the table name is ours; values are parameters
+
+
+def redeem_coupon(
+    *,
+    code: str,
+    customer_id: str | None = None,
+    order_id: str | None = None,
+    api_key_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> RedemptionRecord:
+    """Spend one use of the coupon with `code` (any letter case) and record who spent it.
+
+    Never oversold by construction: one conditional UPDATE decides, in the database, whether
+    a use is left, and the redemption row is written in the same transaction. The CHECK
+    constraint `remaining_count >= 0` backs it.
+    """
+    now = now or timezone.now()
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # One statement both tests and spends; the matched row stays locked until commit.
+        cursor.execute(_SPEND_ONE_USE, [db_now, code.upper(), db_now, db_now])
+        row = cursor.fetchone()
+        if row is None:
+            raise _why_not_redeemable(code, now=now, customer_id=customer_id)
+        coupon_id = Coupon._meta.pk.to_python(row[0])
+        exact_code, remaining, per_customer_limit = row[1], row[2], row[3]
+        if per_customer_limit is not None:
+            if not customer_id:
+                raise CustomerIdRequired()  # rolls the spend back
+            # Race-free: concurrent redemptions of this coupon wait on the row lock the
+            # UPDATE took, so this count (a fresh snapshot) sees every one committed before.
+            if _live_redemptions_of(coupon_id, customer_id) >= per_customer_limit:
+                raise CustomerLimitReached(
+                    f"Customer {customer_id!r} already holds {per_customer_limit} "
+                    f"redemption(s) of this coupon."
+                )
+        redemption = Redemption.objects.create(
+            coupon_id=coupon_id,
+            customer_id=customer_id,
+            order_id=order_id,
+            remaining_after=remaining,
+            redeemed_at=now,
+            api_key_id=api_key_id,
+        )
+    return _record(redemption, exact_code)
+
+
+def _why_not_redeemable(code: str, *, now: datetime, customer_id: str | None) -> ProblemError:
+    coupon = Coupon.objects.with_code(code).first()
+    if coupon is None:
+        return CouponNotFound(f"No coupon has the code {code!r}.")
+    # A use given back between the UPDATE and this read still counts as exhausted: at the
+    # moment of the UPDATE, it was.
+    return refusal_for(coupon, now=now, customer_id=customer_id) or CouponExhausted()
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
+    valid: bool
+    reason: str | None
+    remaining_count: int | None
+
+
+def validate_code(
+    *, code: str, customer_id: str | None = None, now: datetime | None = None
+) -> ValidationResult:
+    """The same checks as `redeem_coupon`, spending nothing."""
+    now = now or timezone.now()
+    coupon = Coupon.objects.with_code(code).first()
+    if coupon is None:
+        return ValidationResult(valid=False, reason=CouponNotFound.code, remaining_count=None)
+    refusal = refusal_for(coupon, now=now, customer_id=customer_id)
+    if (
+        refusal is None
+        and coupon.per_customer_limit is not None
+        and customer_id
+        and _live_redemptions_of(coupon.id, customer_id) >= coupon.per_customer_limit
+    ):
+        refusal = CustomerLimitReached()
+    return ValidationResult(
+        valid=refusal is None,
+        reason=refusal.code if refusal else None,
+        remaining_count=coupon.remaining_count,
+    )
+
+
+def revert_redemption(redemption_id: uuid.UUID, *, now: datetime | None = None) -> RedemptionRecord:
+    """Give the use back, exactly once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Lock order: the redemption row, then its coupon row. Redeeming locks only the
+        # coupon row (and inserts new rows), so the two can never wait on each other in a
+        # cycle. The conditional UPDATE makes concurrent reverts of one redemption race on
+        # that row: exactly one matches.
+        stamped = Redemption.objects.filter(pk=redemption_id, reverted_at__isnull=True).update(
+            reverted_at=now
+        )
+        if not stamped:
+            if Redemption.objects.filter(pk=redemption_id).exists():
+                raise AlreadyReverted()
+            raise NotFound(f"No redemption has the id {redemption_id}.")
+        redemption = Redemption.objects.select_related("coupon").get(pk=redemption_id)
+        Coupon.objects.filter(pk=redemption.coupon_id).update(
+            remaining_count=F("remaining_count") + 1, updated_at=now
+        )
+    return _record(redemption, redemption.coupon.code)
+
+
+def get_redemption(redemption_id: uuid.UUID) -> RedemptionRecord:
+    try:
+        redemption = Redemption.objects.select_related("coupon").get(pk=redemption_id)
+    except Redemption.DoesNotExist as exc:
+        raise NotFound(f"No redemption has the id {redemption_id}.") from exc
+    return _record(redemption, redemption.coupon.code)
+
+
+aget_redemption = sync_to_async(get_redemption)
+
+
+# Cursor pages, newest first, stable under inserts: a cursor names the last row seen.
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    after: tuple[datetime, uuid.UUID]
+    direction: Literal["next", "previous"]
+
+    def token(self) -> str:
+        raw = json.dumps([self.after[0].isoformat(), str(self.after[1]), self.direction[0]])
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def parse(cls, token: str) -> Cursor:
+        try:
+            padded = token + "=" * (-len(token) % 4)
+            moment, row_id, direction = json.loads(base64.urlsafe_b64decode(padded))
+            parsed = datetime.fromisoformat(moment)
+            if parsed.tzinfo is None or direction not in ("n", "p"):
+                raise ValueError(token)
+            return cls(
+                after=(parsed, uuid.UUID(row_id)),
+                direction="next" if direction == "n" else "previous",
+            )
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+            raise ValidationFailed({"cursor": ["Invalid cursor."]}) from exc
+
+
+@dataclass(slots=True)
+class Page[T]:
+    rows: list[T]
+    next: Cursor | None = None
+    previous: Cursor | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _keyset_page[M: Model](
+    queryset: QuerySet[M], *, moment: str, cursor: Cursor | None, size: int
+) -> Page[M]:
+    """One page of `queryset` ordered by (`moment`, id) descending, by keyset, not OFFSET."""
+    newest_first = (F(moment).desc(), F("id").desc())
+    if cursor is None:
+        rows = list(queryset.order_by(*newest_first)[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size]
+        return Page(rows, next=_cursor_of(rows[-1], moment, "next") if more else None)
+    at, row_id = cursor.after
+    if cursor.direction == "next":
+        older = Q(**{f"{moment}__lt": at}) | Q(**{moment: at, "id__lt": row_id})
+        rows = list(queryset.filter(older).order_by(*newest_first)[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size]
+        return Page(
+            rows,
+            next=_cursor_of(rows[-1], moment, "next") if more else None,
+            previous=_cursor_of(rows[0], moment, "previous") if rows else None,
+        )
+    newer = Q(**{f"{moment}__gt": at}) | Q(**{moment: at, "id__gt": row_id})
+    rows = list(queryset.filter(newer).order_by(F(moment).asc(), F("id").asc())[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size][::-1]
+    return Page(
+        rows,
+        next=_cursor_of(rows[-1], moment, "next") if rows else None,
+        previous=_cursor_of(rows[0], moment, "previous") if more else None,
+    )
+
+
+def _cursor_of(row: Model, moment: str, direction: Literal["next", "previous"]) -> Cursor:
+    return Cursor(after=(getattr(row, moment), row.pk), direction=direction)
+
+
+def redemption_page(
+    *,
+    cursor: Cursor | None,
+    size: int,
+    coupon_id: uuid.UUID | None = None,
+    customer_id: str | None = None,
+    code: str | None = None,
+) -> Page[RedemptionRecord]:
+    queryset = Redemption.objects.select_related("coupon")
+    if coupon_id is not None:
+        queryset = queryset.filter(coupon_id=coupon_id)
+    if customer_id is not None:
+        queryset = queryset.filter(customer_id=customer_id)
+    if code is not None:
+        queryset = queryset.filter(coupon__code__upper=code.upper())
+    page = _keyset_page(queryset, moment="redeemed_at", cursor=cursor, size=size)
+    return Page(
+        [_record(r, r.coupon.code) for r in page.rows], next=page.next, previous=page.previous
+    )
+
+
+def coupon_redemption_page(
+    coupon_id: uuid.UUID, *, cursor: Cursor | None, size: int
+) -> Page[RedemptionRecord]:
+    if not Coupon.objects.filter(pk=coupon_id).exists():
+        raise NotFound(f"No coupon has the id {coupon_id}.")
+    return redemption_page(cursor=cursor, size=size, coupon_id=coupon_id)
+
+
+aredemption_page = sync_to_async(redemption_page)
+acoupon_redemption_page = sync_to_async(coupon_redemption_page)
+
+
+# Idempotency: the first completed answer for a key, replayed to every retry.
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    content_type: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+_CLAIM_IDEMPOTENCY_KEY = f"""
+    INSERT INTO {IdempotencyRecord._meta.db_table}
+           (api_key_id, key, fingerprint, status_code, content_type, body, headers, created_at)
+    VALUES (%s, %s, %s, NULL, '', '', '{{}}', %s)
+    ON CONFLICT (api_key_id, key) DO NOTHING
+    RETURNING id
+"""  # noqa: S608 - the table name is ours; values are parameters
+
+
+def answer_once(
+    *,
+    api_key_id: uuid.UUID,
+    key: str,
+    fingerprint: str,
+    produce: Callable[[], StoredResponse],
+    refusal: Callable[[ProblemError], StoredResponse],
+) -> tuple[StoredResponse, bool]:
+    """The answer for (`api_key_id`, `key`): produced now, or replayed. True if replayed.
+
+    Claiming the key, the effect and the stored answer commit together. A concurrent
+    request with the same key blocks on the unique index until the first commits (then
+    replays its answer) or rolls back (then runs itself): one effect, identical answers.
+    """
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    key_id = ApiKey._meta.pk.get_db_prep_value(api_key_id, connection)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CLAIM_IDEMPOTENCY_KEY, [key_id, key, fingerprint, now])
+        claimed = cursor.fetchone()
+        if claimed is None:
+            stored = IdempotencyRecord.objects.get(api_key_id=api_key_id, key=key)
+            if stored.fingerprint != fingerprint:
+                raise IdempotencyKeyReused()
+            return (
+                StoredResponse(
+                    status=stored.status_code or 500,
+                    content_type=stored.content_type,
+                    body=stored.body.encode(),
+                    headers=dict(stored.headers),
+                ),
+                True,
+            )
+        try:
+            # A savepoint: a refusal undoes its partial effects but keeps the claim.
+            with transaction.atomic():
+                response = produce()
+        except ProblemError as exc:
+            if not exc.replayable:
+                raise  # rolls the claim back too: a retry is served afresh
+            response = refusal(exc)
+        IdempotencyRecord.objects.filter(pk=claimed[0]).update(
+            status_code=response.status,
+            content_type=response.content_type,
+            body=response.body.decode(),
+            headers=response.headers,
+        )
+    return response, False
+
+
+def purge_idempotency_records(*, older_than: timedelta) -> int:
+    deleted, _ = IdempotencyRecord.objects.filter(
+        created_at__lt=timezone.now() - older_than
+    ).delete()
+    return deleted
 
 
 # API keys

@@ -34,7 +34,7 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class HasScope(BasePermission):
-    """The view's `required_scope`; a `manage` key may do everything."""
+    """The view's `required_scope` (or `required_scopes` by method); `manage` may do all."""
 
     message = "This API key's scope does not allow this request."
 
@@ -42,5 +42,6 @@ class HasScope(BasePermission):
         client = request.user
         if not isinstance(client, repository.ApiClient):
             return False
-        required = getattr(view, "required_scope", ApiKeyScope.MANAGE)
+        scopes = getattr(view, "required_scopes", {})
+        required = scopes.get(request.method, getattr(view, "required_scope", ApiKeyScope.MANAGE))
         return client.may_use(required)

@@ -13,7 +13,12 @@ from rest_framework import serializers
 
 from coupons.api.problems import flatten_errors
 from coupons.errors import ValidationFailed
-from coupons.models import MAX_CODE_LENGTH, MAX_INIT_COUNT
+from coupons.models import (
+    MAX_CODE_LENGTH,
+    MAX_CUSTOMER_ID_LENGTH,
+    MAX_INIT_COUNT,
+    MAX_ORDER_ID_LENGTH,
+)
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 code_validator = RegexValidator(
@@ -101,3 +106,28 @@ def validated(
     if not serializer.is_valid():
         raise ValidationFailed(flatten_errors(serializer.errors))
     return dict(serializer.validated_data)
+
+
+class RedemptionInput(serializers.Serializer):
+    # A shopper's typing: surrounding spaces are dropped; any other string simply matches
+    # no coupon (404 coupon_not_found) rather than being a 400.
+    code = StrictCharField(min_length=1, max_length=256)
+    customer_id = StrictCharField(
+        required=False, allow_null=True, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH
+    )
+    order_id = StrictCharField(
+        required=False, allow_null=True, min_length=1, max_length=MAX_ORDER_ID_LENGTH
+    )
+
+
+class ValidationInput(serializers.Serializer):
+    code = StrictCharField(min_length=1, max_length=256)
+    customer_id = StrictCharField(
+        required=False, allow_null=True, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH
+    )
+
+
+class RedemptionFilters(serializers.Serializer):
+    coupon_id = serializers.UUIDField(required=False)
+    customer_id = StrictCharField(required=False, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH)
+    code = StrictCharField(required=False, min_length=1, max_length=256)

@@ -6,6 +6,7 @@ from typing import Any
 
 from coupons.api.http import rfc3339
 from coupons.models import Coupon
+from coupons.repository import RedemptionRecord, ValidationResult
 
 
 def coupon_json(coupon: Coupon) -> dict[str, Any]:
@@ -20,4 +21,25 @@ def coupon_json(coupon: Coupon) -> dict[str, Any]:
         "per_customer_limit": coupon.per_customer_limit,
         "created_at": rfc3339(coupon.created_at),
         "updated_at": rfc3339(coupon.updated_at),
+    }
+
+
+def redemption_json(redemption: RedemptionRecord) -> dict[str, Any]:
+    return {
+        "id": str(redemption.id),
+        "coupon_id": str(redemption.coupon_id),
+        "code": redemption.code,
+        "customer_id": redemption.customer_id,
+        "order_id": redemption.order_id,
+        "remaining_count": redemption.remaining_count,
+        "redeemed_at": rfc3339(redemption.redeemed_at),
+        "reverted_at": rfc3339(redemption.reverted_at),
+    }
+
+
+def validation_json(result: ValidationResult) -> dict[str, Any]:
+    return {
+        "valid": result.valid,
+        "reason": result.reason,
+        "remaining_count": result.remaining_count,
     }

@@ -24,4 +24,21 @@ register_converter(AnyCaseUUIDConverter, "id")
 urlpatterns = [
     path("coupons/", views.CouponCollectionView.as_view(), name="coupon-collection"),
     path("coupons/<id:coupon_id>/", views.CouponDetailView.as_view(), name="coupon-detail"),
+    path(
+        "coupons/<id:coupon_id>/redemptions/",
+        views.CouponRedemptionsView.as_view(),
+        name="coupon-redemptions",
+    ),
+    path("redemptions/", views.RedemptionCollectionView.as_view(), name="redemption-collection"),
+    path(
+        "redemptions/<id:redemption_id>/",
+        views.RedemptionDetailView.as_view(),
+        name="redemption-detail",
+    ),
+    path(
+        "redemptions/<id:redemption_id>/revert/",
+        views.RedemptionRevertView.as_view(),
+        name="redemption-revert",
+    ),
+    path("validations/", views.ValidationView.as_view(), name="validations"),
 ]

@@ -1,0 +1,149 @@
+"""Bursts of concurrent requests against real server processes sharing one PostgreSQL.
+
+These are the contract's "never oversold" promise, tested the way it breaks in shops:
+many checkouts at the same instant, on more than one server process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from coupons import repository
+from coupons.models import Coupon, Redemption
+from tests.factories import broken_invariants, coupon_state, make_coupon
+from tests.servers import Server, running_servers
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def two_servers(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[Server]]:
+    with running_servers(2, tmp_path_factory.mktemp("servers")) as servers:
+        yield servers
+
+
+@pytest.fixture
+def bearer(transactional_db: None) -> dict[str, str]:
+    _, key = repository.create_api_key(name="burst", scope="manage")
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def fire(
+    requests: list[tuple[str, dict[str, Any], dict[str, str]]], headers: dict[str, str]
+) -> list[httpx.Response]:
+    """Send every request at once, each on its own connection."""
+    limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        return await asyncio.gather(
+            *(client.post(url, json=body, headers={**headers, **extra})
+              for url, body, extra in requests)
+        )  # fmt: skip
+
+
+def burst_of_redemptions(
+    servers: list[Server], headers: dict[str, str], *, code: str, attempts: int, **body: str
+) -> list[httpx.Response]:
+    no_headers: dict[str, str] = {}
+    requests: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+        (f"{servers[i % len(servers)].url}/v1/redemptions/", {"code": code, **body}, no_headers)
+        for i in range(attempts)
+    ]
+    return asyncio.run(fire(requests, headers))
+
+
+def assert_exactly_the_uses_were_sold(
+    answers: list[httpx.Response], coupon: Coupon, *, uses: int
+) -> None:
+    statuses = Counter(a.status_code for a in answers)
+    assert statuses == {201: uses, 409: len(answers) - uses}, statuses
+    assert {a.json()["code"] for a in answers if a.status_code == 409} == {"coupon_exhausted"}
+    sold = sorted(a.json()["remaining_count"] for a in answers if a.status_code == 201)
+    assert sold == list(range(uses))  # each use sold once, counted down without gaps
+    assert coupon_state(coupon.id) == (uses, 0, uses)
+    assert Redemption.objects.filter(coupon=coupon).count() == uses
+    assert broken_invariants() == []
+
+
+def test_a_burst_of_400_redemptions_sells_exactly_50_uses(two_servers, bearer):
+    coupon = make_coupon("BURST-50", init_count=50)
+
+    answers = burst_of_redemptions(two_servers[:1], bearer, code="burst-50", attempts=400)
+
+    assert_exactly_the_uses_were_sold(answers, coupon, uses=50)
+
+
+def test_two_server_processes_sell_exactly_50_uses_between_them(two_servers, bearer):
+    coupon = make_coupon("BURST-TWO", init_count=50)
+
+    answers = burst_of_redemptions(two_servers, bearer, code="BURST-TWO", attempts=400)
+
+    assert_exactly_the_uses_were_sold(answers, coupon, uses=50)
+    # Both processes really served: each answered some of the 201s.
+    by_server = Counter(a.request.url.port for a in answers if a.status_code == 201)
+    assert len(by_server) == 2, by_server
+
+
+def test_one_customer_racing_itself_gets_exactly_its_limit(two_servers, bearer):
+    coupon = make_coupon("PER-CUSTOMER", init_count=100, per_customer_limit=2)
+
+    answers = burst_of_redemptions(
+        two_servers, bearer, code="PER-CUSTOMER", attempts=40, customer_id="racer"
+    )
+
+    statuses = Counter(a.status_code for a in answers)
+    assert statuses == {201: 2, 409: 38}, statuses
+    assert {a.json()["code"] for a in answers if a.status_code == 409} == {"customer_limit_reached"}
+    assert coupon_state(coupon.id) == (100, 98, 2)
+
+
+def test_identical_retries_on_two_servers_at_once_have_one_effect(two_servers, bearer):
+    coupon = make_coupon("RETRIES", init_count=10)
+    requests = [
+        (
+            f"{two_servers[i % 2].url}/v1/redemptions/",
+            {"code": "RETRIES", "order_id": "o-1"},
+            {"Idempotency-Key": "checkout-1"},
+        )
+        for i in range(30)
+    ]
+
+    answers = asyncio.run(fire(requests, bearer))
+
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.content for a in answers}) == 1
+    assert coupon_state(coupon.id) == (10, 9, 1)
+
+
+def test_reverts_racing_redemptions_keep_the_count_equal_to_the_live_rows(two_servers, bearer):
+    coupon = make_coupon("CHURN", init_count=30)
+    first = burst_of_redemptions(two_servers, bearer, code="CHURN", attempts=30)
+    to_revert = [a.json()["id"] for a in first if a.status_code == 201][:15]
+    requests = [
+        (f"{two_servers[i % 2].url}/v1/redemptions/{rid}/revert/", {}, {})
+        for i, rid in enumerate(to_revert + to_revert)  # each one reverted twice at once
+    ] + [(f"{two_servers[i % 2].url}/v1/redemptions/", {"code": "CHURN"}, {}) for i in range(40)]
+
+    answers = asyncio.run(fire(requests, bearer))
+
+    reverts, redemptions = answers[:30], answers[30:]
+    assert Counter(a.status_code for a in reverts) == {200: 15, 409: 15}
+    sold_again = sum(a.status_code == 201 for a in redemptions)
+    assert sold_again <= 15
+    assert all(a.status_code in (201, 409) for a in redemptions)
+    assert coupon_state(coupon.id) == (30, 15 - sold_again, 15 + sold_again)
+    assert broken_invariants() == []
+
+
+def test_server_logs_show_no_errors(two_servers: list[Server]) -> None:
+    for server in two_servers:
+        text = Path(server.log).read_text()
+        assert "Traceback" not in text, text[-4000:]

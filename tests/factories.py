@@ -1,0 +1,52 @@
+"""Rows for tests, made through the repository like the API makes them, and the invariant."""
+
+from __future__ import annotations
+
+import uuid
+from itertools import count
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db.models import Count, Q
+
+from coupons import repository
+from coupons.models import Coupon
+
+_numbers = count(1)
+
+
+def make_coupon(code: str | None = None, *, init_count: int = 10, **fields: Any) -> Coupon:
+    return repository.create_coupon(
+        code=code or f"TEST-{next(_numbers)}-{uuid.uuid4().hex[:6]}",
+        init_count=init_count,
+        **fields,
+    )
+
+
+amake_coupon = sync_to_async(make_coupon)
+
+
+def coupon_state(coupon_id: uuid.UUID) -> tuple[int, int, int]:
+    """(init_count, remaining_count, live redemptions) of one coupon, read fresh."""
+    coupon = Coupon.objects.annotate(
+        live=Count("redemptions", filter=Q(redemptions__reverted_at__isnull=True))
+    ).get(pk=coupon_id)
+    return coupon.init_count, coupon.remaining_count, coupon.live
+
+
+acoupon_state = sync_to_async(coupon_state)
+
+
+def broken_invariants() -> list[str]:
+    """Every coupon whose spent uses differ from its live redemptions (should be none)."""
+    rows = Coupon.objects.annotate(
+        live=Count("redemptions", filter=Q(redemptions__reverted_at__isnull=True))
+    ).values_list("code", "init_count", "remaining_count", "live")
+    return [
+        f"{code}: init {init} - remaining {left} != live {live}"
+        for code, init, left, live in rows
+        if init - left != live
+    ]
+
+
+abroken_invariants = sync_to_async(broken_invariants)
