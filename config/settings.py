@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "coupons",
 ]
 
@@ -153,6 +155,29 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "coupons.api.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI document at /v1/schema/ and Swagger UI at /v1/docs/, whose JS and CSS come
+# from drf-spectacular-sidecar through this server: no request to any other host.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Coupon service",
+    "DESCRIPTION": (
+        "Create discount codes and redeem them, never more often than they allow. "
+        "Errors are RFC 9457 problem details (application/problem+json) with a stable `code`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["coupons.api.schema.only_documented_paths"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "coupons.api.schema.close_request_bodies",
+    ],
 }
 
 # How long an API key lookup is trusted in-process; revocation takes effect within it.

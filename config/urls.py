@@ -9,10 +9,10 @@ from django.views.generic import RedirectView
 from coupons.api import problems, views
 
 urlpatterns = [
-    path("healthz", views.healthz),
-    path("healthz/", views.healthz),
-    path("readyz", views.readyz),
-    path("readyz/", views.readyz),
+    path("healthz", views.HealthView.as_view()),
+    path("healthz/", views.HealthView.as_view(), name="healthz"),
+    path("readyz", views.ReadyView.as_view()),
+    path("readyz/", views.ReadyView.as_view(), name="readyz"),
     path("admin", RedirectView.as_view(url="/admin/", permanent=True)),
     path("admin/", admin.site.urls),
     path("v1/", include("coupons.api.urls")),

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Model, ProtectedError, Q, QuerySet
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from coupons.errors import (
@@ -111,6 +112,8 @@ def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
     unknown = set(changes) - _EDITABLE
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    if not changes:
+        return get_coupon(coupon_id)
     now = timezone.now()
     values: dict[str, Any] = {**changes, "updated_at": now}
     matching = Coupon.objects.filter(pk=coupon_id)
@@ -157,6 +160,140 @@ def delete_coupon(coupon_id: uuid.UUID) -> None:
 
 
 adelete_coupon = sync_to_async(delete_coupon)
+
+
+def coupon_page(
+    *,
+    cursor: Cursor | None,
+    size: int,
+    code: str | None = None,
+    code_prefix: str | None = None,
+    is_active: bool | None = None,
+    exhausted: bool | None = None,
+) -> Page[Coupon]:
+    """Coupons newest first, by keyset on (created_at, id): stable while rows are added."""
+    queryset = Coupon.objects.all()
+    if code is not None:
+        queryset = queryset.with_code(code)
+    if code_prefix is not None:
+        # Served by the upper(code) text_pattern_ops index on PostgreSQL (migration 0003).
+        queryset = queryset.filter(code__upper__startswith=code_prefix.upper())
+    if is_active is not None:
+        queryset = queryset.filter(is_active=is_active)
+    if exhausted is not None:
+        queryset = queryset.exhausted() if exhausted else queryset.exclude(remaining_count=0)
+    return _keyset_page(queryset, moment="created_at", cursor=cursor, size=size)
+
+
+acoupon_page = sync_to_async(coupon_page)
+
+
+# Batches of generated codes
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0 O 1 I L: read aloud, typed by hand
+_INSERT_COLUMNS = (
+    "id", "code", "init_count", "remaining_count", "is_active", "starts_at", "expires_at",
+    "per_customer_limit", "created_at", "updated_at",
+)  # fmt: skip
+BATCH_CHUNK_SIZE = 2_000  # 20,000 parameters a statement: under PostgreSQL's and SQLite's limits
+
+
+def random_code(prefix: str, length: int) -> str:
+    """`prefix` plus `length` characters of CODE_ALPHABET from the OS's CSPRNG."""
+    alphabet, size = CODE_ALPHABET, len(CODE_ALPHABET)
+    limit = 256 - 256 % size  # reject the bytes that would bias the modulo
+    chars: list[str] = []
+    while len(chars) < length:
+        chars.extend(alphabet[b % size] for b in secrets.token_bytes(length * 2) if b < limit)
+    return prefix + "".join(chars[:length])
+
+
+def _insert_new_codes(codes: list[str], row: dict[str, Any]) -> list[str]:
+    """Insert one coupon per code in ONE statement; the codes that already existed (in any
+    letter case) are skipped by the unique index and left out of the answer."""
+    if not codes:
+        return []
+    ops, pk = connection.ops, Coupon._meta.pk
+    values = [
+        ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v
+        for v in (row[c] for c in _INSERT_COLUMNS[2:])
+    ]
+    placeholders = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
+    params: list[Any] = []
+    for code in codes:
+        params.extend([pk.get_db_prep_value(uuid.uuid4(), connection), code, *values])
+    sql = (
+        f"INSERT INTO {Coupon._meta.db_table} ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608
+        f"VALUES {', '.join([placeholders] * len(codes))} "
+        "ON CONFLICT DO NOTHING RETURNING code"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [r[0] for r in cursor.fetchall()]
+
+
+def generate_coupons(
+    *,
+    count: int,
+    prefix: str,
+    length: int,
+    init_count: int,
+    is_active: bool = True,
+    starts_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    per_customer_limit: int | None = None,
+    chunk_size: int = BATCH_CHUNK_SIZE,
+) -> Iterator[list[str]]:
+    """Create `count` coupons with fresh random codes, yielding each chunk's codes once
+    inserted. Run it inside a transaction for all-or-none. Memory stays flat in `count`:
+    uniqueness is the database's unique index, and a code that collides is drawn again."""
+    now = timezone.now()
+    row = {
+        "init_count": init_count, "remaining_count": init_count, "is_active": is_active,
+        "starts_at": starts_at, "expires_at": expires_at,
+        "per_customer_limit": per_customer_limit, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    left = count
+    while left > 0:
+        wanted = min(chunk_size, left)
+        made: list[str] = []
+        for attempt in range(30):
+            needed = wanted - len(made)
+            # A set: no duplicates inside one statement (ON CONFLICT cannot skip those).
+            drawn = {
+                random_code(prefix, length)
+                for _ in range(needed if attempt == 0 else needed * 4 + 32)
+            }
+            if attempt > 0:
+                # Collisions happened: draw more than needed and keep the free ones, so a
+                # crowded space still fills in a few round trips.
+                drawn -= set(
+                    Coupon.objects.filter(code__upper__in=list(drawn)).values_list(
+                        Upper("code"), flat=True
+                    )
+                )
+            made.extend(_insert_new_codes(sorted(drawn)[:needed], row))
+            if len(made) == wanted:
+                break
+        else:
+            raise ValidationFailed(
+                {"length": ["Too few unused codes of this prefix and length are left."]}
+            )
+        left -= wanted
+        yield made
+
+
+def create_coupon_batch(*, count: int, prefix: str, length: int, **fields: Any) -> list[str]:
+    """`count` new coupons with random codes, all created or none."""
+    with transaction.atomic():
+        return [
+            code
+            for chunk in generate_coupons(count=count, prefix=prefix, length=length, **fields)
+            for code in chunk
+        ]
+
+
+acreate_coupon_batch = sync_to_async(create_coupon_batch)
 
 
 # Redemptions

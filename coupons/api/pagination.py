@@ -6,13 +6,49 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import QueryDict
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
+from rest_framework.serializers import Serializer
 
+from coupons.api.serializers import validated
 from coupons.errors import ValidationFailed
 from coupons.repository import Cursor, Page
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+
+
+PAGE_PARAMS = frozenset({"cursor", "page_size"})
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "cursor", str, description="From a page's `next` or `previous` link.", required=False
+    ),
+    OpenApiParameter(
+        "page_size",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        description=f"1 to {MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}.",
+        required=False,
+    ),
+]
+
+
+def list_request(
+    request: Request, filters: type[Serializer]
+) -> tuple[dict[str, Any], Cursor | None, int]:
+    """Filters, cursor and page size from the query string; an unknown parameter is a 400
+    (a mistyped filter silently ignored would return the wrong rows)."""
+    params = request.query_params
+    allowed = PAGE_PARAMS | set(filters().fields)
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValidationFailed(
+            {name: [f"Unknown parameter; use {', '.join(sorted(allowed))}."] for name in unknown}
+        )
+    repeated = sorted(name for name in params if len(params.getlist(name)) > 1)
+    if repeated:
+        raise ValidationFailed({name: ["Give it once."] for name in repeated})
+    found = validated(filters, {k: v for k, v in params.items() if k not in PAGE_PARAMS})
+    return (found, *page_request(request))
 
 
 def page_request(request: Request) -> tuple[Cursor | None, int]:

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.validators import RegexValidator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from coupons.api.problems import flatten_errors
@@ -54,17 +56,47 @@ class StrictCharField(serializers.CharField):
         return str(super().to_internal_value(data))
 
 
+# What DRF's CharField accepts, said as a pattern for the OpenAPI document: some character
+# that is not whitespace (surrounding whitespace is trimmed), and no NUL anywhere.
+# The whitespace is spelled out (what str.strip() removes), as regex engines differ on \s.
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
+
+
+class TextField(StrictCharField):
+    """Free text (a typed code, a customer or order id), trimmed, never blank."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(RegexValidator(TEXT_PATTERN, "Must not be blank."))
+
+
+TIMESTAMP_PATTERN = r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2})-"
+FIRST_YEAR, LAST_YEAR = 1970, 9899
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "date-time",
+        "pattern": TIMESTAMP_PATTERN,
+        "description": f"RFC 3339 with an offset, years {FIRST_YEAR} to {LAST_YEAR}.",
+    }
+)
 class TimestampField(serializers.DateTimeField):
     """An RFC 3339 timestamp with its offset (a bare local time is ambiguous)."""
 
     default_error_messages = {
         "invalid": "Must be an RFC 3339 timestamp with an offset, like 2026-11-24T12:00:00Z.",
         "naive": "Give the offset (Z for UTC).",
+        "year": f"The year must be {FIRST_YEAR} to {LAST_YEAR}.",
     }
 
     def to_internal_value(self, value: Any) -> datetime:
         if not isinstance(value, str):
             self.fail("invalid")
+        if value[:4].isdigit() and not FIRST_YEAR <= int(value[:4]) <= LAST_YEAR:
+            self.fail("year")
         parsed = super().to_internal_value(value)
         if parsed.tzinfo is None:  # pragma: no cover - DRF makes it aware first
             self.fail("naive")
@@ -111,23 +143,116 @@ def validated(
 class RedemptionInput(serializers.Serializer):
     # A shopper's typing: surrounding spaces are dropped; any other string simply matches
     # no coupon (404 coupon_not_found) rather than being a 400.
-    code = StrictCharField(min_length=1, max_length=256)
-    customer_id = StrictCharField(
+    code = TextField(min_length=1, max_length=256)
+    customer_id = TextField(
         required=False, allow_null=True, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH
     )
-    order_id = StrictCharField(
+    order_id = TextField(
         required=False, allow_null=True, min_length=1, max_length=MAX_ORDER_ID_LENGTH
     )
 
 
 class ValidationInput(serializers.Serializer):
-    code = StrictCharField(min_length=1, max_length=256)
-    customer_id = StrictCharField(
+    code = TextField(min_length=1, max_length=256)
+    customer_id = TextField(
         required=False, allow_null=True, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH
     )
 
 
 class RedemptionFilters(serializers.Serializer):
     coupon_id = serializers.UUIDField(required=False)
-    customer_id = StrictCharField(required=False, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH)
-    code = StrictCharField(required=False, min_length=1, max_length=256)
+    customer_id = TextField(required=False, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH)
+    code = TextField(required=False, min_length=1, max_length=256)
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class QueryBooleanField(serializers.Field):
+    """`true` or `false` in a query string; anything else is a 400, never ignored."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data not in ("true", "false"):
+            self.fail("invalid")
+        return bool(data == "true")
+
+    def to_representation(self, value: bool) -> str:
+        return "true" if value else "false"
+
+
+class CouponFilters(serializers.Serializer):
+    code = TextField(required=False, min_length=1, max_length=256)
+    code_prefix = TextField(required=False, min_length=1, max_length=MAX_CODE_LENGTH)
+    is_active = QueryBooleanField(required=False)
+    exhausted = QueryBooleanField(required=False)
+
+
+NOT_EDITABLE = ("code", "remaining_count")
+
+
+class CouponPatchInput(CouponFieldsMixin):
+    init_count = StrictIntegerField(required=False, min_value=1, max_value=MAX_INIT_COUNT)
+
+    def to_internal_value(self, data: Any) -> Any:
+        # Refused and unknown names are reported with any other field errors, not after.
+        refused = {
+            name: ["Cannot be changed." if name == "code" else "Read-only: set init_count."]
+            for name in NOT_EDITABLE
+            if name in data
+        }
+        refused |= {
+            name: ["Unknown field."]
+            for name in sorted(set(data) - set(self.fields) - set(NOT_EDITABLE))
+        }
+        try:
+            attrs = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({**refused, **exc.detail}) from exc  # type: ignore[dict-item]
+        if refused:
+            raise serializers.ValidationError(refused)
+        return attrs
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        starts_at, expires_at = attrs.get("starts_at"), attrs.get("expires_at")
+        if starts_at is not None and expires_at is not None and starts_at >= expires_at:
+            raise serializers.ValidationError({"expires_at": ["Must be after starts_at."]})
+        return attrs
+
+
+MAX_BATCH = 10_000
+PREFIX_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_-]*)?$"
+
+
+# One schema for "empty or a code's start" (drf-spectacular's allow_blank would emit a
+# oneOf that an empty string matches twice, so that "" would be invalid).
+@extend_schema_field(
+    {"type": "string", "maxLength": MAX_CODE_LENGTH - 6, "pattern": PREFIX_PATTERN, "default": ""}
+)
+class PrefixField(StrictCharField):
+    pass
+
+
+class CouponBatchInput(CouponFieldsMixin):
+    count = StrictIntegerField(min_value=1, max_value=MAX_BATCH)
+    init_count = StrictIntegerField(min_value=1, max_value=MAX_INIT_COUNT)
+    prefix = PrefixField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_CODE_LENGTH - 6,
+        trim_whitespace=False,
+        validators=[
+            RegexValidator(PREFIX_PATTERN, "Use A-Z a-z 0-9 - _, starting with a letter or digit.")
+        ],
+    )
+    length = StrictIntegerField(min_value=6, max_value=32)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if len(attrs["prefix"]) + attrs["length"] > MAX_CODE_LENGTH:
+            raise serializers.ValidationError(
+                {"length": [f"prefix + length must be at most {MAX_CODE_LENGTH} characters."]}
+            )
+        starts_at, expires_at = attrs.get("starts_at"), attrs.get("expires_at")
+        if starts_at is not None and expires_at is not None and starts_at >= expires_at:
+            raise serializers.ValidationError({"expires_at": ["Must be after starts_at."]})
+        return attrs

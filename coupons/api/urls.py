@@ -3,8 +3,16 @@
 import uuid
 
 from django.urls import path, register_converter
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from rest_framework.negotiation import DefaultContentNegotiation
 
 from coupons.api import views
+
+
+class SchemaView(SpectacularJSONAPIView):
+    """The OpenAPI 3 document, as JSON, for everyone (it holds no secrets)."""
+
+    content_negotiation_class = DefaultContentNegotiation
 
 
 class AnyCaseUUIDConverter:
@@ -22,7 +30,10 @@ class AnyCaseUUIDConverter:
 register_converter(AnyCaseUUIDConverter, "id")
 
 urlpatterns = [
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("coupons/", views.CouponCollectionView.as_view(), name="coupon-collection"),
+    path("coupons/batch/", views.CouponBatchView.as_view(), name="coupon-batch"),
     path("coupons/<id:coupon_id>/", views.CouponDetailView.as_view(), name="coupon-detail"),
     path(
         "coupons/<id:coupon_id>/redemptions/",

@@ -6,15 +6,33 @@ import uuid
 
 from adrf.views import APIView
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
 from coupons import repository
 from coupons.api.http import json_response, problem_response, read_json_object
 from coupons.api.idempotency import answer, stored_json
-from coupons.api.pagination import page_json, page_request
+from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json, page_request
+from coupons.api.schema import (
+    BODY_PROBLEMS,
+    IDEMPOTENCY_KEY,
+    PROBLEM,
+    BatchOut,
+    CouponOut,
+    CouponPage,
+    Health,
+    Problem,
+    RedemptionOut,
+    RedemptionPage,
+    ValidationOut,
+    problems,
+)
 from coupons.api.serializers import (
+    CouponBatchInput,
     CouponCreateInput,
+    CouponFilters,
+    CouponPatchInput,
     RedemptionFilters,
     RedemptionInput,
     ValidationInput,
@@ -29,23 +47,82 @@ from coupons.throttling import count_unknown_code
 class CouponCollectionView(APIView):
     required_scope = ApiKeyScope.MANAGE
 
+    @extend_schema(
+        operation_id="create_coupon",
+        request=CouponCreateInput,
+        responses={201: CouponOut, **problems(*BODY_PROBLEMS, 409, _409="duplicate_code")},
+    )
     async def post(self, request: Request) -> HttpResponse:
         fields = validated(CouponCreateInput, read_json_object(request))
         coupon = await repository.acreate_coupon(**fields)
         location = request.build_absolute_uri(f"/v1/coupons/{coupon.id}/")
         return json_response(coupon_json(coupon), status=201, headers={"Location": location})
 
+    @extend_schema(
+        operation_id="list_coupons",
+        parameters=[CouponFilters, *PAGE_PARAMETERS],
+        responses={200: CouponPage, **problems(400)},
+    )
+    async def get(self, request: Request) -> HttpResponse:
+        filters, cursor, size = list_request(request, CouponFilters)
+        page = await repository.acoupon_page(cursor=cursor, size=size, **filters)
+        return json_response(page_json(request, page, coupon_json))
+
+
+class CouponBatchView(APIView):
+    required_scope = ApiKeyScope.MANAGE
+
+    @extend_schema(
+        operation_id="create_coupon_batch",
+        request=CouponBatchInput,
+        responses={201: BatchOut, **problems(*BODY_PROBLEMS)},
+    )
+    async def post(self, request: Request) -> HttpResponse:
+        fields = validated(CouponBatchInput, read_json_object(request))
+        codes = await repository.acreate_coupon_batch(**fields)
+        return json_response({"created": len(codes), "codes": codes}, status=201)
+
 
 class CouponDetailView(APIView):
     required_scope = ApiKeyScope.MANAGE
 
+    @extend_schema(operation_id="get_coupon", responses={200: CouponOut, **problems(404)})
     async def get(self, request: Request, coupon_id: uuid.UUID) -> HttpResponse:
         return json_response(coupon_json(await repository.aget_coupon(coupon_id)))
+
+    @extend_schema(
+        operation_id="update_coupon",
+        request=CouponPatchInput,
+        responses={
+            200: CouponOut,
+            **problems(*BODY_PROBLEMS, 404, 409, _409="count_below_used"),
+        },
+    )
+    async def patch(self, request: Request, coupon_id: uuid.UUID) -> HttpResponse:
+        changes = validated(CouponPatchInput, read_json_object(request))
+        coupon = await repository.aupdate_coupon(coupon_id, changes=changes)
+        return json_response(coupon_json(coupon))
+
+    @extend_schema(
+        operation_id="delete_coupon",
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            **problems(404, 409, _409="has_redemptions: deactivate it instead"),
+        },
+    )
+    async def delete(self, request: Request, coupon_id: uuid.UUID) -> HttpResponse:
+        await repository.adelete_coupon(coupon_id)
+        return HttpResponse(status=204)
 
 
 class CouponRedemptionsView(APIView):
     required_scope = ApiKeyScope.MANAGE
 
+    @extend_schema(
+        operation_id="list_coupon_redemptions",
+        parameters=PAGE_PARAMETERS,
+        responses={200: RedemptionPage, **problems(400, 404)},
+    )
     async def get(self, request: Request, coupon_id: uuid.UUID) -> HttpResponse:
         cursor, size = page_request(request)
         page = await repository.acoupon_redemption_page(coupon_id, cursor=cursor, size=size)
@@ -55,6 +132,21 @@ class CouponRedemptionsView(APIView):
 class RedemptionCollectionView(APIView):
     required_scopes = {"POST": ApiKeyScope.REDEEM, "GET": ApiKeyScope.MANAGE}
 
+    @extend_schema(
+        operation_id="redeem",
+        request=RedemptionInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: RedemptionOut,
+            **problems(
+                *BODY_PROBLEMS, 404, 409, 422, 429,
+                _400="validation_error, malformed_json or customer_id_required",
+                _404="coupon_not_found",
+                _409="coupon_exhausted, coupon_inactive, coupon_not_started, coupon_expired "
+                "or customer_limit_reached",
+            ),
+        },
+    )  # fmt: skip
     async def post(self, request: Request) -> HttpResponse:
         body = read_json_object(request)
         fields = validated(RedemptionInput, body)
@@ -73,9 +165,13 @@ class RedemptionCollectionView(APIView):
 
         return await answer(request, body, produce)
 
+    @extend_schema(
+        operation_id="list_redemptions",
+        parameters=[RedemptionFilters, *PAGE_PARAMETERS],
+        responses={200: RedemptionPage, **problems(400)},
+    )
     async def get(self, request: Request) -> HttpResponse:
-        filters = validated(RedemptionFilters, dict(request.query_params.items()))
-        cursor, size = page_request(request)
+        filters, cursor, size = list_request(request, RedemptionFilters)
         page = await repository.aredemption_page(cursor=cursor, size=size, **filters)
         return json_response(page_json(request, page, redemption_json))
 
@@ -83,6 +179,7 @@ class RedemptionCollectionView(APIView):
 class RedemptionDetailView(APIView):
     required_scope = ApiKeyScope.REDEEM
 
+    @extend_schema(operation_id="get_redemption", responses={200: RedemptionOut, **problems(404)})
     async def get(self, request: Request, redemption_id: uuid.UUID) -> HttpResponse:
         return json_response(redemption_json(await repository.aget_redemption(redemption_id)))
 
@@ -90,6 +187,15 @@ class RedemptionDetailView(APIView):
 class RedemptionRevertView(APIView):
     required_scope = ApiKeyScope.REDEEM
 
+    @extend_schema(
+        operation_id="revert_redemption",
+        request=None,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            200: RedemptionOut,
+            **problems(*BODY_PROBLEMS, 404, 409, 422, _409="already_reverted"),
+        },
+    )
     async def post(self, request: Request, redemption_id: uuid.UUID) -> HttpResponse:
         body = read_json_object(request)
 
@@ -103,6 +209,11 @@ class RedemptionRevertView(APIView):
 class ValidationView(APIView):
     required_scope = ApiKeyScope.REDEEM
 
+    @extend_schema(
+        operation_id="validate_code",
+        request=ValidationInput,
+        responses={200: ValidationOut, **problems(*BODY_PROBLEMS, 429)},
+    )
     async def post(self, request: Request) -> HttpResponse:
         fields = validated(ValidationInput, read_json_object(request))
         client: repository.ApiClient = request.user  # type: ignore[assignment]
@@ -116,17 +227,35 @@ class ValidationView(APIView):
         return json_response(validation_json(await sync_to_async(check)()))
 
 
-async def healthz(request: HttpRequest) -> HttpResponse:
-    return json_response({"status": "ok"})
+class HealthView(APIView):
+    """Liveness: the process answers. No key, no database."""
+
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    @extend_schema(operation_id="healthz", responses={200: Health}, auth=[])
+    async def get(self, request: Request) -> HttpResponse:
+        return json_response({"status": "ok"})
 
 
-async def readyz(request: HttpRequest) -> HttpResponse:
-    if await repository.adatabase_answers():
-        return json_response({"status": "ok", "database": "ok"})
-    return problem_response(
-        status=503,
-        code="database_unavailable",
-        title="Database unavailable",
-        detail="The database does not answer.",
-        headers={"Retry-After": "1"},
+class ReadyView(APIView):
+    """Readiness: the database answers."""
+
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    @extend_schema(
+        operation_id="readyz",
+        responses={200: Health, (503, PROBLEM): Problem},
+        auth=[],
     )
+    async def get(self, request: Request) -> HttpResponse:
+        if await repository.adatabase_answers():
+            return json_response({"status": "ok", "database": "ok"})
+        return problem_response(
+            status=503,
+            code="database_unavailable",
+            title="Database unavailable",
+            detail="The database does not answer.",
+            headers={"Retry-After": "1"},
+        )

@@ -1,0 +1,96 @@
+"""`manage.py generate_coupons`: many codes in chunks, all or none, written to a CSV."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from coupons.models import Coupon
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_generator_creates_the_coupons_and_writes_their_codes(tmp_path: Path, capsys):
+    output = tmp_path / "codes.csv"
+
+    call_command(
+        "generate_coupons",
+        "--count", "5000", "--prefix", "SPRING-", "--length", "8", "--init-count", "2",
+        "--expires-at", "2027-03-21T00:00:00Z", "--chunk-size", "700",
+        "--output", str(output), "--no-progress",
+    )  # fmt: skip
+
+    with output.open() as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["code"]
+    codes = [row[0] for row in rows[1:]]
+    assert len(codes) == len(set(codes)) == 5000
+    assert all(re.fullmatch(r"SPRING-[A-HJKMNP-Z2-9]{8}", c) for c in codes)
+    stored = Coupon.objects.filter(code__startswith="SPRING-")
+    assert set(stored.values_list("code", flat=True)) == set(codes)
+    assert set(stored.values_list("init_count", "remaining_count")) == {(2, 2)}
+    assert {str(c.expires_at) for c in stored} == {"2027-03-21 00:00:00+00:00"}
+    assert "created 5000 coupons" in capsys.readouterr().out
+
+
+def test_the_progress_bar_is_drawn_on_stderr(tmp_path: Path, capsys):
+    call_command(
+        "generate_coupons", "--count", "300", "--prefix", "P-", "--length", "6",
+        "--output", str(tmp_path / "codes.csv"),
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert "300/300" in err and "code/s" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--count", "0"],
+        ["--length", "5"],
+        ["--prefix", "-bad"],
+        ["--init-count", "0"],
+        ["--starts-at", "2027-01-02T00:00:00Z", "--expires-at", "2027-01-01T00:00:00Z"],
+        ["--chunk-size", "9000"],
+    ],
+)
+def test_bad_arguments_create_nothing(tmp_path: Path, args):
+    output = tmp_path / "codes.csv"
+    base = {"--count": "10", "--length": "8", "--output": str(output)}
+    merged = dict(base)
+    merged.update(dict(zip(args[::2], args[1::2], strict=True)))
+    with pytest.raises(CommandError):
+        call_command("generate_coupons", *[x for kv in merged.items() for x in kv])
+    assert Coupon.objects.count() == 0
+    assert not output.exists()
+
+
+def test_a_failed_run_leaves_no_rows_and_no_csv(tmp_path: Path, monkeypatch):
+    from coupons import repository
+
+    output = tmp_path / "codes.csv"
+    real = repository._insert_new_codes
+    calls = 0
+
+    def fail_on_third_chunk(codes, row):
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("the disk filled up")
+        return real(codes, row)
+
+    # Not a mock of the database: the real inserts run, and a failure is injected between
+    # chunks to prove the first two chunks are rolled back and the CSV is not left behind.
+    monkeypatch.setattr(repository, "_insert_new_codes", fail_on_third_chunk)
+    with pytest.raises(RuntimeError):
+        call_command(
+            "generate_coupons", "--count", "50", "--length", "8", "--chunk-size", "10",
+            "--output", str(output), "--no-progress",
+        )  # fmt: skip
+
+    assert calls == 3
+    assert Coupon.objects.count() == 0
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,135 @@
+"""Schemathesis against a live server and its own OpenAPI document: for every operation,
+generated requests (valid and invalid) never get a 5xx, and every answer matches the
+schema (status, content type, headers, body). Bounded examples keep CI fast."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core.management import call_command
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.core.result import Err
+
+from coupons import repository
+from tests.servers import Server, running_servers
+
+# django_db (no transaction): makes pytest-django create the test database that the server
+# uses; the rows this module makes are committed by its fixtures and flushed at its end.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+EXAMPLES_PER_OPERATION = 30
+
+
+@pytest.fixture(scope="module")
+def server(
+    django_db_setup: None,
+    django_db_blocker: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
+    # The contract's own throttle would turn most random codes into 429s after a few;
+    # raise it so that the other answers are explored too (429 stays in the schema).
+    with running_servers(
+        1,
+        tmp_path_factory.mktemp("schemathesis"),
+        THROTTLE_UNKNOWN_CODES_PER_CUSTOMER="100000",
+        THROTTLE_UNKNOWN_CODES_PER_API_KEY="100000",
+    ) as servers:
+        yield servers[0]
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="module")
+def bearer(server: Server, django_db_blocker: Any) -> dict[str, str]:
+    with django_db_blocker.unblock():
+        _, key = repository.create_api_key(name="schemathesis", scope="manage")
+        # Something real to find, edit, redeem and revert.
+        repository.create_coupon(code="SCHEMA-1", init_count=1000)
+        repository.redeem_coupon(code="SCHEMA-1")
+    return {"Authorization": f"Bearer {key}"}
+
+
+def make_stateless(case: Any) -> None:
+    """Rules a schema cannot state, applied to schema-valid cases so that a 400 or 422 for
+    them is not mistaken for a rejected valid request:
+
+    - a cursor is an opaque token from a `next`/`previous` link; a made-up one is a 400;
+    - `starts_at` must come before `expires_at`;
+    - an Idempotency-Key reused with another request is a 422 by contract, so each case
+      gets a fresh key (hypothesis reuses generated values across cases);
+    - a batch's prefix + length is at most 64 characters;
+    - a redemption of a coupon that an earlier case created with a per-customer limit
+      needs a customer_id (400 customer_id_required), so one is always sent.
+    """
+    if case.query:
+        case.query.pop("cursor", None)
+    body = case.body if isinstance(case.body, dict) else {}
+    starts, expires = body.get("starts_at"), body.get("expires_at")
+    if isinstance(starts, str) and isinstance(expires, str):
+        from datetime import datetime
+
+        if datetime.fromisoformat(starts) >= datetime.fromisoformat(expires):
+            del body["expires_at"]
+    prefix, length = body.get("prefix"), body.get("length")
+    if isinstance(prefix, str) and isinstance(length, int) and len(prefix) + length > 64:
+        body["prefix"] = prefix[: max(0, 64 - length)]  # prefix + length is at most 64
+    is_redemption = case.method == "POST" and case.path == "/v1/redemptions/"
+    if is_redemption and not isinstance(body.get("customer_id"), str):
+        body["customer_id"] = "schemathesis"
+    if case.headers and "Idempotency-Key" in case.headers:
+        case.headers["Idempotency-Key"] = f"schemathesis-{uuid.uuid4()}"
+
+
+def check_operation(
+    operation: Any, mode: GenerationMode, base_url: str, headers: dict[str, str]
+) -> None:
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def conforms(case: Any) -> None:
+        if mode is GenerationMode.POSITIVE:
+            make_stateless(case)
+        case.call_and_validate(base_url=base_url, headers=headers)
+
+    conforms()
+
+
+def test_the_live_api_matches_its_own_schema(server: Server, bearer: dict[str, str]) -> None:
+    # One test walking every operation: schemathesis' lazy pytest fixture loader does not
+    # work under pytest 9, and the schema only exists once the server runs.
+    schema = schemathesis.openapi.from_url(f"{server.url}/v1/schema/")
+    # Every case carries our bearer key: a case that "negates" the security scheme by
+    # leaving Authorization out would get it back and be judged wrongly. 401s are tested in
+    # tests/api/test_auth.py.
+    schema.config.generation.update(with_security_parameters=False)
+    failures: dict[str, str] = {}
+    operations = 0
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            pytest.fail(f"the schema has an invalid operation: {result.err()}")
+        operation = result.ok()
+        operations += 1
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                check_operation(operation, mode, server.url, bearer)
+            except Unsatisfiable:
+                assert mode is GenerationMode.NEGATIVE  # no parameters or body to break
+            except (Exception, BaseExceptionGroup) as exc:
+                failures[f"{operation.label} ({mode.value})"] = str(exc)[:1500]
+    assert operations >= 14
+    assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
+
+
+def test_the_server_logged_no_tracebacks(server: Server) -> None:
+    log = server.log.read_text()
+    assert "Traceback" not in log, log[-4000:]
