@@ -51,5 +51,11 @@ test: lint
 	$(PY) manage.py makemigrations --check --dry-run
 	.venv/bin/pytest $(PYTEST_ARGS)
 
+# Load test: the production server (bin/serve) and the bare ASGI yardstick under wrk against
+# PostgreSQL (BENCH_DATABASE_URL, default a coupons_bench database on 127.0.0.1:5432).
+bench: setup
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
+	$(PY) bench/run.py
+
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

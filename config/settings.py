@@ -8,6 +8,8 @@ from typing import Any
 
 import dj_database_url
 
+from config.db import check_pooled_connection
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Used only where no DJANGO_SECRET_KEY is given; the server refuses to start with it
@@ -50,15 +52,13 @@ INSTALLED_APPS = [
     "coupons",
 ]
 
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
+# One async middleware: security headers for every answer, and Django's session, CSRF,
+# auth and messages middleware for /admin/ only (see config/middleware.py: no thread hops
+# on the API).
+MIDDLEWARE = ["config.middleware.SiteMiddleware"]
+# The admin's session, auth and messages middleware are there, inside SiteMiddleware, for
+# the admin's paths; Django's check only looks at the MIDDLEWARE list.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
@@ -102,6 +102,7 @@ def database_settings(url: str | None) -> dict[str, Any]:
             # A bounded wait instead of a hung request when the database stalls.
             "options": f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 5000)}",
             "pool": {
+                "check": check_pooled_connection,
                 "min_size": env_int("DB_POOL_MIN_SIZE", 2),
                 "max_size": env_int("DB_POOL_MAX_SIZE", 20),
                 "timeout": env_int("DB_POOL_TIMEOUT", 10),
@@ -111,6 +112,9 @@ def database_settings(url: str | None) -> dict[str, Any]:
 
 
 DATABASES = {"default": database_settings(os.environ.get("DATABASE_URL"))}
+# Threads that run the API's database work (one unit of work at a time each): as many as
+# the pool has connections, so neither waits on the other.
+DB_WORKER_THREADS = env_int("DB_WORKER_THREADS", env_int("DB_POOL_MAX_SIZE", 20))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_URL = os.environ.get("REDIS_URL") or os.environ.get("CACHE_URL")

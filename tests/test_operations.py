@@ -61,3 +61,9 @@ async def test_the_admin_login_page_renders(api):
     response = await api.get("/admin/login/")
     assert response.status_code == 200
     assert "csrfmiddlewaretoken" in response.text
+
+
+def test_the_system_checks_pass():
+    from django.core.management import call_command
+
+    call_command("check", fail_level="WARNING")

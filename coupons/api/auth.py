@@ -13,17 +13,27 @@ from coupons import repository
 from coupons.models import ApiKeyScope
 
 
+def bearer_key(request: Request) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header; None without the header."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _, key = header.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise exceptions.AuthenticationFailed("Use the header 'Authorization: Bearer <key>'.")
+    if len(key) > 256:
+        raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+    return key
+
+
 class ApiKeyAuthentication(BaseAuthentication):
+    """DRF's view of the bearer key (the API views settle it in `coupons.api.base`)."""
+
     def authenticate(self, request: Request) -> tuple[repository.ApiClient, Any] | None:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header:
+        key = bearer_key(request)
+        if key is None:
             return None
-        scheme, _, key = header.partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
-            raise exceptions.AuthenticationFailed("Use the header 'Authorization: Bearer <key>'.")
-        if len(key) > 256:
-            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
         client = repository.api_client_for_key(key)
         if client is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")

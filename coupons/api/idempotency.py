@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from rest_framework.request import Request
 
@@ -72,8 +71,8 @@ async def answer(
     """Run `produce` once in a worker thread; with an Idempotency-Key, at most once per key."""
     key = idempotency_key_of(request)
     if key is None:
-        return http_response(await sync_to_async(produce)())
-    stored, replayed = await sync_to_async(repository.answer_once)(
+        return http_response(await repository.in_worker(produce)())
+    stored, replayed = await repository.in_worker(repository.answer_once)(
         api_key_id=request.user.key_id,  # type: ignore[union-attr]
         key=key,
         fingerprint=fingerprint_of(request, body),

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from adrf.views import APIView
-from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
 from coupons import repository
+from coupons.api.base import ApiView
 from coupons.api.http import json_response, problem_response, read_json_object
 from coupons.api.idempotency import answer, stored_json
 from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json, page_request
@@ -44,7 +43,7 @@ from coupons.models import ApiKeyScope
 from coupons.throttling import count_unknown_code
 
 
-class CouponCollectionView(APIView):
+class CouponCollectionView(ApiView):
     required_scope = ApiKeyScope.MANAGE
 
     @extend_schema(
@@ -69,7 +68,7 @@ class CouponCollectionView(APIView):
         return json_response(page_json(request, page, coupon_json))
 
 
-class CouponBatchView(APIView):
+class CouponBatchView(ApiView):
     required_scope = ApiKeyScope.MANAGE
 
     @extend_schema(
@@ -83,7 +82,7 @@ class CouponBatchView(APIView):
         return json_response({"created": len(codes), "codes": codes}, status=201)
 
 
-class CouponDetailView(APIView):
+class CouponDetailView(ApiView):
     required_scope = ApiKeyScope.MANAGE
 
     @extend_schema(operation_id="get_coupon", responses={200: CouponOut, **problems(404)})
@@ -115,7 +114,7 @@ class CouponDetailView(APIView):
         return HttpResponse(status=204)
 
 
-class CouponRedemptionsView(APIView):
+class CouponRedemptionsView(ApiView):
     required_scope = ApiKeyScope.MANAGE
 
     @extend_schema(
@@ -129,7 +128,7 @@ class CouponRedemptionsView(APIView):
         return json_response(page_json(request, page, redemption_json))
 
 
-class RedemptionCollectionView(APIView):
+class RedemptionCollectionView(ApiView):
     required_scopes = {"POST": ApiKeyScope.REDEEM, "GET": ApiKeyScope.MANAGE}
 
     @extend_schema(
@@ -176,7 +175,7 @@ class RedemptionCollectionView(APIView):
         return json_response(page_json(request, page, redemption_json))
 
 
-class RedemptionDetailView(APIView):
+class RedemptionDetailView(ApiView):
     required_scope = ApiKeyScope.REDEEM
 
     @extend_schema(operation_id="get_redemption", responses={200: RedemptionOut, **problems(404)})
@@ -184,7 +183,7 @@ class RedemptionDetailView(APIView):
         return json_response(redemption_json(await repository.aget_redemption(redemption_id)))
 
 
-class RedemptionRevertView(APIView):
+class RedemptionRevertView(ApiView):
     required_scope = ApiKeyScope.REDEEM
 
     @extend_schema(
@@ -206,7 +205,7 @@ class RedemptionRevertView(APIView):
         return await answer(request, body, produce)
 
 
-class ValidationView(APIView):
+class ValidationView(ApiView):
     required_scope = ApiKeyScope.REDEEM
 
     @extend_schema(
@@ -224,10 +223,10 @@ class ValidationView(APIView):
                 count_unknown_code(api_key_id=client.key_id, customer_id=fields.get("customer_id"))
             return result
 
-        return json_response(validation_json(await sync_to_async(check)()))
+        return json_response(validation_json(await repository.in_worker(check)()))
 
 
-class HealthView(APIView):
+class HealthView(ApiView):
     """Liveness: the process answers. No key, no database."""
 
     authentication_classes: list[type] = []
@@ -238,7 +237,7 @@ class HealthView(APIView):
         return json_response({"status": "ok"})
 
 
-class ReadyView(APIView):
+class ReadyView(ApiView):
     """Readiness: the database answers."""
 
     authentication_classes: list[type] = []

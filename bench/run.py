@@ -1,0 +1,244 @@
+"""`make bench`: the production server against PostgreSQL under wrk, beside the bare ASGI
+yardstick (bench/yardstick.py) doing the same SQL, in one invocation; one table out.
+
+Loopback only, bounded (BENCH_SECONDS per scenario, default 8). Fails loudly if a
+redemption scenario breaks the invariant (no oversell, counts match rows) or if any
+scenario sees errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = str(ROOT / ".venv/bin/python")
+SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+WORKERS = os.environ.get("BENCH_WORKERS", "1")
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/coupons_bench"
+)
+SPREAD = 10_000
+LOG_DIR = Path(tempfile.mkdtemp(prefix="coupon-bench-"))
+
+LUA = r"""
+local paths, n, threads = {}, 0, 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function init(args)
+  run = args[1]; wrk.headers["Authorization"] = "Bearer " .. args[2]
+  wrk.headers["Content-Type"] = "application/json"
+  for i = 3, #args do paths[#paths + 1] = args[i] end
+end
+function request()
+  n = n + 1
+  local kind = paths[1]
+  if kind == "create" then
+    return wrk.format("POST", "/v1/coupons/", nil,
+      '{"code":"B' .. run .. '-' .. tid .. '-' .. n .. '","init_count":100}')
+  elseif kind == "hot" then
+    return wrk.format("POST", "/v1/redemptions/", nil, '{"code":"hot"}')
+  elseif kind == "spread" then
+    return wrk.format("POST", "/v1/redemptions/", nil,
+      string.format('{"code":"spread-%05d"}', math.random(1, SPREAD)))
+  elseif kind == "validate" then
+    return wrk.format("POST", "/v1/validations/", nil,
+      string.format('{"code":"spread-%05d"}', math.random(1, SPREAD)))
+  elseif kind == "list" then
+    return wrk.format("GET", "/v1/coupons/?page_size=50")
+  else
+    return wrk.format("GET", "/v1/coupons/" .. paths[(n % (#paths - 1)) + 2] .. "/")
+  end
+end
+function done(summary, latency, requests)
+  local non2xx = summary.errors.status
+  io.write(string.format('RESULT {"requests": %d, "seconds": %f, "p50": %f, "p99": %f, "status_errors": %d, "socket_errors": %d}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
+    non2xx, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+""".replace("SPREAD", str(SPREAD))
+
+SCENARIOS = [
+    ("GET coupon by id", "get"),
+    ("POST create coupon", "create"),
+    ("POST redemption, one hot coupon", "hot"),
+    ("POST redemption, 10,000 coupons", "spread"),
+    ("POST validation", "validate"),
+    ("GET list page (50)", "list"),
+]
+
+
+def sh(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(args, check=True, text=True, capture_output=True, **kw)
+
+
+def django_env() -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": DATABASE_URL, "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "bench-" + "k" * 50,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}  # fmt: skip
+
+
+def psql(sql: str) -> str:
+    return sh("psql", DATABASE_URL, "-Atc", sql).stdout.strip()
+
+
+def prepare() -> tuple[str, list[str]]:
+    admin_url = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    sh("psql", admin_url, "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    sh("psql", admin_url, "-c", f'CREATE DATABASE "{name}"')
+    sh(PY, "manage.py", "migrate", "-v0", cwd=ROOT, env=django_env())
+    key = sh(PY, "manage.py", "create_api_key", "bench", "--scope", "manage", cwd=ROOT,
+             env=django_env()).stdout.strip().splitlines()[-1]  # fmt: skip
+    psql(f"""INSERT INTO coupons_coupon (id, code, init_count, remaining_count, is_active,
+               created_at, updated_at)
+             SELECT gen_random_uuid(), 'SPREAD-' || lpad(g::text, 5, '0'), 1000000000, 1000000000,
+               true, now() - (g || ' ms')::interval, now()
+             FROM generate_series(1, {SPREAD}) g;
+             INSERT INTO coupons_coupon (id, code, init_count, remaining_count, is_active,
+               created_at, updated_at)
+             VALUES (gen_random_uuid(), 'HOT', 1000000000, 1000000000, true, now(), now());
+             ANALYZE""")  # fmt: skip
+    ids = psql("SELECT id FROM coupons_coupon ORDER BY random() LIMIT 200").split()
+    return key, ids
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(app: str, key: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**django_env(), "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": WORKERS,
+           "PYTHON": PY, "ASGI_APP": app, "BENCH_KEYS": key, "PYTHONPATH": str(ROOT)}  # fmt: skip
+    log = LOG_DIR / f"{app.split(':')[0]}.log"
+    proc = subprocess.Popen(
+        [str(ROOT / "bin/serve")],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"{url}/v1/coupons/?page_size=1", timeout=1)
+        except urllib.error.HTTPError:
+            break  # answering (401 without a key)
+        except OSError:
+            time.sleep(0.1)
+            continue
+        break
+    else:
+        raise SystemExit(
+            f"{app} did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+        )
+    return proc, url
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def worker_rss_mb(proc: subprocess.Popen) -> list[float]:
+    """RSS of each process in the server's group (the uvicorn worker(s), and the
+    supervisor when there are several workers)."""
+    rss = []
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(pid_dir.name)) != proc.pid:
+                continue
+            status = (pid_dir / "status").read_text()
+        except (OSError, ProcessLookupError):
+            continue
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if match:
+            rss.append(int(match.group(1)) / 1024)
+    return rss
+
+
+def wrk(url: str, script: Path, kind: str, key: str, ids: list[str], seconds: int) -> dict:
+    run = uuid.uuid4().hex[:10]  # codes made by "create" are unique across runs
+    out = sh("wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script),
+             url, "--", run, key, kind, *ids).stdout  # fmt: skip
+    return json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+
+
+def broken_invariants() -> str:
+    return psql("""SELECT count(*) FROM coupons_coupon c
+                   WHERE c.remaining_count < 0 OR c.init_count - c.remaining_count <>
+                     (SELECT count(*) FROM coupons_redemption r
+                      WHERE r.coupon_id = c.id AND r.reverted_at IS NULL)""")
+
+
+def run_all(url: str, script: Path, key: str, ids: list[str]) -> dict[str, dict]:
+    results = {}
+    for title, kind in SCENARIOS:
+        wrk(url, script, kind, key, ids, 2)  # warm-up
+        results[title] = wrk(url, script, kind, key, ids, SECONDS)
+        if kind in ("hot", "spread") and broken_invariants() != "0":
+            raise SystemExit(f"INVARIANT BROKEN after {title!r}: {broken_invariants()} coupon(s)")
+    return results
+
+
+def main() -> None:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: apt-get install -y wrk")
+    key, ids = prepare()
+    tmp = Path(tempfile.mkdtemp())
+    script = tmp / "bench.lua"
+    script.write_text(LUA)
+    proc, url = start("bench.yardstick:app", key)
+    try:
+        bare = run_all(url, script, key, ids)
+    finally:
+        stop(proc)
+    proc, url = start("config.asgi:application", key)
+    try:
+        ours = run_all(url, script, key, ids)
+        rss_1 = worker_rss_mb(proc)
+        run_all(url, script, key, ids)  # a second round on the same processes: memory stable?
+        rss_2 = worker_rss_mb(proc)
+    finally:
+        stop(proc)
+    cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+    print(f"\n{os.cpu_count()} cores ({cpu.group(1) if cpu else '?'}), wrk -t2 -c{CONNECTIONS} "
+          f"-d{SECONDS}s, {WORKERS} worker process, PostgreSQL {psql('SHOW server_version')}\n")  # fmt: skip
+    head = f"{'scenario':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'yardstick':>10} {'ratio':>6}"
+    print(head)
+    print("-" * len(head))
+    errors = 0
+    for title, _ in SCENARIOS:
+        r, b = ours[title], bare[title]
+        rps, bare_rps = r["requests"] / r["seconds"], b["requests"] / b["seconds"]
+        err = r["status_errors"] + r["socket_errors"]
+        errors += err
+        print(f"{title:34} {rps:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {err:7d} {bare_rps:10.0f} "
+              f"{rps / bare_rps:6.2f}")  # fmt: skip
+    print(f"\nworker RSS after round 1: {', '.join(f'{m:.0f} MB' for m in rss_1)}; "
+          f"after round 2: {', '.join(f'{m:.0f} MB' for m in rss_2)}")  # fmt: skip
+    print(
+        f"invariant (init - remaining = live redemptions) broken on {broken_invariants()} coupons"
+    )
+    if errors:
+        raise SystemExit(f"{errors} errors")
+
+
+if __name__ == "__main__":
+    main()
