@@ -9,6 +9,7 @@ RUN uv sync --frozen --no-dev --no-install-project
 COPY manage.py ./
 COPY config ./config
 COPY coupons ./coupons
+COPY bin ./bin
 
 FROM python:3.12-slim
 RUN useradd --system --uid 10001 --home-dir /app app
@@ -19,7 +20,6 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
-# Shell form so WEB_CONCURRENCY applies; exec so SIGTERM reaches uvicorn (graceful shutdown).
-CMD exec uvicorn config.asgi:application --host 0.0.0.0 --port 8000 \
-    --workers "$WEB_CONCURRENCY" --lifespan off --no-server-header --no-access-log \
-    --timeout-graceful-shutdown 20
+# bin/serve is the one production command (also what `make bench` measures); it execs
+# uvicorn so SIGTERM reaches it (graceful shutdown).
+CMD ["bin/serve"]

@@ -105,17 +105,19 @@ def create_coupon(
 ) -> Coupon:
     """Insert a coupon with all its uses left; the unique index, not a prior SELECT,
     decides a duplicate, so two concurrent creates of one code cannot both succeed."""
+    fields = {
+        "code": code, "init_count": init_count, "remaining_count": init_count,
+        "is_active": is_active, "starts_at": starts_at, "expires_at": expires_at,
+        "per_customer_limit": per_customer_limit,
+    }  # fmt: skip
     try:
-        with transaction.atomic():
-            return Coupon.objects.create(
-                code=code,
-                init_count=init_count,
-                remaining_count=init_count,
-                is_active=is_active,
-                starts_at=starts_at,
-                expires_at=expires_at,
-                per_customer_limit=per_customer_limit,
-            )
+        if connection.in_atomic_block:
+            # A savepoint, so that a duplicate does not break the caller's transaction.
+            with transaction.atomic():
+                return Coupon.objects.create(**fields)
+        # Alone, one INSERT in autocommit is atomic by itself: no BEGIN and COMMIT round
+        # trips (measured with `make bench`, POST create coupon).
+        return Coupon.objects.create(**fields)
     except IntegrityError as exc:
         if _violates(exc, CODE_UNIQUE_CONSTRAINT):
             raise DuplicateCode(f"A coupon with the code {code!r} already exists.") from exc
@@ -125,11 +127,39 @@ def create_coupon(
 acreate_coupon = in_worker(create_coupon)
 
 
+_COUPON_COLUMNS = [str(f.column) for f in Coupon._meta.concrete_fields]
+_COUPON_FIELDS = [f.attname for f in Coupon._meta.concrete_fields]
+
+
+def _one_coupon(where: str, value: Any) -> Coupon | None:
+    """One coupon by a fixed, indexed condition, without compiling a queryset: on the hot
+    reads (GET by id, validation) the ORM's query building was ~30% of the CPU per
+    request in a profile of `make bench` (py-spy). PostgreSQL only (psycopg returns
+    finished values); SQLite, for development, goes through the ORM's converters."""
+    if connection.vendor != "postgresql":
+        field = "pk" if where == "id" else "code__upper"
+        return Coupon.objects.filter(**{field: value}).first()
+    sql = (
+        f"SELECT {', '.join(_COUPON_COLUMNS)} FROM {Coupon._meta.db_table} "  # noqa: S608
+        f"WHERE {where} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = [
+        field.to_python(raw) if field.attname == "id" else raw
+        for field, raw in zip(Coupon._meta.concrete_fields, row, strict=True)
+    ]
+    return Coupon.from_db(connection.alias, _COUPON_FIELDS, values)
+
+
 def get_coupon(coupon_id: uuid.UUID) -> Coupon:
-    try:
-        return Coupon.objects.get(pk=coupon_id)
-    except Coupon.DoesNotExist as exc:
-        raise NotFound(f"No coupon has the id {coupon_id}.") from exc
+    coupon = _one_coupon("id", Coupon._meta.pk.get_db_prep_value(coupon_id, connection))
+    if coupon is None:
+        raise NotFound(f"No coupon has the id {coupon_id}.")
+    return coupon
 
 
 aget_coupon = in_worker(get_coupon)
@@ -410,6 +440,13 @@ def redeem_coupon(
     """
     now = now or timezone.now()
     db_now = connection.ops.adapt_datetimefield_value(now)
+    if connection.vendor == "postgresql":
+        spent = _redeem_in_one_statement(
+            code=code, customer_id=customer_id, order_id=order_id, api_key_id=api_key_id, now=now
+        )
+        if spent is not None:
+            return spent
+    # Coupons with a per-customer limit, refusals, and SQLite take the general path.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # One statement both tests and spends; the matched row stays locked until commit.
         cursor.execute(_SPEND_ONE_USE, [db_now, code.upper(), db_now, db_now])
@@ -439,6 +476,63 @@ def redeem_coupon(
     return _record(redemption, exact_code)
 
 
+_SPEND_AND_RECORD = f"""
+    WITH spent AS (
+        UPDATE {Coupon._meta.db_table}
+           SET remaining_count = remaining_count - 1, updated_at = %(now)s
+         WHERE UPPER(code) = %(code)s
+           AND is_active
+           AND remaining_count > 0
+           AND per_customer_limit IS NULL
+           AND (starts_at IS NULL OR starts_at <= %(now)s)
+           AND (expires_at IS NULL OR expires_at > %(now)s)
+     RETURNING id, code, remaining_count
+    )
+    INSERT INTO {Redemption._meta.db_table}
+           (id, coupon_id, customer_id, order_id, remaining_after, redeemed_at, api_key_id)
+    SELECT %(id)s, id, %(customer_id)s, %(order_id)s, remaining_count, %(now)s, %(api_key_id)s
+      FROM spent
+    RETURNING coupon_id, (SELECT code FROM spent), remaining_after
+"""  # noqa: S608 - the table names are ours; values are parameters
+
+
+def _redeem_in_one_statement(
+    *,
+    code: str,
+    customer_id: str | None,
+    order_id: str | None,
+    api_key_id: uuid.UUID | None,
+    now: datetime,
+) -> RedemptionRecord | None:
+    """The common case (no per-customer limit, a use left) in ONE statement and round trip,
+    atomic by itself: spend the use and write the redemption row together. Measured with
+    `make bench` on one hot coupon: BEGIN, UPDATE, INSERT, COMMIT through the ORM was four
+    round trips. None when nothing was spent (then the general path decides and says why).
+    """
+    redemption_id = uuid.uuid4()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SPEND_AND_RECORD,
+            {
+                "now": now, "code": code.upper(), "id": redemption_id,
+                "customer_id": customer_id, "order_id": order_id, "api_key_id": api_key_id,
+            },
+        )  # fmt: skip
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return RedemptionRecord(
+        id=redemption_id,
+        coupon_id=row[0],
+        code=row[1],
+        customer_id=customer_id,
+        order_id=order_id,
+        remaining_count=row[2],
+        redeemed_at=now,
+        reverted_at=None,
+    )
+
+
 def _why_not_redeemable(code: str, *, now: datetime, customer_id: str | None) -> ProblemError:
     coupon = Coupon.objects.with_code(code).first()
     if coupon is None:
@@ -460,7 +554,7 @@ def validate_code(
 ) -> ValidationResult:
     """The same checks as `redeem_coupon`, spending nothing."""
     now = now or timezone.now()
-    coupon = Coupon.objects.with_code(code).first()
+    coupon = _one_coupon("UPPER(code)", code.upper())
     if coupon is None:
         return ValidationResult(valid=False, reason=CouponNotFound.code, remaining_count=None)
     refusal = refusal_for(coupon, now=now, customer_id=customer_id)

@@ -108,6 +108,14 @@ class TimestampField(serializers.DateTimeField):
         return super().enforce_timezone(value)
 
 
+def check_window(attrs: dict[str, Any]) -> None:
+    """A validity window given whole must open before it closes (the database's CHECK
+    also guards a window completed by an edit)."""
+    starts_at, expires_at = attrs.get("starts_at"), attrs.get("expires_at")
+    if starts_at is not None and expires_at is not None and starts_at >= expires_at:
+        raise serializers.ValidationError({"expires_at": ["Must be after starts_at."]})
+
+
 class CouponFieldsMixin(serializers.Serializer):
     is_active = StrictBooleanField(required=False)
     starts_at = TimestampField(required=False, allow_null=True)
@@ -124,9 +132,7 @@ class CouponCreateInput(CouponFieldsMixin):
     init_count = StrictIntegerField(min_value=1, max_value=MAX_INIT_COUNT)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        starts_at, expires_at = attrs.get("starts_at"), attrs.get("expires_at")
-        if starts_at is not None and expires_at is not None and starts_at >= expires_at:
-            raise serializers.ValidationError({"expires_at": ["Must be after starts_at."]})
+        check_window(attrs)
         return attrs
 
 
@@ -213,9 +219,7 @@ class CouponPatchInput(CouponFieldsMixin):
         return attrs
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        starts_at, expires_at = attrs.get("starts_at"), attrs.get("expires_at")
-        if starts_at is not None and expires_at is not None and starts_at >= expires_at:
-            raise serializers.ValidationError({"expires_at": ["Must be after starts_at."]})
+        check_window(attrs)
         return attrs
 
 
@@ -252,7 +256,5 @@ class CouponBatchInput(CouponFieldsMixin):
             raise serializers.ValidationError(
                 {"length": [f"prefix + length must be at most {MAX_CODE_LENGTH} characters."]}
             )
-        starts_at, expires_at = attrs.get("starts_at"), attrs.get("expires_at")
-        if starts_at is not None and expires_at is not None and starts_at >= expires_at:
-            raise serializers.ValidationError({"expires_at": ["Must be after starts_at."]})
+        check_window(attrs)
         return attrs
