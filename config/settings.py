@@ -200,11 +200,29 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# JSON lines by default (LOG_FORMAT=plain for a terminal). The access log is one line per
+# request from config.middleware (method, path, status, duration, request id, key name).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "config.logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain" if LOG_FORMAT == "plain" else "json",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "coupons.access": {"level": "INFO" if env_bool("ACCESS_LOG", True) else "WARNING"},
+    },
 }
+
+# Prometheus metrics at /metrics: off unless METRICS_TOKEN is set, and then only for
+# `Authorization: Bearer <METRICS_TOKEN>` (404 otherwise: the route is not advertised).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -6,6 +6,7 @@ from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from config.observability import metrics_view
 from coupons.api import problems, views
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("healthz/", views.HealthView.as_view(), name="healthz"),
     path("readyz", views.ReadyView.as_view()),
     path("readyz/", views.ReadyView.as_view(), name="readyz"),
+    path("metrics", metrics_view),
     path("admin", RedirectView.as_view(url="/admin/", permanent=True)),
     path("admin/", admin.site.urls),
     path("v1/", include("coupons.api.urls")),

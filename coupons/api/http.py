@@ -66,9 +66,11 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = errors
-    return HttpResponse(
+    response = HttpResponse(
         to_json_bytes(body), status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE
     )
+    response.problem_code = code  # type: ignore[attr-defined]  # for metrics and logs
+    return response
 
 
 def _is_json_media_type(content_type: str) -> bool:

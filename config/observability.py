@@ -1,0 +1,117 @@
+"""Request ids, the access log and Prometheus metrics, kept off the hot path's thread hops:
+everything here is plain Python called in the event loop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+access_log = logging.getLogger("coupons.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+registry = CollectorRegistry(auto_describe=True)
+REQUESTS = Counter(
+    "coupon_http_requests",
+    "HTTP requests answered, by route, method and status.",
+    ["route", "method", "status"],
+    registry=registry,
+)
+LATENCY = Histogram(
+    "coupon_http_request_duration_seconds",
+    "Time from the request reaching Django to the response leaving it.",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=registry,
+)
+REDEMPTIONS = Counter(
+    "coupon_redemptions",
+    "Redemption attempts by outcome: redeemed, or the refusal's error code.",
+    ["outcome"],
+    registry=registry,
+)
+
+
+class PoolCollector(Collector):
+    """The psycopg pool's own statistics, read at scrape time."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        size = GaugeMetricFamily("coupon_db_pool_connections", "Open pooled connections.")
+        idle = GaugeMetricFamily("coupon_db_pool_idle", "Pooled connections not lent.")
+        waiting = GaugeMetricFamily("coupon_db_pool_waiting", "Requests waiting for one.")
+        pool = getattr(connections["default"], "pool", None)
+        if pool is not None:
+            stats = pool.get_stats()
+            size.add_metric([], stats.get("pool_size", 0))
+            idle.add_metric([], stats.get("pool_available", 0))
+            waiting.add_metric([], stats.get("requests_waiting", 0))
+        yield from (size, idle, waiting)
+
+
+registry.register(PoolCollector())
+
+
+def request_id_of(request: HttpRequest) -> str:
+    """The caller's X-Request-ID when it is a sane token, else a new one."""
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return given if _ACCEPTABLE_ID.match(given) else uuid.uuid4().hex
+
+
+def record(request: HttpRequest, response: HttpResponseBase, *, started: float) -> None:
+    elapsed = time.perf_counter() - started
+    match = getattr(request, "resolver_match", None)
+    route = f"/{match.route}" if match is not None and match.route else "unmatched"
+    method = request.method or ""
+    REQUESTS.labels(route, method, str(response.status_code)).inc()
+    LATENCY.labels(route, method).observe(elapsed)
+    if route == "/v1/redemptions/" and method == "POST":
+        REDEMPTIONS.labels(redemption_outcome(response)).inc()
+    client = getattr(request, "user", None)
+    fields: dict[str, Any] = {
+        "method": method,
+        "path": request.path,  # no query string: it may carry cursors or codes
+        "route": route,
+        "status": response.status_code,
+        "duration_ms": round(elapsed * 1000, 2),
+        "request_id": request.META.get("coupons.request_id"),
+    }
+    if client is not None and hasattr(client, "key_id"):
+        fields["api_key"] = client.name  # the key's name, never the key
+    access_log.info("%s %s %s", method, request.path, response.status_code, extra=fields)
+
+
+def redemption_outcome(response: HttpResponseBase) -> str:
+    if response.has_header("Idempotent-Replayed"):
+        return "replayed"
+    if response.status_code == 201:
+        return "redeemed"
+    code = getattr(response, "problem_code", None)
+    if code is None and isinstance(response, HttpResponse):  # a refusal stored for its key
+        try:
+            code = json.loads(response.content).get("code")
+        except ValueError:
+            code = None
+    return str(code or "error")
+
+
+async def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format; 404 unless METRICS_TOKEN is set and presented."""
+    token = settings.METRICS_TOKEN
+    if not token or request.headers.get("Authorization", "") != f"Bearer {token}":
+        from coupons.api.problems import route_not_found
+
+        return route_not_found(request)
+    return HttpResponse(generate_latest(registry), content_type="text/plain; version=0.0.4")

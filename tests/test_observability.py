@@ -1,0 +1,82 @@
+"""Request ids, the JSON access log (no secrets) and the Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import pytest
+from django.test import override_settings
+
+from config.logs import JsonFormatter
+from tests.factories import amake_coupon
+from tests.problems import assert_problem
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_a_request_id_is_echoed_or_made(api, redeem):
+    given = await api.get("/healthz", headers={"X-Request-ID": "checkout-7f3a"})
+    assert given.headers["x-request-id"] == "checkout-7f3a"
+
+    made = await api.get("/healthz")
+    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
+
+    hostile = await api.get("/healthz", headers={"X-Request-ID": "a b\tc" + "x" * 200})
+    assert re.fullmatch(r"[0-9a-f]{32}", hostile.headers["x-request-id"])
+
+    problem = await api.get("/v1/nowhere/", headers=redeem)
+    assert problem.headers["x-request-id"]
+
+
+async def test_each_request_is_one_json_access_line_without_the_key(
+    api, redeem, redeem_key, caplog
+):
+    await amake_coupon("LOGGED", init_count=2)
+    with caplog.at_level(logging.INFO, logger="coupons.access"):
+        response = await api.post(
+            "/v1/redemptions/?x=1",
+            json={"code": "LOGGED"},
+            headers={**redeem, "X-Request-ID": "req-1"},
+        )
+    assert response.status_code == 201
+    [record] = [r for r in caplog.records if r.name == "coupons.access"]
+    line = JsonFormatter().format(record)
+    entry = json.loads(line)
+    assert entry["method"] == "POST"
+    assert entry["path"] == "/v1/redemptions/"
+    assert entry["route"] == "/v1/redemptions/"
+    assert entry["status"] == 201
+    assert entry["request_id"] == "req-1"
+    assert entry["duration_ms"] >= 0
+    assert entry["api_key"] == "test-redeem"
+    assert redeem_key not in line and redeem_key[:12] not in line
+
+
+async def test_metrics_are_not_public_by_default(api):
+    assert_problem(await api.get("/metrics"), 404, "not_found")
+
+
+@override_settings(METRICS_TOKEN="scrape-me")
+async def test_metrics_count_requests_and_redemption_outcomes(api, redeem):
+    await amake_coupon("METRIC", init_count=1)
+    await api.post("/v1/redemptions/", json={"code": "METRIC"}, headers=redeem)
+    await api.post("/v1/redemptions/", json={"code": "METRIC"}, headers=redeem)
+
+    assert_problem(
+        await api.get("/metrics", headers={"Authorization": "Bearer wrong"}), 404, "not_found"
+    )
+    response = await api.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+
+    assert response.status_code == 200
+    text = response.text
+    assert 'coupon_redemptions_total{outcome="redeemed"}' in text
+    assert 'coupon_redemptions_total{outcome="coupon_exhausted"}' in text
+    assert re.search(
+        r'coupon_http_requests_total\{method="POST",route="/v1/redemptions/",status="201"\} '
+        r"[1-9]",
+        text,
+    )
+    assert "coupon_http_request_duration_seconds_bucket" in text
+    assert "coupon_db_pool_connections" in text
