@@ -9,6 +9,8 @@ class CouponsConfig(AppConfig):
         from django.core.signals import request_started
         from django.db import close_old_connections, reset_queries
 
+        from coupons import checks  # noqa: F401 - registers the deploy checks
+
         # Under ASGI each request starts in a fresh context with no database connection
         # yet, so these two sync receivers have nothing to do at request start; as sync
         # receivers of an async signal they cost every request a thread hop. (At request

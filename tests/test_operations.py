@@ -67,3 +67,12 @@ def test_the_system_checks_pass():
     from django.core.management import call_command
 
     call_command("check", fail_level="WARNING")
+
+
+def test_the_deploy_checks_pass_under_production_settings(settings):
+    from django.core.management import call_command
+
+    settings.DEBUG = False
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    call_command("check", deploy=True, fail_level="WARNING")
