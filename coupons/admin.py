@@ -2,39 +2,175 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import QuerySet
-from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from coupons import repository
-from coupons.models import ApiKey, Coupon
+from coupons.errors import ProblemError
+from coupons.models import ApiKey, Coupon, Redemption
+
+EDITABLE = ("is_active", "starts_at", "expires_at", "per_customer_limit", "init_count")
+
+
+class EstimatedCountPaginator(Paginator):
+    """Pages of a big table without COUNT(*) over all of it: unfiltered, PostgreSQL's
+    estimate from pg_class is used (a million-row COUNT takes a noticeable fraction of a
+    second on every page); filtered lists count exactly."""
+
+    @property
+    def count(self) -> int:
+        queryset = self.object_list
+        if (
+            isinstance(queryset, QuerySet)
+            and connection.vendor == "postgresql"
+            and not queryset.query.where
+        ):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [queryset.model._meta.db_table],
+                )
+                row = cursor.fetchone()
+            if row and row[0] > 10_000:
+                return int(row[0])
+        return super().count
+
+
+class WindowFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("exhausted", "exhausted"),
+            ("expired", "expired"),
+            ("not_started", "not yet started"),
+            ("redeemable", "redeemable now"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> QuerySet[Coupon]:
+        now = timezone.now()
+        match self.value():
+            case "exhausted":
+                return queryset.filter(remaining_count=0)
+            case "expired":
+                return queryset.filter(expires_at__lte=now)
+            case "not_started":
+                return queryset.filter(starts_at__gt=now)
+            case "redeemable":
+                return queryset.redeemable(now)  # type: ignore[attr-defined]
+        return queryset
+
+
+class CouponChangeForm(forms.ModelForm):
+    class Meta:
+        model = Coupon
+        fields = ("code", "init_count", *EDITABLE[:-1])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        new_count = cleaned.get("init_count")
+        if self.instance.pk and new_count is not None:
+            used = self.instance.init_count - self.instance.remaining_count
+            if new_count < used:
+                self.add_error(
+                    "init_count", f"{used} uses are already spent: it cannot go below that."
+                )
+        return cleaned
+
+
+class BatchForm(forms.Form):
+    count = forms.IntegerField(min_value=1, max_value=10_000)
+    prefix = forms.RegexField(  # type: ignore[assignment]
+        regex=r"^([A-Za-z0-9][A-Za-z0-9_-]*)?$", required=False, max_length=58
+    )
+    length = forms.IntegerField(min_value=6, max_value=32, initial=8)
+    init_count = forms.IntegerField(min_value=1, initial=1, label="uses per code")
+    starts_at = forms.DateTimeField(required=False)
+    expires_at = forms.DateTimeField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if len(cleaned.get("prefix") or "") + (cleaned.get("length") or 0) > 64:
+            self.add_error("length", "prefix + length must be at most 64 characters.")
+        starts, expires = cleaned.get("starts_at"), cleaned.get("expires_at")
+        if starts and expires and starts >= expires:
+            self.add_error("expires_at", "Must be after the start.")
+        return cleaned
+
+
+def _csv_rows(header: list[str], rows: Iterator[list[Any]]) -> Iterator[str]:
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(Echo())
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow(row)
 
 
 @admin.register(Coupon)
 class CouponAdmin(admin.ModelAdmin):
+    form = CouponChangeForm
     list_display = ("code", "usage", "is_active", "starts_at", "expires_at", "created_at")
     search_fields = ("code__istartswith",)
-    list_filter = ("is_active",)
-    readonly_fields = ("id", "remaining_count", "created_at", "updated_at")
+    list_filter = ("is_active", WindowFilter)
+    date_hierarchy = "created_at"
+    readonly_fields = ("id", "remaining_count", "created_at", "updated_at", "redemptions_link")
     ordering = ("-created_at", "-id")
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    actions = ("activate", "deactivate", "export_csv")
 
     @admin.display(description="used / total")
     def usage(self, coupon: Coupon) -> str:
-        return f"{coupon.used_count} / {coupon.init_count}"
+        used, total = coupon.used_count, coupon.init_count
+        percent = 100 * used // total if total else 0
+        return format_html(
+            '{} / {} <progress value="{}" max="100" title="{}%" style="width:5em"></progress>',
+            used, total, percent, percent,
+        )  # fmt: skip
+
+    @admin.display(description="redemptions")
+    def redemptions_link(self, coupon: Coupon) -> str:
+        if not coupon.pk:
+            return "-"
+        url = reverse("admin:coupons_redemption_changelist") + f"?coupon__id__exact={coupon.pk}"
+        return format_html('<a href="{}">{} used: see them, newest first</a>', url,
+                           coupon.used_count)  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Coupon | None = None) -> Any:
         if obj is None:
-            return self.readonly_fields
+            return ("id", "remaining_count", "created_at", "updated_at")
         # A code is printed on flyers and typed by shoppers: it never changes.
         return (*self.readonly_fields, "code")
 
-    def save_model(self, request: HttpRequest, obj: Coupon, form: ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Coupon, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            # Only the fields the form changed, through the repository's conditional UPDATE:
+            # saving the whole row would write back the remaining_count read when the form
+            # was opened and lose every redemption made since.
+            changes = {f: form.cleaned_data[f] for f in form.changed_data if f in EDITABLE}
+            try:
+                updated = repository.update_coupon(obj.pk, changes=changes)
+            except ProblemError as exc:
+                messages.error(request, f"Not saved: {exc.detail}")
+                return
+            obj.remaining_count, obj.updated_at = updated.remaining_count, updated.updated_at
             return
         created = repository.create_coupon(
             code=obj.code,
@@ -48,6 +184,132 @@ class CouponAdmin(admin.ModelAdmin):
         obj.remaining_count = created.remaining_count
         obj.created_at, obj.updated_at = created.created_at, created.updated_at
         obj._state.adding = False
+
+    @admin.action(description="Activate selected coupons", permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
+        done = repository.set_coupons_active(
+            list(queryset.values_list("pk", flat=True)), active=True
+        )
+        self.message_user(request, f"Activated {done} coupon(s).")
+
+    @admin.action(description="Deactivate selected coupons", permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        done = repository.set_coupons_active(ids, active=False)
+        self.message_user(request, f"Deactivated {done} coupon(s).")
+
+    @admin.action(description="Export selected coupons as CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> StreamingHttpResponse:
+        rows = (
+            [c, i, r, a, s and s.isoformat(), e and e.isoformat(), lim, cr.isoformat()]
+            for c, i, r, a, s, e, lim, cr in queryset.order_by().values_list(
+                "code", "init_count", "remaining_count", "is_active", "starts_at",
+                "expires_at", "per_customer_limit", "created_at",
+            ).iterator(chunk_size=2000)
+        )  # fmt: skip
+        header = ["code", "init_count", "remaining_count", "is_active", "starts_at",
+                  "expires_at", "per_customer_limit", "created_at"]  # fmt: skip
+        response = StreamingHttpResponse(_csv_rows(header, rows), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="coupons.csv"'
+        return response
+
+    def get_urls(self) -> list[URLPattern]:
+        batch = path(
+            "generate/",
+            self.admin_site.admin_view(self.generate_view),
+            name="coupons_coupon_generate",
+        )
+        return [batch, *super().get_urls()]
+
+    def generate_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        form = BatchForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                codes = repository.create_coupon_batch(
+                    count=data["count"], prefix=data["prefix"] or "", length=data["length"],
+                    init_count=data["init_count"], starts_at=data["starts_at"],
+                    expires_at=data["expires_at"],
+                )  # fmt: skip
+            except ProblemError as exc:
+                messages.error(request, f"Nothing created: {exc.detail}")
+            else:
+                stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
+                response = HttpResponse(
+                    "".join(_csv_rows(["code"], iter([[c] for c in codes]))),
+                    content_type="text/csv",
+                )
+                response["Content-Disposition"] = f'attachment; filename="codes-{stamp}.csv"'
+                return response
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Generate a batch of coupons",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/coupons/generate.html", context)
+
+
+class RevertedFilter(admin.SimpleListFilter):
+    title = "reverted"
+    parameter_name = "reverted"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", "live"), ("yes", "reverted")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Redemption]
+    ) -> QuerySet[Redemption]:
+        if self.value() == "yes":
+            return queryset.filter(reverted_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(reverted_at__isnull=True)
+        return queryset
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(admin.ModelAdmin):
+    list_display = ("coupon_code", "customer_id", "order_id", "remaining_after", "redeemed_at",
+                    "reverted_at")  # fmt: skip
+    list_select_related = ("coupon",)
+    list_filter = (RevertedFilter, "redeemed_at")
+    search_fields = ("coupon__code__istartswith", "=customer_id", "=order_id")
+    ordering = ("-redeemed_at", "-id")
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    actions = ("revert",)
+
+    @admin.display(description="code", ordering="coupon__code")
+    def coupon_code(self, redemption: Redemption) -> str:
+        return redemption.coupon.code
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # redemptions come from checkouts, through the API
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the audit trail
+
+    def has_revert_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("coupons.change_coupon")
+
+    @admin.action(description="Revert selected redemptions (give the use back)",
+                  permissions=["revert"])  # fmt: skip
+    def revert(self, request: HttpRequest, queryset: QuerySet[Redemption]) -> None:
+        done = skipped = 0
+        for redemption_id in queryset.values_list("pk", flat=True):
+            try:
+                repository.revert_redemption(redemption_id)
+                done += 1
+            except ProblemError:
+                skipped += 1
+        self.message_user(request, f"Reverted {done}; {skipped} were already reverted.")
 
 
 @admin.register(ApiKey)
@@ -64,7 +326,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return self.readonly_fields
         return (*self.readonly_fields, "name", "scope")
 
-    def save_model(self, request: HttpRequest, obj: ApiKey, form: ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
             return
         created, plain_key = repository.create_api_key(name=obj.name, scope=obj.scope)

@@ -212,6 +212,13 @@ def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
 aupdate_coupon = in_worker(update_coupon)
 
 
+def set_coupons_active(coupon_ids: list[uuid.UUID], *, active: bool) -> int:
+    """Activate or deactivate many coupons in one UPDATE (the counts are not touched)."""
+    return Coupon.objects.filter(pk__in=coupon_ids).update(
+        is_active=active, updated_at=timezone.now()
+    )
+
+
 def delete_coupon(coupon_id: uuid.UUID) -> None:
     """Delete a coupon that was never redeemed; history is never lost."""
     try:
