@@ -159,6 +159,10 @@ class Redemption(models.Model):
                 condition=Q(reverted_at__isnull=True),
                 name="redemption_live_by_customer",
             ),
+            # Staff look a redemption up by its order in the admin.
+            models.Index(
+                fields=["order_id"], condition=Q(order_id__isnull=False), name="redemption_order"
+            ),
         ]
 
     def __str__(self) -> str:

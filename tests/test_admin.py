@@ -174,3 +174,14 @@ def test_the_lists_make_a_bounded_number_of_queries(staff, django_assert_max_num
         assert staff.get(reverse("admin:coupons_redemption_changelist")).status_code == 200
     with django_assert_max_num_queries(12):
         assert staff.get(reverse("admin:coupons_coupon_changelist")).status_code == 200
+
+
+def test_a_coupon_is_created_from_the_admin(staff):
+    # Found by the browser test: the add form's check read the counts of an unsaved coupon.
+    response = staff.post(
+        reverse("admin:coupons_coupon_add"),
+        {"code": "NEW-1", "init_count": 7, "is_active": "on", "starts_at_0": "",
+         "starts_at_1": "", "expires_at_0": "", "expires_at_1": "", "per_customer_limit": ""},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:1500]
+    assert Coupon.objects.get(code="NEW-1").remaining_count == 7
