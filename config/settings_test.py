@@ -8,15 +8,16 @@ import socket
 LOCAL_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/coupons"
 
 
-def local_postgres_answers() -> bool:
+def local_port_answers(port: int) -> bool:
+    """Whether a server listens on 127.0.0.1:`port` (PostgreSQL, Redis)."""
     try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
     except OSError:
         return False
 
 
-if not os.environ.get("DATABASE_URL") and local_postgres_answers():
+if not os.environ.get("DATABASE_URL") and local_port_answers(5432):
     os.environ["DATABASE_URL"] = LOCAL_POSTGRES_URL
 
 from config.settings import *  # noqa: E402, F403

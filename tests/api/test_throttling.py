@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
+from config.settings_test import local_port_answers
 from tests.factories import amake_coupon
 from tests.problems import assert_problem
 
@@ -23,22 +24,14 @@ REDIS = {
 LOCAL = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
-def redis_answers() -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(
     params=[
         "local",
         pytest.param(
             "redis",
-            marks=pytest.mark.skipif(not redis_answers(), reason="no Redis on 127.0.0.1:6379"),
+            marks=pytest.mark.skipif(
+                not local_port_answers(6379), reason="no Redis on 127.0.0.1:6379"
+            ),
         ),
     ]
 )
