@@ -40,7 +40,7 @@ run: migrate
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$(cat .secret-key)} \
 	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-localhost,127.0.0.1,[::1],$(HOST)} \
 	exec $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) \
-		--lifespan off --no-server-header
+		--lifespan off --no-server-header --no-access-log
 
 lint: setup
 	.venv/bin/ruff check .
