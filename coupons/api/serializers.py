@@ -53,6 +53,11 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("not_a_string")
+        # DRF measures max_length after trimming; the schema (and a client reading it)
+        # measures what was sent. Found by schemathesis: 300 characters of which 250 were
+        # trailing no-break spaces passed a 256-character limit.
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return str(super().to_internal_value(data))
 
 

@@ -244,6 +244,7 @@ BAD_BODIES = [
     ({"code": None}, "code"),
     ({"code": "X", "customer_id": "c" * 129}, "customer_id"),
     ({"code": "X", "customer_id": 7}, "customer_id"),
+    ({"code": "X", "customer_id": "c" + " " * 128}, "customer_id"),  # limit is on what is sent
 ]
 
 
