@@ -54,6 +54,9 @@ test: lint
 # Load test: the production server (bin/serve) and the bare ASGI yardstick under wrk against
 # PostgreSQL (BENCH_DATABASE_URL, default a coupons_bench database on 127.0.0.1:5432).
 bench: setup
+	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+	  { echo "bench: installing wrk (Debian package)"; apt-get install -y wrk >/dev/null 2>&1 || \
+	    { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; }; }
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
 	$(PY) bench/run.py
 
