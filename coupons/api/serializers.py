@@ -12,6 +12,7 @@ from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import BindingDict
 
 from coupons.api.problems import flatten_errors
 from coupons.errors import ValidationFailed
@@ -27,6 +28,30 @@ code_validator = RegexValidator(
     CODE_PATTERN,
     "Use 1 to 64 of A-Z a-z 0-9 - _, starting with a letter or digit.",
 )
+
+
+class InputSerializer(serializers.Serializer):
+    """A request-input serializer whose fields are built once per class.
+
+    DRF deep-copies every declared field for every serializer instance: ~9% of the
+    worker's CPU on POST create coupon in a py-spy profile of `make bench`. Input fields
+    keep no per-request state (validation reads their settings and returns values), so
+    one bound set serves every instance. What this relies on: these serializers are
+    never partial and are given no context (the shared fields' parent is a blank one).
+    """
+
+    @property
+    def fields(self) -> BindingDict:
+        cls = type(self)
+        shared: BindingDict | None = cls.__dict__.get("_shared_fields")
+        if shared is None:
+            parent = cls.__new__(cls)
+            serializers.Serializer.__init__(parent)
+            shared = BindingDict(parent)
+            for name, field in parent.get_fields().items():
+                shared[name] = field
+            cls._shared_fields = shared  # type: ignore[attr-defined]
+        return shared
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -121,7 +146,7 @@ def check_window(attrs: dict[str, Any]) -> None:
         raise serializers.ValidationError({"expires_at": ["Must be after starts_at."]})
 
 
-class CouponFieldsMixin(serializers.Serializer):
+class CouponFieldsMixin(InputSerializer):
     is_active = StrictBooleanField(required=False)
     starts_at = TimestampField(required=False, allow_null=True)
     expires_at = TimestampField(required=False, allow_null=True)
@@ -151,7 +176,7 @@ def validated(
     return dict(serializer.validated_data)
 
 
-class RedemptionInput(serializers.Serializer):
+class RedemptionInput(InputSerializer):
     # A shopper's typing: surrounding spaces are dropped; any other string simply matches
     # no coupon (404 coupon_not_found) rather than being a 400.
     code = TextField(min_length=1, max_length=256)
@@ -163,14 +188,14 @@ class RedemptionInput(serializers.Serializer):
     )
 
 
-class ValidationInput(serializers.Serializer):
+class ValidationInput(InputSerializer):
     code = TextField(min_length=1, max_length=256)
     customer_id = TextField(
         required=False, allow_null=True, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH
     )
 
 
-class RedemptionFilters(serializers.Serializer):
+class RedemptionFilters(InputSerializer):
     coupon_id = serializers.UUIDField(required=False)
     customer_id = TextField(required=False, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH)
     code = TextField(required=False, min_length=1, max_length=256)
@@ -191,7 +216,7 @@ class QueryBooleanField(serializers.Field):
         return "true" if value else "false"
 
 
-class CouponFilters(serializers.Serializer):
+class CouponFilters(InputSerializer):
     code = TextField(required=False, min_length=1, max_length=256)
     code_prefix = TextField(required=False, min_length=1, max_length=MAX_CODE_LENGTH)
     is_active = QueryBooleanField(required=False)
