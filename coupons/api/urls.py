@@ -30,8 +30,6 @@ class AnyCaseUUIDConverter:
 register_converter(AnyCaseUUIDConverter, "id")
 
 urlpatterns = [
-    path("schema/", SchemaView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("coupons/", views.CouponCollectionView.as_view(), name="coupon-collection"),
     path("coupons/batch/", views.CouponBatchView.as_view(), name="coupon-batch"),
     path("coupons/<id:coupon_id>/", views.CouponDetailView.as_view(), name="coupon-detail"),
@@ -52,4 +50,7 @@ urlpatterns = [
         name="redemption-revert",
     ),
     path("validations/", views.ValidationView.as_view(), name="validations"),
+    # Last: the routes are tried in order, and these two are not on the hot paths.
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
