@@ -66,7 +66,8 @@ registry.register(PoolCollector())
 
 def request_id_of(request: HttpRequest) -> str:
     """The caller's X-Request-ID when it is a sane token, else a new one."""
-    given = request.headers.get(REQUEST_ID_HEADER, "")
+    # META, not request.headers: that builds a dict of every header (~5% of a GET's CPU).
+    given = request.META.get("HTTP_X_REQUEST_ID", "")
     return given if _ACCEPTABLE_ID.match(given) else uuid.uuid4().hex
 
 

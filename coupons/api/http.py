@@ -95,7 +95,7 @@ def read_json_object(request: HttpRequest | Request) -> dict[str, Any]:
         raise MalformedJson("The body was already consumed.") from exc
     if not raw.strip():
         return {}
-    if not _is_json_media_type(django_request.headers.get("Content-Type", "")):
+    if not _is_json_media_type(django_request.META.get("CONTENT_TYPE", "")):
         raise UnsupportedMediaType()
     try:
         data = json.loads(raw, parse_constant=_reject_constant)

@@ -21,7 +21,7 @@ KEPT_HEADERS = ("Location",)
 
 
 def idempotency_key_of(request: Request) -> str | None:
-    key = request.headers.get(HEADER)
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY")  # request.headers copies every header
     if key is None:
         return None
     if not 1 <= len(key) <= 255 or not all(" " <= ch <= "~" for ch in key):
