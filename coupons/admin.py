@@ -19,10 +19,16 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from coupons import repository
+from coupons.api.serializers import (
+    MAX_BATCH,
+    MAX_RANDOM_LENGTH,
+    MIN_RANDOM_LENGTH,
+    PREFIX_PATTERN,
+)
 from coupons.errors import ProblemError
-from coupons.models import ApiKey, Coupon, Redemption
+from coupons.models import MAX_CODE_LENGTH, MAX_INIT_COUNT, ApiKey, Coupon, Redemption
 
-EDITABLE = ("is_active", "starts_at", "expires_at", "per_customer_limit", "init_count")
+EDITABLE = repository.EDITABLE_FIELDS
 
 
 class EstimatedCountPaginator(Paginator):
@@ -78,7 +84,7 @@ class WindowFilter(admin.SimpleListFilter):
 class CouponChangeForm(forms.ModelForm):
     class Meta:
         model = Coupon
-        fields = ("code", "init_count", *EDITABLE[:-1])
+        fields = ("code", "init_count", *(f for f in EDITABLE if f != "init_count"))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -93,19 +99,25 @@ class CouponChangeForm(forms.ModelForm):
 
 
 class BatchForm(forms.Form):
-    count = forms.IntegerField(min_value=1, max_value=10_000)
+    """The API's batch bounds (`CouponBatchInput`), as a form."""
+
+    count = forms.IntegerField(min_value=1, max_value=MAX_BATCH)
     prefix = forms.RegexField(  # type: ignore[assignment]
-        regex=r"^([A-Za-z0-9][A-Za-z0-9_-]*)?$", required=False, max_length=58
+        regex=PREFIX_PATTERN, required=False, max_length=MAX_CODE_LENGTH - MIN_RANDOM_LENGTH
     )
-    length = forms.IntegerField(min_value=6, max_value=32, initial=8)
-    init_count = forms.IntegerField(min_value=1, initial=1, label="uses per code")
+    length = forms.IntegerField(min_value=MIN_RANDOM_LENGTH, max_value=MAX_RANDOM_LENGTH, initial=8)
+    init_count = forms.IntegerField(
+        min_value=1, max_value=MAX_INIT_COUNT, initial=1, label="uses per code"
+    )
     starts_at = forms.DateTimeField(required=False)
     expires_at = forms.DateTimeField(required=False)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if len(cleaned.get("prefix") or "") + (cleaned.get("length") or 0) > 64:
-            self.add_error("length", "prefix + length must be at most 64 characters.")
+        if len(cleaned.get("prefix") or "") + (cleaned.get("length") or 0) > MAX_CODE_LENGTH:
+            self.add_error(
+                "length", f"prefix + length must be at most {MAX_CODE_LENGTH} characters."
+            )
         starts, expires = cleaned.get("starts_at"), cleaned.get("expires_at")
         if starts and expires and starts >= expires:
             self.add_error("expires_at", "Must be after the start.")
@@ -200,15 +212,14 @@ class CouponAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export selected coupons as CSV", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> StreamingHttpResponse:
-        rows = (
-            [c, i, r, a, s and s.isoformat(), e and e.isoformat(), lim, cr.isoformat()]
-            for c, i, r, a, s, e, lim, cr in queryset.order_by().values_list(
-                "code", "init_count", "remaining_count", "is_active", "starts_at",
-                "expires_at", "per_customer_limit", "created_at",
-            ).iterator(chunk_size=2000)
-        )  # fmt: skip
         header = ["code", "init_count", "remaining_count", "is_active", "starts_at",
                   "expires_at", "per_customer_limit", "created_at"]  # fmt: skip
+        rows = (
+            [c, i, r, a, s and s.isoformat(), e and e.isoformat(), lim, cr.isoformat()]
+            for c, i, r, a, s, e, lim, cr in queryset.order_by()
+            .values_list(*header)
+            .iterator(chunk_size=2000)
+        )
         response = StreamingHttpResponse(_csv_rows(header, rows), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="coupons.csv"'
         return response

@@ -133,6 +133,7 @@ _INSERT_COUPON = (
     f"INSERT INTO {Coupon._meta.db_table} ({', '.join(_COUPON_COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join(['%s'] * len(_COUPON_COLUMNS))})"
 )
+_SELECT_COUPON = f"SELECT {', '.join(_COUPON_COLUMNS)} FROM {Coupon._meta.db_table} WHERE "  # noqa: S608
 
 
 def _insert_coupon(fields: dict[str, Any]) -> Coupon:
@@ -160,12 +161,8 @@ def _one_coupon(where: str, value: Any) -> Coupon | None:
     if connection.vendor != "postgresql":
         field = "pk" if where == "id" else "code__upper"
         return Coupon.objects.filter(**{field: value}).first()
-    sql = (
-        f"SELECT {', '.join(_COUPON_COLUMNS)} FROM {Coupon._meta.db_table} "  # noqa: S608
-        f"WHERE {where} = %s"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value])
+        cursor.execute(f"{_SELECT_COUPON}{where} = %s", [value])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -186,7 +183,9 @@ def get_coupon(coupon_id: uuid.UUID) -> Coupon:
 aget_coupon = in_worker(get_coupon)
 
 
-_EDITABLE = frozenset({"is_active", "starts_at", "expires_at", "per_customer_limit", "init_count"})
+# What a client or staff may change after creation (the API's PATCH, the admin's form).
+EDITABLE_FIELDS = ("is_active", "starts_at", "expires_at", "per_customer_limit", "init_count")
+_EDITABLE = frozenset(EDITABLE_FIELDS)
 
 
 def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:

@@ -127,6 +127,20 @@ def test_a_batch_is_generated_from_the_admin_and_downloaded(staff):
     assert Coupon.objects.filter(code__in=codes, init_count=2).count() == 25
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("init_count", 3_000_000_000), ("count", 10_001), ("prefix", "bad prefix"), ("length", 5)],
+)
+def test_the_batch_page_keeps_the_apis_bounds(staff, field, value):
+    good = {"count": 3, "prefix": "B-", "length": 8, "init_count": 1}
+
+    response = staff.post(reverse("admin:coupons_coupon_generate"), {**good, field: value})
+
+    assert response.status_code == 200  # the form again, with its error
+    assert field in response.context["form"].errors
+    assert not Coupon.objects.exists()
+
+
 def test_a_redemption_is_reverted_from_the_admin_once(staff):
     coupon = make_coupon("UNDO", init_count=2)
     redemption = repository.redeem_coupon(code="UNDO", customer_id="c-1")

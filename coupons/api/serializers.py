@@ -254,13 +254,19 @@ class CouponPatchInput(CouponFieldsMixin):
 
 
 MAX_BATCH = 10_000
+MIN_RANDOM_LENGTH, MAX_RANDOM_LENGTH = 6, 32
 PREFIX_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_-]*)?$"
 
 
 # One schema for "empty or a code's start" (drf-spectacular's allow_blank would emit a
 # oneOf that an empty string matches twice, so that "" would be invalid).
 @extend_schema_field(
-    {"type": "string", "maxLength": MAX_CODE_LENGTH - 6, "pattern": PREFIX_PATTERN, "default": ""}
+    {
+        "type": "string",
+        "maxLength": MAX_CODE_LENGTH - MIN_RANDOM_LENGTH,
+        "pattern": PREFIX_PATTERN,
+        "default": "",
+    }
 )
 class PrefixField(StrictCharField):
     pass
@@ -273,13 +279,13 @@ class CouponBatchInput(CouponFieldsMixin):
         required=False,
         allow_blank=True,
         default="",
-        max_length=MAX_CODE_LENGTH - 6,
+        max_length=MAX_CODE_LENGTH - MIN_RANDOM_LENGTH,
         trim_whitespace=False,
         validators=[
             RegexValidator(PREFIX_PATTERN, "Use A-Z a-z 0-9 - _, starting with a letter or digit.")
         ],
     )
-    length = StrictIntegerField(min_value=6, max_value=32)
+    length = StrictIntegerField(min_value=MIN_RANDOM_LENGTH, max_value=MAX_RANDOM_LENGTH)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if len(attrs["prefix"]) + attrs["length"] > MAX_CODE_LENGTH:
