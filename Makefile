@@ -11,12 +11,14 @@ export UV_PROJECT_ENVIRONMENT := .venv
 # Use uv when it works; otherwise bootstrap it into .tools with pip.
 UV := $(shell if uv --version >/dev/null 2>&1; then echo uv; else echo .tools/bin/uv; fi)
 PY := .venv/bin/python
+API_TESTS := tests/api tests/test_observability.py tests/test_operations.py
 
 .PHONY: help setup run serve test lint migrate bench clean
 
 help:
 	@echo "make run    set up .venv, migrate, serve on $$HOST:$$PORT (SQLite unless DATABASE_URL)"
 	@echo "make test   set up .venv, then ruff, mypy, makemigrations --check and pytest"
+	@echo "            (the API tests twice: with API_FAST_PATHS on, then off)"
 	@echo "make bench  load-test the production server against PostgreSQL"
 
 .tools/bin/uv:
@@ -52,6 +54,9 @@ test: lint
 	@# a 10 s wait when DATABASE_URL names a database that does not exist yet).
 	DATABASE_URL= SQLITE_PATH=:memory: $(PY) manage.py makemigrations --check --dry-run
 	.venv/bin/pytest $(PYTEST_ARGS)
+	@# The API again on the stock Django, DRF and adrf paths (coupons/api/fastpaths.py off):
+	@# what a framework upgrade is compared against.
+	API_FAST_PATHS=0 .venv/bin/pytest $(API_TESTS) $(PYTEST_ARGS)
 
 # Load test: the production server (bin/serve) and the bare ASGI yardstick under wrk against
 # PostgreSQL (BENCH_DATABASE_URL, default a coupons_bench database on 127.0.0.1:5432).

@@ -1,4 +1,4 @@
-"""The staff's admin; writes go through the repository's rules, as the API's do."""
+"""The staff's admin; writes go through the services' rules, as the API's do."""
 
 from __future__ import annotations
 
@@ -18,17 +18,22 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from coupons import repository
-from coupons.api.serializers import (
+from coupons.domain.limits import (
+    EDITABLE_FIELDS,
     MAX_BATCH,
+    MAX_CODE_LENGTH,
+    MAX_INIT_COUNT,
+    MAX_PREFIX_LENGTH,
     MAX_RANDOM_LENGTH,
     MIN_RANDOM_LENGTH,
     PREFIX_PATTERN,
 )
-from coupons.errors import ProblemError
-from coupons.models import MAX_CODE_LENGTH, MAX_INIT_COUNT, ApiKey, Coupon, Redemption
+from coupons.errors import DomainError
+from coupons.models import ApiKey, Coupon, Redemption
+from coupons.services import api_keys, batches, redemptions
+from coupons.services import coupons as coupon_service
 
-EDITABLE = repository.EDITABLE_FIELDS
+EDITABLE = EDITABLE_FIELDS
 
 
 class EstimatedCountPaginator(Paginator):
@@ -103,7 +108,7 @@ class BatchForm(forms.Form):
 
     count = forms.IntegerField(min_value=1, max_value=MAX_BATCH)
     prefix = forms.RegexField(  # type: ignore[assignment]
-        regex=PREFIX_PATTERN, required=False, max_length=MAX_CODE_LENGTH - MIN_RANDOM_LENGTH
+        regex=PREFIX_PATTERN, required=False, max_length=MAX_PREFIX_LENGTH
     )
     length = forms.IntegerField(min_value=MIN_RANDOM_LENGTH, max_value=MAX_RANDOM_LENGTH, initial=8)
     init_count = forms.IntegerField(
@@ -173,18 +178,18 @@ class CouponAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Coupon, form: Any, change: bool) -> None:
         if change:
-            # Only the fields the form changed, through the repository's conditional UPDATE:
+            # Only the fields the form changed, through the service's conditional UPDATE:
             # saving the whole row would write back the remaining_count read when the form
             # was opened and lose every redemption made since.
             changes = {f: form.cleaned_data[f] for f in form.changed_data if f in EDITABLE}
             try:
-                updated = repository.update_coupon(obj.pk, changes=changes)
-            except ProblemError as exc:
+                updated = coupon_service.update_coupon(obj.pk, changes=changes)
+            except DomainError as exc:
                 messages.error(request, f"Not saved: {exc.detail}")
                 return
             obj.remaining_count, obj.updated_at = updated.remaining_count, updated.updated_at
             return
-        created = repository.create_coupon(
+        created = coupon_service.create_coupon(
             code=obj.code,
             init_count=obj.init_count,
             is_active=obj.is_active,
@@ -199,7 +204,7 @@ class CouponAdmin(admin.ModelAdmin):
 
     @admin.action(description="Activate selected coupons", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
-        done = repository.set_coupons_active(
+        done = coupon_service.set_coupons_active(
             list(queryset.values_list("pk", flat=True)), active=True
         )
         self.message_user(request, f"Activated {done} coupon(s).")
@@ -207,7 +212,7 @@ class CouponAdmin(admin.ModelAdmin):
     @admin.action(description="Deactivate selected coupons", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
-        done = repository.set_coupons_active(ids, active=False)
+        done = coupon_service.set_coupons_active(ids, active=False)
         self.message_user(request, f"Deactivated {done} coupon(s).")
 
     @admin.action(description="Export selected coupons as CSV", permissions=["view"])
@@ -241,12 +246,12 @@ class CouponAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                codes = repository.create_coupon_batch(
+                codes = batches.create_coupon_batch(
                     count=data["count"], prefix=data["prefix"] or "", length=data["length"],
                     init_count=data["init_count"], starts_at=data["starts_at"],
                     expires_at=data["expires_at"],
                 )  # fmt: skip
-            except ProblemError as exc:
+            except DomainError as exc:
                 messages.error(request, f"Nothing created: {exc.detail}")
             else:
                 stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
@@ -332,9 +337,9 @@ class RedemptionAdmin(admin.ModelAdmin):
         done = skipped = 0
         for redemption_id in queryset.values_list("pk", flat=True):
             try:
-                repository.revert_redemption(redemption_id)
+                redemptions.revert_redemption(redemption_id)
                 done += 1
-            except ProblemError:
+            except DomainError:
                 skipped += 1
         self.message_user(request, f"Reverted {done}; {skipped} were already reverted.")
 
@@ -356,7 +361,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
             return
-        created, plain_key = repository.create_api_key(name=obj.name, scope=obj.scope)
+        created, plain_key = api_keys.create_api_key(name=obj.name, scope=obj.scope)
         obj.pk = created.pk
         obj._state.adding = False
         messages.warning(
@@ -371,5 +376,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key_id in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True):
-            repository.revoke_api_key(key_id)
+            api_keys.revoke_api_key(key_id)
         self.message_user(request, "Revoked. Running servers refuse the keys within seconds.")

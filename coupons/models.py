@@ -9,10 +9,13 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 
-MAX_INIT_COUNT = 1_000_000_000
-MAX_CODE_LENGTH = 64
-MAX_CUSTOMER_ID_LENGTH = 128
-MAX_ORDER_ID_LENGTH = 128
+from coupons.domain.codes import lookup_key
+from coupons.domain.limits import (
+    MAX_CODE_LENGTH,
+    MAX_CUSTOMER_ID_LENGTH,
+    MAX_INIT_COUNT,
+    MAX_ORDER_ID_LENGTH,
+)
 
 # `code__upper="PIOTR"` compiles to UPPER("code") = 'PIOTR', the very expression of the
 # unique index, so a case-insensitive lookup is an index lookup.
@@ -21,13 +24,15 @@ models.CharField.register_lookup(Upper)
 
 class CouponQuerySet(models.QuerySet["Coupon"]):
     def with_code(self, code: str) -> CouponQuerySet:
-        return self.filter(code__upper=code.upper())
+        key = lookup_key(code)
+        return self.none() if key is None else self.filter(code__upper=key)
 
     def exhausted(self) -> CouponQuerySet:
         return self.filter(remaining_count=0)
 
     def redeemable(self, now: datetime) -> CouponQuerySet:
-        """Coupons that may be spent at `now`: active, inside their window, uses left."""
+        """Coupons that may be spent at `now`: `coupons.domain.rules.refusal_for` as a
+        filter (pinned to it by tests/test_redeemable_rule.py)."""
         return self.filter(
             Q(starts_at__isnull=True) | Q(starts_at__lte=now),
             Q(expires_at__isnull=True) | Q(expires_at__gt=now),

@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection, connections
 
-from coupons import repository
+from coupons.services import api_keys
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -64,7 +64,7 @@ async def api(transactional_db: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _key(scope: str) -> str:
-    return repository.create_api_key(name=f"test-{scope}", scope=scope)[1]
+    return api_keys.create_api_key(name=f"test-{scope}", scope=scope)[1]
 
 
 @pytest.fixture

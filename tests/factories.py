@@ -1,4 +1,4 @@
-"""Rows for tests, made through the repository like the API makes them, and the invariant."""
+"""Rows for tests, made through the services like the API makes them, and the invariant."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db.models import Count, Q
 
-from coupons import repository
 from coupons.models import Coupon
+from coupons.services import coupons as coupon_service
 
 _numbers = count(1)
 
 
 def make_coupon(code: str | None = None, *, init_count: int = 10, **fields: Any) -> Coupon:
-    return repository.create_coupon(
+    return coupon_service.create_coupon(
         code=code or f"TEST-{next(_numbers)}-{uuid.uuid4().hex[:6]}",
         init_count=init_count,
         **fields,

@@ -12,8 +12,8 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from coupons import repository
 from coupons.models import Coupon, Redemption
+from coupons.services import redemptions
 from tests.factories import coupon_state, make_coupon
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,7 +41,7 @@ def change_form(coupon: Coupon, **changes) -> dict:
 def test_the_coupon_list_shows_usage_and_finds_by_code_prefix(staff):
     make_coupon("XMAS-AAA", init_count=4)
     make_coupon("EASTER-1", init_count=2)
-    repository.redeem_coupon(code="XMAS-AAA")
+    redemptions.redeem_coupon(code="XMAS-AAA")
 
     page = staff.get(reverse("admin:coupons_coupon_changelist") + "?q=xmas")
 
@@ -54,7 +54,7 @@ def test_the_coupon_list_shows_usage_and_finds_by_code_prefix(staff):
 def test_the_state_filter_finds_exhausted_coupons(staff):
     make_coupon("GONE", init_count=1)
     make_coupon("LEFT", init_count=3)
-    repository.redeem_coupon(code="GONE")
+    redemptions.redeem_coupon(code="GONE")
 
     page = staff.get(reverse("admin:coupons_coupon_changelist") + "?state=exhausted")
 
@@ -66,7 +66,7 @@ def test_an_edit_moves_the_count_by_the_delta_and_loses_no_redemption(staff):
     coupon = make_coupon("EDIT", init_count=5)
     url = reverse("admin:coupons_coupon_change", args=[coupon.pk])
     staff.get(url)  # the form is opened...
-    repository.redeem_coupon(code="EDIT")  # ...a checkout redeems meanwhile...
+    redemptions.redeem_coupon(code="EDIT")  # ...a checkout redeems meanwhile...
 
     response = staff.post(url, change_form(coupon, init_count=8))  # ...then it is saved
 
@@ -76,8 +76,8 @@ def test_an_edit_moves_the_count_by_the_delta_and_loses_no_redemption(staff):
 
 def test_an_edit_below_the_used_count_is_refused(staff):
     coupon = make_coupon("FLOOR", init_count=3)
-    repository.redeem_coupon(code="FLOOR")
-    repository.redeem_coupon(code="FLOOR")
+    redemptions.redeem_coupon(code="FLOOR")
+    redemptions.redeem_coupon(code="FLOOR")
 
     response = staff.post(
         reverse("admin:coupons_coupon_change", args=[coupon.pk]), change_form(coupon, init_count=1)
@@ -90,7 +90,7 @@ def test_an_edit_below_the_used_count_is_refused(staff):
 
 def test_a_redeemed_coupon_cannot_be_deleted(staff):
     coupon = make_coupon("KEEP", init_count=3)
-    repository.redeem_coupon(code="KEEP")
+    redemptions.redeem_coupon(code="KEEP")
 
     response = staff.post(reverse("admin:coupons_coupon_delete", args=[coupon.pk]), {"post": "yes"})
 
@@ -143,7 +143,7 @@ def test_the_batch_page_keeps_the_apis_bounds(staff, field, value):
 
 def test_a_redemption_is_reverted_from_the_admin_once(staff):
     coupon = make_coupon("UNDO", init_count=2)
-    redemption = repository.redeem_coupon(code="UNDO", customer_id="c-1")
+    redemption = redemptions.redeem_coupon(code="UNDO", customer_id="c-1")
     url = reverse("admin:coupons_redemption_changelist")
 
     staff.post(url, {"_selected_action": [str(redemption.id)], "action": "revert"})
@@ -173,7 +173,7 @@ def test_staff_without_coupon_permissions_cannot_see_or_change_them(transactiona
     assert coupon_state(coupon.id) == (2, 2, 0)
 
     clerk.user_permissions.add(Permission.objects.get(codename="view_redemption"))
-    redemption = repository.redeem_coupon(code="SECRET")
+    redemption = redemptions.redeem_coupon(code="SECRET")
     client.force_login(User.objects.get(pk=clerk.pk))
     url = reverse("admin:coupons_redemption_changelist")
     assert client.get(url).status_code == 200
@@ -183,7 +183,7 @@ def test_staff_without_coupon_permissions_cannot_see_or_change_them(transactiona
 
 def test_the_lists_make_a_bounded_number_of_queries(staff, django_assert_max_num_queries):
     for i in range(30):
-        repository.redeem_coupon(code=make_coupon(f"N{i}", init_count=2).code)
+        redemptions.redeem_coupon(code=make_coupon(f"N{i}", init_count=2).code)
     with django_assert_max_num_queries(12):
         assert staff.get(reverse("admin:coupons_redemption_changelist")).status_code == 200
     with django_assert_max_num_queries(12):

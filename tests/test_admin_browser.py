@@ -15,8 +15,8 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 
-from coupons import repository
 from coupons.models import Coupon, Redemption
+from coupons.services import api_keys, redemptions
 from tests.servers import ROOT, Server, running_servers
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -115,7 +115,7 @@ def test_a_campaign_runs_from_the_admin(page: Page, tmp_path: Path) -> None:
     assert Coupon.objects.get(code="SPRING-26").is_active is False
 
     # Revert a redemption.
-    redemption = repository.redeem_coupon(code=codes[0], customer_id="shopper-1")
+    redemption = redemptions.redeem_coupon(code=codes[0], customer_id="shopper-1")
     page.goto("/admin/coupons/redemption/")
     run_action(page, "shopper-1", "revert")
     expect(page.locator(".messagelist")).to_contain_text("Reverted 1")
@@ -138,10 +138,10 @@ def test_api_keys_are_created_once_and_revoked(page: Page) -> None:
     page.click("input[name=_save]")
     message = page.locator(".messagelist").inner_text()
     plain = next(word for word in message.split() if word.startswith("cpn_"))
-    assert repository.api_client_for_key(plain) is not None
+    assert api_keys.key_holder(plain) is not None
 
     page.goto("/admin/coupons/apikey/")
     run_action(page, "checkout-eu", "revoke")
     expect(page.locator(".messagelist")).to_contain_text("Revoked")
-    repository._forget_api_keys()
-    assert repository.api_client_for_key(plain) is None
+    api_keys.forget_api_keys()
+    assert api_keys.key_holder(plain) is None

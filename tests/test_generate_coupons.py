@@ -69,10 +69,10 @@ def test_bad_arguments_create_nothing(tmp_path: Path, args):
 
 
 def test_a_failed_run_leaves_no_rows_and_no_csv(tmp_path: Path, monkeypatch):
-    from coupons import repository
+    from coupons.db import raw
 
     output = tmp_path / "codes.csv"
-    real = repository._insert_new_codes
+    real = raw.insert_new_codes
     calls = 0
 
     def fail_on_third_chunk(codes, row):
@@ -84,7 +84,7 @@ def test_a_failed_run_leaves_no_rows_and_no_csv(tmp_path: Path, monkeypatch):
 
     # Not a mock of the database: the real inserts run, and a failure is injected between
     # chunks to prove the first two chunks are rolled back and the CSV is not left behind.
-    monkeypatch.setattr(repository, "_insert_new_codes", fail_on_third_chunk)
+    monkeypatch.setattr(raw, "insert_new_codes", fail_on_third_chunk)
     with pytest.raises(RuntimeError):
         call_command(
             "generate_coupons", "--count", "50", "--length", "8", "--chunk-size", "10",
@@ -94,3 +94,29 @@ def test_a_failed_run_leaves_no_rows_and_no_csv(tmp_path: Path, monkeypatch):
     assert calls == 3
     assert Coupon.objects.count() == 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_after_a_collision_codes_taken_in_another_letter_case_are_not_drawn_again(monkeypatch):
+    """The retry keeps only free codes, comparing them upper-cased as the unique index
+    does; with a lower-case prefix it once compared them as drawn and kept taken ones."""
+    from coupons.db import raw
+    from coupons.domain.limits import CODE_ALPHABET
+    from coupons.services.batches import create_coupon_batch
+    from coupons.services.coupons import create_coupon
+
+    for char in CODE_ALPHABET[3:]:  # all but three codes of prefix "q", length 1, taken
+        create_coupon(code=f"Q{char}", init_count=1)
+    real = raw.insert_new_codes
+    calls: list[tuple[int, int]] = []
+
+    def counting(codes, row):
+        inserted = real(codes, row)
+        calls.append((len(codes), len(inserted)))
+        return inserted
+
+    monkeypatch.setattr(raw, "insert_new_codes", counting)
+    made = create_coupon_batch(count=3, prefix="q", length=1, init_count=1)
+
+    assert sorted(made) == sorted(f"q{c}" for c in CODE_ALPHABET[:3])
+    # The first draw may collide; every retry offers only codes that are free.
+    assert all(offered == inserted for offered, inserted in calls[1:])

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coupons import repository
 from coupons.errors import (
     AlreadyReverted,
     CountBelowUsed,
@@ -23,8 +22,10 @@ from coupons.errors import (
     CouponInactive,
     CustomerIdRequired,
     CustomerLimitReached,
-    ProblemError,
+    DomainError,
 )
+from coupons.services import coupons as coupon_service
+from coupons.services import redemptions
 from tests.factories import broken_invariants, coupon_state, make_coupon
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,7 +55,7 @@ class Model:
     def remaining(self) -> int:
         return self.init_count - len(self.live)
 
-    def expected_refusal(self, customer: str | None) -> type[ProblemError] | None:
+    def expected_refusal(self, customer: str | None) -> type[DomainError] | None:
         if self.limit is not None and not customer:
             return CustomerIdRequired
         if not self.active:
@@ -70,7 +71,7 @@ class Model:
 def outcome(call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, type | None]:
     try:
         return call(*args, **kwargs), None
-    except ProblemError as exc:
+    except DomainError as exc:
         return None, type(exc)
 
 
@@ -91,7 +92,7 @@ def test_random_interleavings_keep_the_invariant(
         if step == "redeem":
             expected = model.expected_refusal(arg)
             record, refused = outcome(
-                repository.redeem_coupon, code=coupon.code.lower(), customer_id=arg
+                redemptions.redeem_coupon, code=coupon.code.lower(), customer_id=arg
             )
             assert refused is expected, (step, arg, model)
             if record is not None:
@@ -100,7 +101,7 @@ def test_random_interleavings_keep_the_invariant(
                 made.append(record.id)
         elif step == "revert" and made:
             target = made[arg % len(made)]
-            _, refused = outcome(repository.revert_redemption, target)
+            _, refused = outcome(redemptions.revert_redemption, target)
             if target in model.reverted:
                 assert refused is AlreadyReverted
             else:
@@ -108,17 +109,19 @@ def test_random_interleavings_keep_the_invariant(
                 del model.live[target]
                 model.reverted.add(target)
         elif step == "init_count":
-            _, refused = outcome(repository.update_coupon, coupon.id, changes={"init_count": arg})
+            _, refused = outcome(
+                coupon_service.update_coupon, coupon.id, changes={"init_count": arg}
+            )
             if arg < len(model.live):
                 assert refused is CountBelowUsed
             else:
                 assert refused is None
                 model.init_count = arg
         elif step == "limit":
-            repository.update_coupon(coupon.id, changes={"per_customer_limit": arg})
+            coupon_service.update_coupon(coupon.id, changes={"per_customer_limit": arg})
             model.limit = arg
         elif step == "active":
-            repository.update_coupon(coupon.id, changes={"is_active": arg})
+            coupon_service.update_coupon(coupon.id, changes={"is_active": arg})
             model.active = arg
 
         assert coupon_state(coupon.id) == (model.init_count, model.remaining, len(model.live))

@@ -16,7 +16,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.result import Err
 
-from coupons import repository
+from coupons.services import api_keys, redemptions
+from coupons.services import coupons as coupon_service
 from tests.servers import Server, running_servers
 
 # django_db (no transaction): makes pytest-django create the test database that the server
@@ -48,10 +49,10 @@ def server(
 @pytest.fixture(scope="module")
 def bearer(server: Server, django_db_blocker: Any) -> dict[str, str]:
     with django_db_blocker.unblock():
-        _, key = repository.create_api_key(name="schemathesis", scope="manage")
+        _, key = api_keys.create_api_key(name="schemathesis", scope="manage")
         # Something real to find, edit, redeem and revert.
-        repository.create_coupon(code="SCHEMA-1", init_count=1000)
-        repository.redeem_coupon(code="SCHEMA-1")
+        coupon_service.create_coupon(code="SCHEMA-1", init_count=1000)
+        redemptions.redeem_coupon(code="SCHEMA-1")
     return {"Authorization": f"Bearer {key}"}
 
 

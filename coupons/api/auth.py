@@ -9,8 +9,25 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from coupons import repository
+from coupons.db.workers import releasing_connections
 from coupons.models import ApiKeyScope
+from coupons.services.api_keys import KeyHolder, key_holder
+
+
+class ApiClient(KeyHolder):
+    """The key's holder as DRF's `request.user`."""
+
+    __slots__ = ()
+    is_authenticated = True
+
+    def may_use(self, required_scope: str) -> bool:
+        return self.scope == ApiKeyScope.MANAGE or self.scope == required_scope
+
+    @classmethod
+    def of(cls, holder: KeyHolder | None) -> ApiClient | None:
+        if holder is None:
+            return None
+        return cls(key_id=holder.key_id, name=holder.name, scope=holder.scope)
 
 
 def bearer_key(request: Request) -> str | None:
@@ -27,16 +44,22 @@ def bearer_key(request: Request) -> str | None:
     return key
 
 
-class ApiKeyAuthentication(BaseAuthentication):
-    """DRF's view of the bearer key (the API views settle it in `coupons.api.base`)."""
+UNKNOWN_KEY = "Unknown or revoked API key."
 
-    def authenticate(self, request: Request) -> tuple[repository.ApiClient, Any] | None:
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """DRF's view of the bearer key. With API_FAST_PATHS on, the API views settle it in
+    the event loop instead (coupons.api.fastpaths)."""
+
+    def authenticate(self, request: Request) -> tuple[ApiClient, Any] | None:
         key = bearer_key(request)
         if key is None:
             return None
-        client = repository.api_client_for_key(key)
+        # DRF runs this in a thread of its own (adrf's hop): hand the connection back at
+        # once, or every request in flight holds one pooled connection until it ends.
+        client = ApiClient.of(releasing_connections(key_holder)(key))
         if client is None:
-            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+            raise exceptions.AuthenticationFailed(UNKNOWN_KEY)
         return client, client
 
     def authenticate_header(self, request: Request) -> str:
@@ -50,7 +73,7 @@ class HasScope(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         client = request.user
-        if not isinstance(client, repository.ApiClient):
+        if not isinstance(client, ApiClient):
             return False
         scopes = getattr(view, "required_scopes", {})
         required = scopes.get(request.method, getattr(view, "required_scope", ApiKeyScope.MANAGE))

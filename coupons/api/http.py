@@ -17,9 +17,26 @@ from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
-from coupons.errors import MalformedJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from coupons.errors import CodedError, ValidationFailed
 
-PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+class RequestError(CodedError):
+    """The HTTP request itself is unusable (before any rule of the service is asked)."""
+
+
+class MalformedJson(RequestError):
+    code = "malformed_json"
+    default_detail = "The request body is not valid JSON."
+
+
+class PayloadTooLarge(RequestError):
+    code = "payload_too_large"
+    default_detail = "The request body is larger than 1 MiB."
+
+
+class UnsupportedMediaType(RequestError):
+    code = "unsupported_media_type"
+    default_detail = "Send the body as application/json."
 
 
 def rfc3339(moment: datetime | None) -> str | None:
@@ -46,31 +63,6 @@ def json_response(
     return HttpResponse(
         to_json_bytes(data), status=status, headers=headers, content_type="application/json"
     )
-
-
-def problem_response(
-    *,
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    errors: Mapping[str, list[str]] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> HttpResponse:
-    body: dict[str, Any] = {
-        "type": f"urn:coupon-service:problem:{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    if errors is not None:
-        body["errors"] = errors
-    response = HttpResponse(
-        to_json_bytes(body), status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE
-    )
-    response.problem_code = code  # type: ignore[attr-defined]  # for metrics and logs
-    return response
 
 
 def _is_json_media_type(content_type: str) -> bool:

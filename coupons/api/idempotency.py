@@ -1,5 +1,6 @@
-"""`Idempotency-Key` for the API's POSTs: validate the header, fingerprint the request,
-and answer through `repository.answer_once` in one thread hop."""
+"""`Idempotency-Key` on the API's POSTs, wrapped around a unit of work: validate the header,
+fingerprint the request, and claim the key, run the effect and keep its answer in ONE
+transaction, in one thread hop."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpResponse
 from rest_framework.request import Request
 
-from coupons import repository
 from coupons.api.http import to_json_bytes
-from coupons.api.problems import problem_for_exception
-from coupons.errors import ProblemError, ValidationFailed
+from coupons.api.problems import is_replayable, problem_for_exception
+from coupons.db.workers import in_worker
+from coupons.errors import CodedError, ValidationFailed
+from coupons.services import idempotency
+from coupons.services.idempotency import StoredAnswer
 
 HEADER = "Idempotency-Key"
 KEPT_HEADERS = ("Location",)
@@ -40,18 +44,16 @@ def fingerprint_of(request: Request, body: dict[str, Any]) -> str:
 
 def stored_json(
     data: object, *, status: int, headers: dict[str, str] | None = None
-) -> repository.StoredResponse:
-    return repository.StoredResponse(
-        status=status,
-        content_type="application/json",
-        body=to_json_bytes(data),
+) -> StoredAnswer:
+    return StoredAnswer(
+        status=status, content_type="application/json", body=to_json_bytes(data),
         headers=headers or {},
-    )
+    )  # fmt: skip
 
 
-def stored_problem(exc: ProblemError) -> repository.StoredResponse:
+def stored_problem(exc: CodedError) -> StoredAnswer:
     response = problem_for_exception(exc)
-    return repository.StoredResponse(
+    return StoredAnswer(
         status=response.status_code,
         content_type=response["Content-Type"],
         body=response.content,
@@ -59,25 +61,48 @@ def stored_problem(exc: ProblemError) -> repository.StoredResponse:
     )
 
 
-def http_response(stored: repository.StoredResponse) -> HttpResponse:
+def http_response(stored: StoredAnswer) -> HttpResponse:
     return HttpResponse(
         stored.body, status=stored.status, content_type=stored.content_type, headers=stored.headers
     )
 
 
+def _answer_once(
+    *, api_key_id: Any, key: str, fingerprint: str, produce: Callable[[], StoredAnswer]
+) -> tuple[StoredAnswer, bool]:
+    """The answer for the key: produced now, or replayed (True). Claim, effect and the kept
+    answer commit together: one effect, identical answers, even for concurrent retries."""
+    with transaction.atomic():
+        claim = idempotency.claim_key(api_key_id=api_key_id, key=key, fingerprint=fingerprint)
+        if isinstance(claim, StoredAnswer):
+            return claim, True
+        try:
+            # A savepoint: a refusal undoes its partial effects but keeps the claim.
+            with transaction.atomic():
+                answer = produce()
+        except CodedError as exc:
+            if not is_replayable(exc):
+                raise  # rolls the claim back too: a retry is served afresh
+            answer = stored_problem(exc)
+        idempotency.keep_answer(claim, answer)
+    return answer, False
+
+
+_aanswer_once = in_worker(_answer_once)
+
+
 async def answer(
-    request: Request, body: dict[str, Any], produce: Callable[[], repository.StoredResponse]
+    request: Request, body: dict[str, Any], produce: Callable[[], StoredAnswer]
 ) -> HttpResponse:
     """Run `produce` once in a worker thread; with an Idempotency-Key, at most once per key."""
     key = idempotency_key_of(request)
     if key is None:
-        return http_response(await repository.in_worker(produce)())
-    stored, replayed = await repository.in_worker(repository.answer_once)(
+        return http_response(await in_worker(produce)())
+    stored, replayed = await _aanswer_once(
         api_key_id=request.user.key_id,  # type: ignore[union-attr]
         key=key,
         fingerprint=fingerprint_of(request, body),
         produce=produce,
-        refusal=stored_problem,
     )
     response = http_response(stored)
     if replayed:

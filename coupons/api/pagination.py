@@ -11,12 +11,9 @@ from rest_framework.request import Request
 from rest_framework.serializers import Serializer
 
 from coupons.api.serializers import validated
+from coupons.domain.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from coupons.errors import ValidationFailed
-from coupons.repository import Cursor, Page
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
-
+from coupons.services.pages import Cursor, Page
 
 PAGE_PARAMS = frozenset({"cursor", "page_size"})
 PAGE_PARAMETERS = [

@@ -1,40 +1,128 @@
-"""The one place where exceptions become RFC 9457 problem+json answers."""
+"""The one place where errors become RFC 9457 problem+json answers: one table from error
+code to HTTP status and title, and one builder for the body."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions as drf
 from rest_framework.views import set_rollback
 
-from coupons.api.http import problem_response
-from coupons.errors import DatabaseUnavailable, ProblemError, ValidationFailed
+from coupons.errors import CodedError
 
 logger = logging.getLogger("coupons.errors")
 
-try:  # psycopg's pool raises its own error when no connection comes within the timeout.
-    from psycopg_pool import PoolTimeout
-except ImportError:  # pragma: no cover - psycopg is a dependency
-    PoolTimeout = OperationalError  # type: ignore[assignment,misc]
+PROBLEM_CONTENT_TYPE = "application/problem+json"
 
-_HTTP_ERRORS: dict[type[drf.APIException], tuple[str, str]] = {
-    drf.NotAuthenticated: ("unauthenticated", "Authentication required"),
-    drf.AuthenticationFailed: ("unauthenticated", "Authentication failed"),
-    drf.PermissionDenied: ("permission_denied", "Permission denied"),
-    drf.NotFound: ("not_found", "Not found"),
-    drf.MethodNotAllowed: ("method_not_allowed", "Method not allowed"),
-    drf.NotAcceptable: ("not_acceptable", "Not acceptable"),
-    drf.UnsupportedMediaType: ("unsupported_media_type", "Unsupported media type"),
-    drf.Throttled: ("too_many_requests", "Too many requests"),
-    drf.ParseError: ("malformed_json", "Malformed JSON"),
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    status: int
+    title: str
+    # A replayable problem is a completed answer: an Idempotency-Key keeps and replays it.
+    # The others (throttling, outages, a reused key) leave no trace; a retry runs afresh.
+    replayable: bool = True
+
+
+PROBLEMS: dict[str, Problem] = {
+    # The request itself
+    "bad_request": Problem(400, "Bad request"),
+    "validation_error": Problem(400, "Invalid request"),
+    "malformed_json": Problem(400, "Malformed JSON"),
+    "customer_id_required": Problem(400, "customer_id required"),
+    "unauthenticated": Problem(401, "Authentication required"),
+    "permission_denied": Problem(403, "Permission denied"),
+    "not_found": Problem(404, "Not found"),
+    "method_not_allowed": Problem(405, "Method not allowed"),
+    "not_acceptable": Problem(406, "Not acceptable"),
+    "payload_too_large": Problem(413, "Request body too large"),
+    "unsupported_media_type": Problem(415, "Unsupported media type"),
+    "idempotency_key_reused": Problem(422, "Idempotency key reused", replayable=False),
+    "too_many_requests": Problem(429, "Too many requests", replayable=False),
+    # Coupons and redemptions
+    "coupon_not_found": Problem(404, "Coupon not found"),
+    "duplicate_code": Problem(409, "Duplicate code"),
+    "coupon_exhausted": Problem(409, "Coupon exhausted"),
+    "coupon_inactive": Problem(409, "Coupon inactive"),
+    "coupon_not_started": Problem(409, "Coupon not started"),
+    "coupon_expired": Problem(409, "Coupon expired"),
+    "customer_limit_reached": Problem(409, "Customer limit reached"),
+    "already_reverted": Problem(409, "Already reverted"),
+    "count_below_used": Problem(409, "Count below used"),
+    "has_redemptions": Problem(409, "Coupon has redemptions"),
+    # Ours
+    "internal_error": Problem(500, "Internal server error"),
+    "database_unavailable": Problem(503, "Database unavailable", replayable=False),
+}
+
+
+def problem_body(
+    code: str, detail: str, *, errors: Any = None, extra: dict[str, Any] | None = None
+) -> bytes:
+    """The problem+json document for `code` (the one builder of problem bodies)."""
+    problem = PROBLEMS[code]
+    body: dict[str, Any] = {
+        "type": f"urn:coupon-service:problem:{code}",
+        "title": problem.title,
+        "status": problem.status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extra or {})
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def problem_response(
+    code: str,
+    detail: str | None = None,
+    *,
+    errors: Any = None,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    response = HttpResponse(
+        problem_body(code, detail or PROBLEMS[code].title, errors=errors),
+        status=PROBLEMS[code].status,
+        headers=headers,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+    response.problem_code = code  # type: ignore[attr-defined]  # for metrics and logs
+    return response
+
+
+def is_replayable(error: CodedError) -> bool:
+    return PROBLEMS[error.code].replayable
+
+
+def _coded_error_response(exc: CodedError) -> HttpResponse:
+    headers = {}
+    if "retry_after" in exc.data:
+        headers["Retry-After"] = str(exc.data["retry_after"])
+    return problem_response(exc.code, exc.detail, errors=exc.data.get("errors"), headers=headers)
+
+
+_DRF_CODES: dict[type[drf.APIException], str] = {
+    drf.NotAuthenticated: "unauthenticated",
+    drf.AuthenticationFailed: "unauthenticated",
+    drf.PermissionDenied: "permission_denied",
+    drf.NotFound: "not_found",
+    drf.MethodNotAllowed: "method_not_allowed",
+    drf.NotAcceptable: "not_acceptable",
+    drf.UnsupportedMediaType: "unsupported_media_type",
+    drf.Throttled: "too_many_requests",
+    drf.ParseError: "malformed_json",
 }
 
 
@@ -60,74 +148,48 @@ def flatten_errors(detail: Any) -> dict[str, list[str]]:
 
 
 def problem_for_exception(exc: BaseException) -> HttpResponse:
-    if isinstance(exc, ValidationFailed):
-        return problem_response(
-            status=exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            errors=exc.errors,
-            headers=exc.headers,
-        )
-    if isinstance(exc, ProblemError):
-        return problem_response(
-            status=exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            headers=exc.headers,
-        )
+    if isinstance(exc, CodedError):
+        return _coded_error_response(exc)
     if isinstance(exc, drf.ValidationError):
         return problem_response(
-            status=400,
-            code="validation_error",
-            title="Invalid request",
-            detail="One or more fields are invalid.",
+            "validation_error",
+            "One or more fields are invalid.",
             errors=flatten_errors(exc.detail),
         )
     if isinstance(exc, drf.APIException):
-        code, title = next(
-            (names for kind, names in _HTTP_ERRORS.items() if isinstance(exc, kind)),
-            ("error", "Error"),
-        )
+        code = next((c for kind, c in _DRF_CODES.items() if isinstance(exc, kind)), "bad_request")
         headers: dict[str, str] = {}
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         wait = getattr(exc, "wait", None)
         if isinstance(exc, drf.Throttled) and wait is not None:
             headers["Retry-After"] = str(max(1, math.ceil(wait)))
-        return problem_response(
-            status=exc.status_code, code=code, title=title, detail=str(exc.detail), headers=headers
-        )
+        return problem_response(code, str(exc.detail), headers=headers)
     if isinstance(exc, Http404 | Resolver404):
-        return problem_response(
-            status=404, code="not_found", title="Not found", detail="No such resource."
-        )
+        return problem_response("not_found", "No such resource.")
     if isinstance(exc, DjangoPermissionDenied):
-        return problem_response(
-            status=403, code="permission_denied", title="Permission denied", detail=str(exc)
-        )
+        return problem_response("permission_denied", str(exc) or "Forbidden.")
     if isinstance(exc, RequestDataTooBig):
-        return problem_response(
-            status=413,
-            code="payload_too_large",
-            title="Request body too large",
-            detail="The request body is larger than 1 MiB.",
-        )
+        return problem_response("payload_too_large", "The request body is larger than 1 MiB.")
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout) and not isinstance(
         exc, IntegrityError
     ):
         logger.warning("database unavailable: %s", exc)
-        return problem_for_exception(DatabaseUnavailable())
+        return problem_response(
+            "database_unavailable",
+            "The database cannot be reached right now; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
     if isinstance(exc, DatabaseError):
         logger.exception("database error", exc_info=exc)
     else:
         logger.exception("unhandled error", exc_info=exc)
+    return internal_error()
+
+
+def internal_error() -> HttpResponse:
     return problem_response(
-        status=500,
-        code="internal_error",
-        title="Internal server error",
-        detail="Something went wrong on our side; the request had no effect.",
+        "internal_error", "Something went wrong on our side; the request had no effect."
     )
 
 
@@ -141,15 +203,13 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRe
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return problem_response(
-        status=400, code="bad_request", title="Bad request", detail="The request is malformed."
-    )
+    if isinstance(exception, DisallowedHost):
+        return problem_response("bad_request", "Unknown host.")
+    return problem_response("bad_request", "The request is malformed.")
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return problem_response(
-        status=403, code="permission_denied", title="Permission denied", detail="Forbidden."
-    )
+    return problem_response("permission_denied", "Forbidden.")
 
 
 def _slash_hint(path: str) -> str:
@@ -166,10 +226,7 @@ def _slash_hint(path: str) -> str:
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return problem_response(
-        status=404,
-        code="not_found",
-        title="Not found",
-        detail=f"No route matches {request.path}.{_slash_hint(request.path)}",
+        "not_found", f"No route matches {request.path}.{_slash_hint(request.path)}"
     )
 
 
@@ -180,9 +237,4 @@ def route_not_found(request: HttpRequest) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return problem_response(
-        status=500,
-        code="internal_error",
-        title="Internal server error",
-        detail="Something went wrong on our side; the request had no effect.",
-    )
+    return internal_error()

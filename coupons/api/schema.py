@@ -1,6 +1,6 @@
-"""The OpenAPI description of the hand-shaped answers: serializers used only for the
-schema (responses are built by `coupons.api.shapes`), problem responses, and the bearer
-scheme. Views are explicit `APIView`s, so drf-spectacular reads each method as written."""
+"""The OpenAPI description of the answers: the shapes' components (`coupons.api.shapes`),
+problem responses, and the bearer scheme. Views are explicit `APIView`s, so
+drf-spectacular reads each method as written."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-PROBLEM = "application/problem+json"
+from coupons.api.problems import PROBLEM_CONTENT_TYPE
+from coupons.api.shapes import COUPON, REDEMPTION, VALIDATION
+
+PROBLEM = PROBLEM_CONTENT_TYPE
 
 
 class ApiKeySchemeExtension(OpenApiAuthenticationExtension):
@@ -31,39 +34,9 @@ class ApiKeySchemeExtension(OpenApiAuthenticationExtension):
         }
 
 
-@extend_schema_serializer(component_name="Coupon")
-class CouponOut(serializers.Serializer):
-    id = serializers.UUIDField()
-    code = serializers.CharField()
-    init_count = serializers.IntegerField(min_value=1)
-    remaining_count = serializers.IntegerField(min_value=0)
-    is_active = serializers.BooleanField()
-    starts_at = serializers.DateTimeField(allow_null=True)
-    expires_at = serializers.DateTimeField(allow_null=True)
-    per_customer_limit = serializers.IntegerField(allow_null=True, min_value=1)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-
-
-@extend_schema_serializer(component_name="Redemption")
-class RedemptionOut(serializers.Serializer):
-    id = serializers.UUIDField()
-    coupon_id = serializers.UUIDField()
-    code = serializers.CharField()
-    customer_id = serializers.CharField(allow_null=True)
-    order_id = serializers.CharField(allow_null=True)
-    remaining_count = serializers.IntegerField(
-        min_value=0, help_text="The coupon's remaining uses right after this redemption."
-    )
-    redeemed_at = serializers.DateTimeField()
-    reverted_at = serializers.DateTimeField(allow_null=True)
-
-
-@extend_schema_serializer(component_name="ValidationResult")
-class ValidationOut(serializers.Serializer):
-    valid = serializers.BooleanField()
-    reason = serializers.CharField(allow_null=True, help_text="An error code, or null if valid.")
-    remaining_count = serializers.IntegerField(allow_null=True)
+CouponOut = COUPON.serializer
+RedemptionOut = REDEMPTION.serializer
+ValidationOut = VALIDATION.serializer
 
 
 @extend_schema_serializer(component_name="Batch")
@@ -149,13 +122,11 @@ def only_documented_paths(endpoints: list[Any], **kwargs: Any) -> list[Any]:
     return [e for e in endpoints if e[0] not in ("/healthz/", "/readyz/")]
 
 
-CLOSED_REQUEST_BODIES = ("PatchedCouponPatchInput",)
-
-
 def close_request_bodies(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """PATCH refuses fields it does not know (a typo must not pass as a no-op): say so."""
+    """Request bodies refuse fields they do not know (coupons.api.serializers.InputSerializer):
+    say so."""
     schemas = result.get("components", {}).get("schemas", {})
-    for name in CLOSED_REQUEST_BODIES:
-        if name in schemas:
-            schemas[name]["additionalProperties"] = False
+    for name, schema in schemas.items():
+        if name.endswith("Input"):
+            schema["additionalProperties"] = False
     return result

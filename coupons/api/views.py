@@ -1,4 +1,4 @@
-"""Thin async views: parse input, call the repository, shape the answer."""
+"""Thin async views: parse input, call a service, shape the answer."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
-from coupons import repository
+from coupons.api.auth import ApiClient
 from coupons.api.base import ApiView
-from coupons.api.http import json_response, problem_response, read_json_object
+from coupons.api.http import json_response, read_json_object
 from coupons.api.idempotency import answer, stored_json
 from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json, page_request
+from coupons.api.problems import problem_response
 from coupons.api.schema import (
     BODY_PROBLEMS,
     IDEMPOTENCY_KEY,
@@ -34,12 +35,19 @@ from coupons.api.serializers import (
     CouponPatchInput,
     RedemptionFilters,
     RedemptionInput,
+    RevertInput,
     ValidationInput,
     validated,
 )
-from coupons.api.shapes import coupon_json, redemption_json, validation_json
+from coupons.api.shapes import COUPON, REDEMPTION, VALIDATION
+from coupons.db.workers import in_worker
 from coupons.errors import CouponNotFound
 from coupons.models import ApiKeyScope
+from coupons.services import coupons as coupon_service
+from coupons.services import redemptions as redemption_service
+from coupons.services.batches import acreate_coupon_batch
+from coupons.services.idempotency import StoredAnswer
+from coupons.services.operations import adatabase_answers
 from coupons.throttling import count_unknown_code
 
 
@@ -53,9 +61,9 @@ class CouponCollectionView(ApiView):
     )
     async def post(self, request: Request) -> HttpResponse:
         fields = validated(CouponCreateInput, read_json_object(request))
-        coupon = await repository.acreate_coupon(**fields)
+        coupon = await coupon_service.acreate_coupon(**fields)
         location = request.build_absolute_uri(f"/v1/coupons/{coupon.id}/")
-        return json_response(coupon_json(coupon), status=201, headers={"Location": location})
+        return json_response(COUPON(coupon), status=201, headers={"Location": location})
 
     @extend_schema(
         operation_id="list_coupons",
@@ -64,8 +72,8 @@ class CouponCollectionView(ApiView):
     )
     async def get(self, request: Request) -> HttpResponse:
         filters, cursor, size = list_request(request, CouponFilters)
-        page = await repository.acoupon_page(cursor=cursor, size=size, **filters)
-        return json_response(page_json(request, page, coupon_json))
+        page = await coupon_service.acoupon_page(cursor=cursor, size=size, **filters)
+        return json_response(page_json(request, page, COUPON))
 
 
 class CouponBatchView(ApiView):
@@ -78,7 +86,7 @@ class CouponBatchView(ApiView):
     )
     async def post(self, request: Request) -> HttpResponse:
         fields = validated(CouponBatchInput, read_json_object(request))
-        codes = await repository.acreate_coupon_batch(**fields)
+        codes = await acreate_coupon_batch(**fields)
         return json_response({"created": len(codes), "codes": codes}, status=201)
 
 
@@ -87,7 +95,7 @@ class CouponDetailView(ApiView):
 
     @extend_schema(operation_id="get_coupon", responses={200: CouponOut, **problems(404)})
     async def get(self, request: Request, coupon_id: uuid.UUID) -> HttpResponse:
-        return json_response(coupon_json(await repository.aget_coupon(coupon_id)))
+        return json_response(COUPON(await coupon_service.aget_coupon(coupon_id)))
 
     @extend_schema(
         operation_id="update_coupon",
@@ -99,8 +107,8 @@ class CouponDetailView(ApiView):
     )
     async def patch(self, request: Request, coupon_id: uuid.UUID) -> HttpResponse:
         changes = validated(CouponPatchInput, read_json_object(request))
-        coupon = await repository.aupdate_coupon(coupon_id, changes=changes)
-        return json_response(coupon_json(coupon))
+        coupon = await coupon_service.aupdate_coupon(coupon_id, changes=changes)
+        return json_response(COUPON(coupon))
 
     @extend_schema(
         operation_id="delete_coupon",
@@ -110,7 +118,7 @@ class CouponDetailView(ApiView):
         },
     )
     async def delete(self, request: Request, coupon_id: uuid.UUID) -> HttpResponse:
-        await repository.adelete_coupon(coupon_id)
+        await coupon_service.adelete_coupon(coupon_id)
         return HttpResponse(status=204)
 
 
@@ -124,8 +132,8 @@ class CouponRedemptionsView(ApiView):
     )
     async def get(self, request: Request, coupon_id: uuid.UUID) -> HttpResponse:
         cursor, size = page_request(request)
-        page = await repository.acoupon_redemption_page(coupon_id, cursor=cursor, size=size)
-        return json_response(page_json(request, page, redemption_json))
+        page = await redemption_service.acoupon_redemption_page(coupon_id, cursor=cursor, size=size)
+        return json_response(page_json(request, page, REDEMPTION))
 
 
 class RedemptionCollectionView(ApiView):
@@ -149,18 +157,16 @@ class RedemptionCollectionView(ApiView):
     async def post(self, request: Request) -> HttpResponse:
         body = read_json_object(request)
         fields = validated(RedemptionInput, body)
-        client: repository.ApiClient = request.user  # type: ignore[assignment]
+        client: ApiClient = request.user  # type: ignore[assignment]
 
-        def produce() -> repository.StoredResponse:
+        def produce() -> StoredAnswer:
             try:
-                redemption = repository.redeem_coupon(**fields, api_key_id=client.key_id)
+                redemption = redemption_service.redeem_coupon(**fields, api_key_id=client.key_id)
             except CouponNotFound:
                 count_unknown_code(api_key_id=client.key_id, customer_id=fields.get("customer_id"))
                 raise
             location = request.build_absolute_uri(f"/v1/redemptions/{redemption.id}/")
-            return stored_json(
-                redemption_json(redemption), status=201, headers={"Location": location}
-            )
+            return stored_json(REDEMPTION(redemption), status=201, headers={"Location": location})
 
         return await answer(request, body, produce)
 
@@ -171,8 +177,8 @@ class RedemptionCollectionView(ApiView):
     )
     async def get(self, request: Request) -> HttpResponse:
         filters, cursor, size = list_request(request, RedemptionFilters)
-        page = await repository.aredemption_page(cursor=cursor, size=size, **filters)
-        return json_response(page_json(request, page, redemption_json))
+        page = await redemption_service.aredemption_page(cursor=cursor, size=size, **filters)
+        return json_response(page_json(request, page, REDEMPTION))
 
 
 class RedemptionDetailView(ApiView):
@@ -180,7 +186,7 @@ class RedemptionDetailView(ApiView):
 
     @extend_schema(operation_id="get_redemption", responses={200: RedemptionOut, **problems(404)})
     async def get(self, request: Request, redemption_id: uuid.UUID) -> HttpResponse:
-        return json_response(redemption_json(await repository.aget_redemption(redemption_id)))
+        return json_response(REDEMPTION(await redemption_service.aget_redemption(redemption_id)))
 
 
 class RedemptionRevertView(ApiView):
@@ -197,10 +203,11 @@ class RedemptionRevertView(ApiView):
     )
     async def post(self, request: Request, redemption_id: uuid.UUID) -> HttpResponse:
         body = read_json_object(request)
+        validated(RevertInput, body)
 
-        def produce() -> repository.StoredResponse:
-            reverted = repository.revert_redemption(redemption_id)
-            return stored_json(redemption_json(reverted), status=200)
+        def produce() -> StoredAnswer:
+            reverted = redemption_service.revert_redemption(redemption_id)
+            return stored_json(REDEMPTION(reverted), status=200)
 
         return await answer(request, body, produce)
 
@@ -215,15 +222,15 @@ class ValidationView(ApiView):
     )
     async def post(self, request: Request) -> HttpResponse:
         fields = validated(ValidationInput, read_json_object(request))
-        client: repository.ApiClient = request.user  # type: ignore[assignment]
+        client: ApiClient = request.user  # type: ignore[assignment]
 
-        def check() -> repository.ValidationResult:
-            result = repository.validate_code(**fields)
+        def check() -> redemption_service.ValidationResult:
+            result = redemption_service.validate_code(**fields)
             if result.reason == CouponNotFound.code:
                 count_unknown_code(api_key_id=client.key_id, customer_id=fields.get("customer_id"))
             return result
 
-        return json_response(validation_json(await repository.in_worker(check)()))
+        return json_response(VALIDATION(await in_worker(check)()))
 
 
 class HealthView(ApiView):
@@ -249,12 +256,8 @@ class ReadyView(ApiView):
         auth=[],
     )
     async def get(self, request: Request) -> HttpResponse:
-        if await repository.adatabase_answers():
+        if await adatabase_answers():
             return json_response({"status": "ok", "database": "ok"})
         return problem_response(
-            status=503,
-            code="database_unavailable",
-            title="Database unavailable",
-            detail="The database does not answer.",
-            headers={"Retry-After": "1"},
+            "database_unavailable", "The database does not answer.", headers={"Retry-After": "1"}
         )

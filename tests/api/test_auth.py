@@ -8,8 +8,8 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 
-from coupons import repository
-from coupons.models import ApiKey
+from coupons.models import ApiKey, Coupon
+from coupons.services import api_keys
 from tests.problems import assert_problem
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,9 +49,9 @@ async def test_a_revoked_key_is_401(api, manage_key):
     assert (await api.post("/v1/coupons/", json=COUPON, headers=headers)).status_code == 201
 
     key_id = await ApiKey.objects.values_list("pk", flat=True).aget(
-        key_hash=repository.hash_api_key(manage_key)
+        key_hash=api_keys.hash_api_key(manage_key)
     )
-    await sync_to_async(repository.revoke_api_key)(key_id)
+    await sync_to_async(api_keys.revoke_api_key)(key_id)
 
     response = await api.get(f"/v1/coupons/{uuid.uuid4()}/", headers=headers)
     assert_problem(response, 401, "unauthenticated")
@@ -65,7 +65,7 @@ async def test_a_redeem_key_may_not_manage_coupons(api, redeem):
 
 async def test_a_forbidden_request_changes_nothing(api, redeem):
     await api.post("/v1/coupons/", json=COUPON, headers=redeem)
-    assert not await repository.Coupon.objects.aexists()
+    assert not await Coupon.objects.aexists()
 
 
 async def test_a_manage_key_may_manage_coupons(api, manage):
@@ -101,15 +101,15 @@ def test_create_api_key_prints_the_key_as_its_last_line(transactional_db):
     call_command("create_api_key", "checkout", "--scope", "manage", stdout=out, stderr=StringIO())
 
     key = out.getvalue().strip().splitlines()[-1]
-    row = ApiKey.objects.get(key_hash=repository.hash_api_key(key))
+    row = ApiKey.objects.get(key_hash=api_keys.hash_api_key(key))
     assert (row.name, row.scope, row.revoked_at) == ("checkout", "manage", None)
 
 
 def test_the_key_cache_forgets_a_revoked_key_at_once_in_this_process(transactional_db, settings):
     settings.API_KEY_CACHE_SECONDS = 60
-    api_key, plain = repository.create_api_key(name="cached", scope="redeem")
-    assert repository.api_client_for_key(plain) is not None  # now cached
+    api_key, plain = api_keys.create_api_key(name="cached", scope="redeem")
+    assert api_keys.key_holder(plain) is not None  # now cached
 
-    repository.revoke_api_key(api_key.pk)
+    api_keys.revoke_api_key(api_key.pk)
 
-    assert repository.api_client_for_key(plain) is None
+    assert api_keys.key_holder(plain) is None

@@ -98,8 +98,9 @@ async def test_a_chunked_body_under_the_limit_is_read_whole(api, manage):
 
 
 async def test_a_body_just_under_one_mib_is_not_refused_for_size(api, manage):
-    prefix, suffix = b'{"code": "BIG", "init_count": 1, "pad": "', b'"}'
-    body = prefix + b"x" * (ONE_MIB - len(prefix) - len(suffix)) + suffix
+    # Padded with whitespace, which JSON allows anywhere between tokens.
+    prefix, suffix = b'{"code": "BIG", "init_count": 1', b"}"
+    body = prefix + b" " * (ONE_MIB - len(prefix) - len(suffix)) + suffix
     assert len(body) == ONE_MIB
     response = await api.post(
         "/v1/coupons/", content=body, headers={**manage, "Content-Type": "application/json"}
@@ -181,3 +182,50 @@ async def test_a_paired_surrogate_escape_is_just_a_character(api, manage):
         headers={**manage, "Content-Type": "application/json", "Idempotency-Key": "k-2"},
     )
     assert_problem(response, 404, "coupon_not_found")
+
+
+async def test_a_mistyped_field_on_create_is_400_naming_it_and_creates_nothing(api, manage):
+    body = {"code": "TYPO", "init_count": 5, "per_customer_limt": 1}
+    response = await api.post("/v1/coupons/", json=body, headers=manage)
+
+    problem = assert_problem(response, 400, "validation_error")
+    assert problem["errors"] == {"per_customer_limt": ["Unknown field."]}
+    assert await nothing_was_created()
+
+
+async def test_remaining_count_on_create_is_still_ignored_as_the_contract_says(api, manage):
+    body = {"code": "IGNORED", "init_count": 5, "remaining_count": 1}
+    response = await api.post("/v1/coupons/", json=body, headers=manage)
+
+    assert response.status_code == 201
+    assert response.json()["remaining_count"] == 5
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/coupons/batch/", {"count": 1, "init_count": 1, "length": 8, "colour": "red"}),
+        ("/v1/redemptions/", {"code": "ANY", "coupon": "ANY"}),
+        ("/v1/validations/", {"code": "ANY", "order_total": 10}),
+    ],
+)
+async def test_every_request_body_refuses_fields_it_does_not_know(api, manage, path, body):
+    response = await api.post(path, json=body, headers=manage)
+
+    problem = assert_problem(response, 400, "validation_error")
+    assert set(problem["errors"]) == set(body) - {"count", "init_count", "length", "code"}
+    assert await nothing_was_created()
+
+
+async def test_a_revert_with_a_body_field_is_400_and_gives_nothing_back(api, manage):
+    await api.post("/v1/coupons/", json={"code": "BACK", "init_count": 2}, headers=manage)
+    redeemed = await api.post("/v1/redemptions/", json={"code": "BACK"}, headers=manage)
+    redemption_id = redeemed.json()["id"]
+
+    response = await api.post(
+        f"/v1/redemptions/{redemption_id}/revert/", json={"reason": "x"}, headers=manage
+    )
+
+    assert_problem(response, 400, "validation_error")
+    again = await api.get(f"/v1/redemptions/{redemption_id}/", headers=manage)
+    assert again.json()["reverted_at"] is None

@@ -10,8 +10,8 @@ from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.utils import timezone
 
-from coupons import repository
 from coupons.models import IdempotencyRecord, Redemption
+from coupons.services import api_keys, redemptions
 from tests.factories import acoupon_state, amake_coupon
 from tests.problems import assert_problem
 
@@ -69,7 +69,7 @@ async def test_the_same_key_with_another_body_is_refused_and_changes_nothing(api
 
 async def test_keys_belong_to_one_api_key(api, redeem, transactional_db):
     coupon = await amake_coupon("PERKEY", init_count=5)
-    _, other_key = await sync_to_async(repository.create_api_key)(name="other", scope="redeem")
+    _, other_key = await sync_to_async(api_keys.create_api_key)(name="other", scope="redeem")
     other = {"Authorization": f"Bearer {other_key}"}
 
     a = await api.post("/v1/redemptions/", json={"code": "PERKEY"}, headers=keyed(redeem, "same"))
@@ -88,7 +88,7 @@ async def test_a_refusal_is_replayed_too_even_after_the_coupon_changes(api, rede
     refused = await api.post("/v1/redemptions/", json={"code": "GONE"}, headers=headers)
     assert_problem(refused, 409, "coupon_exhausted")
     first_redemption = (await sync_to_async(Redemption.objects.get)()).id
-    await sync_to_async(repository.revert_redemption)(first_redemption)
+    await sync_to_async(redemptions.revert_redemption)(first_redemption)
 
     retry = await api.post("/v1/redemptions/", json={"code": "GONE"}, headers=headers)
 

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from coupons import repository
 from coupons.models import Coupon, Redemption
+from coupons.services import api_keys
 from tests.factories import broken_invariants, coupon_state, make_coupon
 from tests.servers import Server, running_servers
 
@@ -33,7 +33,7 @@ def two_servers(
 
 @pytest.fixture
 def bearer(transactional_db: None) -> dict[str, str]:
-    _, key = repository.create_api_key(name="burst", scope="manage")
+    _, key = api_keys.create_api_key(name="burst", scope="manage")
     return {"Authorization": f"Bearer {key}"}
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from coupons import repository
 from coupons.models import Redemption
+from coupons.services import api_keys
 from tests.factories import broken_invariants, coupon_state, make_coupon
 from tests.servers import running_servers
 
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 def test_sigterm_during_a_burst_leaves_nothing_half_done(tmp_path: Path) -> None:
     coupon = make_coupon("SHUTDOWN", init_count=100_000)
-    _, key = repository.create_api_key(name="shutdown", scope="redeem")
+    _, key = api_keys.create_api_key(name="shutdown", scope="redeem")
 
     with running_servers(1, tmp_path) as [server]:
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from coupons import repository
 from coupons.models import ApiKeyScope
+from coupons.services.api_keys import create_api_key
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--scope", choices=ApiKeyScope.values, default=ApiKeyScope.REDEEM)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        api_key, plain_key = repository.create_api_key(name=options["name"], scope=options["scope"])
+        api_key, plain_key = create_api_key(name=options["name"], scope=options["scope"])
         self.stderr.write(
             f"Created API key {api_key.name!r} with scope {api_key.scope} (id {api_key.id}). "
             "Store it now: it cannot be shown again."

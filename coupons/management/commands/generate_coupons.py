@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import sys
 import tempfile
 import time
@@ -21,9 +22,18 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
-from coupons import repository
+from coupons.domain.limits import (
+    BATCH_CHUNK_SIZE,
+    MAX_BATCH_CHUNK_SIZE,
+    MAX_CODE_LENGTH,
+    MAX_INIT_COUNT,
+    MAX_RANDOM_LENGTH,
+    MIN_RANDOM_LENGTH,
+    PREFIX_PATTERN,
+    PREFIX_RULE,
+)
 from coupons.errors import ValidationFailed
-from coupons.models import MAX_CODE_LENGTH, MAX_INIT_COUNT
+from coupons.services.batches import generate_coupons
 
 
 def timestamp(value: str) -> datetime:
@@ -39,7 +49,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--count", type=int, required=True, help="how many coupons")
         parser.add_argument("--prefix", default="", help="e.g. XMAS-")
-        parser.add_argument("--length", type=int, default=10, help="random characters (6-32)")
+        parser.add_argument(
+            "--length",
+            type=int,
+            default=10,
+            help=f"random characters ({MIN_RANDOM_LENGTH}-{MAX_RANDOM_LENGTH})",
+        )
         parser.add_argument("--init-count", type=int, default=1, help="uses per coupon")
         parser.add_argument("--starts-at", type=timestamp, default=None)
         parser.add_argument("--expires-at", type=timestamp, default=None)
@@ -47,7 +62,7 @@ class Command(BaseCommand):
         parser.add_argument("--inactive", action="store_true", help="create them deactivated")
         parser.add_argument("--output", type=Path, required=True, help="CSV file to write")
         parser.add_argument(
-            "--chunk-size", type=int, default=repository.BATCH_CHUNK_SIZE, help="rows a statement"
+            "--chunk-size", type=int, default=BATCH_CHUNK_SIZE, help="rows a statement"
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -72,7 +87,7 @@ class Command(BaseCommand):
             ):
                 writer = csv.writer(out)
                 writer.writerow(["code"])
-                for chunk in repository.generate_coupons(
+                for chunk in generate_coupons(
                     count=opts["count"],
                     prefix=opts["prefix"],
                     length=opts["length"],
@@ -103,25 +118,20 @@ class Command(BaseCommand):
         problems = []
         if opts["count"] < 1:
             problems.append("--count must be at least 1")
-        if not 6 <= opts["length"] <= 32:
-            problems.append("--length must be 6 to 32")
+        if not MIN_RANDOM_LENGTH <= opts["length"] <= MAX_RANDOM_LENGTH:
+            problems.append(f"--length must be {MIN_RANDOM_LENGTH} to {MAX_RANDOM_LENGTH}")
         if len(opts["prefix"]) + opts["length"] > MAX_CODE_LENGTH:
             problems.append(f"prefix + length must be at most {MAX_CODE_LENGTH}")
-        prefix = opts["prefix"]
-        if prefix and not (
-            prefix[0].isascii()
-            and prefix[0].isalnum()
-            and all(c.isascii() and (c.isalnum() or c in "-_") for c in prefix)
-        ):
-            problems.append("--prefix: A-Z a-z 0-9 - _, starting with a letter or digit")
+        if not re.match(PREFIX_PATTERN, opts["prefix"]):
+            problems.append(f"--prefix: {PREFIX_RULE}")
         if not 1 <= opts["init_count"] <= MAX_INIT_COUNT:
             problems.append(f"--init-count must be 1 to {MAX_INIT_COUNT}")
         if opts["per_customer_limit"] is not None and opts["per_customer_limit"] < 1:
             problems.append("--per-customer-limit must be at least 1")
         if opts["starts_at"] and opts["expires_at"] and opts["starts_at"] >= opts["expires_at"]:
             problems.append("--expires-at must be after --starts-at")
-        if not 1 <= opts["chunk_size"] <= 3_000:
-            problems.append("--chunk-size must be 1 to 3000 (SQLite: 32,766 parameters)")
+        if not 1 <= opts["chunk_size"] <= MAX_BATCH_CHUNK_SIZE:
+            problems.append(f"--chunk-size must be 1 to {MAX_BATCH_CHUNK_SIZE}")
         if not opts["output"].parent.resolve().is_dir():
             problems.append(f"--output: no directory {opts['output'].parent}")
         if problems:

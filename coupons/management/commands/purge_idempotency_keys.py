@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coupons import repository
+from coupons.services.idempotency import purge_idempotency_records
 
 
 class Command(BaseCommand):
@@ -28,5 +28,5 @@ class Command(BaseCommand):
     def handle(self, *args: Any, hours: int, **options: Any) -> None:
         if hours < 24:
             raise CommandError("--hours below 24 breaks the contract's 24-hour promise.")
-        deleted = repository.purge_idempotency_records(older_than=timedelta(hours=hours))
+        deleted = purge_idempotency_records(older_than=timedelta(hours=hours))
         self.stdout.write(f"purged {deleted} idempotency key(s) older than {hours} h")

@@ -1,0 +1,1 @@
+"""Infrastructure under the services: the database worker threads and raw-SQL fast paths."""

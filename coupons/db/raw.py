@@ -1,0 +1,173 @@
+"""Raw SQL for the hot paths, where the ORM's query building and `Model.save()` cost more
+than the database work (profiles in docs/performance.md). PostgreSQL only: each function
+falls back to the ORM on SQLite, which serves development."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection
+from django.utils import timezone
+
+from coupons.models import ApiKey, Coupon, IdempotencyRecord, Redemption
+
+_COUPONS, _REDEMPTIONS = Coupon._meta.db_table, Redemption._meta.db_table
+_COUPON_COLUMNS = [str(f.column) for f in Coupon._meta.concrete_fields]
+_COUPON_FIELDS = [f.attname for f in Coupon._meta.concrete_fields]
+_INSERT_COUPON = (
+    f"INSERT INTO {_COUPONS} ({', '.join(_COUPON_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(['%s'] * len(_COUPON_COLUMNS))})"
+)
+_SELECT_COUPON = f"SELECT {', '.join(_COUPON_COLUMNS)} FROM {_COUPONS} WHERE "  # noqa: S608
+
+# `coupons.domain.rules.refusal_for` (less the per-customer checks) as SQL over the row,
+# for a moment `%(now)s`; pinned to it by tests/test_redeemable_rule.py.
+REDEEMABLE_SQL = """
+    is_active
+    AND remaining_count > 0
+    AND (starts_at IS NULL OR starts_at <= %(now)s)
+    AND (expires_at IS NULL OR expires_at > %(now)s)
+"""
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def violates(exc: IntegrityError, constraint: str) -> bool:
+    cause = exc.__cause__
+    diag_name = getattr(getattr(cause, "diag", None), "constraint_name", None)
+    return diag_name == constraint or constraint in str(exc)
+
+
+def insert_coupon(fields: dict[str, Any]) -> Coupon:
+    """One INSERT without `Model.save()`. Every column is given (no database defaults), so
+    the returned instance is exact."""
+    if not is_postgres():
+        return Coupon.objects.create(**fields)
+    now = timezone.now()
+    values = {**fields, "id": uuid.uuid4(), "created_at": now, "updated_at": now}
+    row = [values[name] for name in _COUPON_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_COUPON, row)
+    return Coupon.from_db(connection.alias, _COUPON_FIELDS, row)
+
+
+def one_coupon(*, coupon_id: uuid.UUID | None = None, code_key: str | None = None) -> Coupon | None:
+    """One coupon by id or by upper-cased code (an indexed condition), without compiling a
+    queryset. psycopg returns finished values, so no converters run."""
+    if not is_postgres():
+        if coupon_id is not None:
+            return Coupon.objects.filter(pk=coupon_id).first()
+        return Coupon.objects.filter(code__upper=code_key).first()
+    if coupon_id is not None:
+        where, value = "id = %s", Coupon._meta.pk.get_db_prep_value(coupon_id, connection)
+    else:
+        where, value = "UPPER(code) = %s", code_key
+    with connection.cursor() as cursor:
+        cursor.execute(_SELECT_COUPON + where, [value])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = [
+        field.to_python(raw) if field.attname == "id" else raw
+        for field, raw in zip(Coupon._meta.concrete_fields, row, strict=True)
+    ]
+    return Coupon.from_db(connection.alias, _COUPON_FIELDS, values)
+
+
+SPEND_ONE_USE = f"""
+    UPDATE {_COUPONS}
+       SET remaining_count = remaining_count - 1, updated_at = %(now)s
+     WHERE UPPER(code) = %(code)s AND {REDEEMABLE_SQL}
+ RETURNING id, code, remaining_count, per_customer_limit
+"""  # noqa: S608 - the table name is ours; values are parameters
+
+# The common case (no per-customer limit, a use left) in ONE statement, atomic by itself:
+# spend the use and write the redemption row together, with no BEGIN/COMMIT round trips.
+_SPEND_AND_RECORD = f"""
+    WITH spent AS (
+        UPDATE {_COUPONS}
+           SET remaining_count = remaining_count - 1, updated_at = %(now)s
+         WHERE UPPER(code) = %(code)s AND per_customer_limit IS NULL AND {REDEEMABLE_SQL}
+     RETURNING id, code, remaining_count
+    )
+    INSERT INTO {_REDEMPTIONS}
+           (id, coupon_id, customer_id, order_id, remaining_after, redeemed_at, api_key_id)
+    SELECT %(id)s, id, %(customer_id)s, %(order_id)s, remaining_count, %(now)s, %(api_key_id)s
+      FROM spent
+    RETURNING coupon_id, (SELECT code FROM spent), remaining_after
+"""  # noqa: S608 - the table names are ours; values are parameters
+
+
+def spend_and_record(
+    *,
+    redemption_id: uuid.UUID,
+    code_key: str,
+    customer_id: str | None,
+    order_id: str | None,
+    api_key_id: uuid.UUID | None,
+    now: datetime,
+) -> tuple[uuid.UUID, str, int] | None:
+    """(coupon id, exact code, remaining after) when a use was spent and recorded; None
+    when nothing was (the general path then decides, and says why)."""
+    params: dict[str, Any] = {
+        "now": now, "code": code_key, "id": redemption_id,
+        "customer_id": customer_id, "order_id": order_id, "api_key_id": api_key_id,
+    }  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_SPEND_AND_RECORD, params)
+        row = cursor.fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+_INSERT_COLUMNS = (
+    "id", "code", "init_count", "remaining_count", "is_active", "starts_at", "expires_at",
+    "per_customer_limit", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def insert_new_codes(codes: list[str], row: dict[str, Any]) -> list[str]:
+    """Insert one coupon per code in ONE statement; the codes that already existed (in any
+    letter case) are skipped by the unique index and left out of the answer."""
+    if not codes:
+        return []
+    ops, pk = connection.ops, Coupon._meta.pk
+    values = [
+        ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v
+        for v in (row[c] for c in _INSERT_COLUMNS[2:])
+    ]
+    placeholders = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
+    params: list[Any] = []
+    for code in codes:
+        params.extend([pk.get_db_prep_value(uuid.uuid4(), connection), code, *values])
+    sql = (
+        f"INSERT INTO {_COUPONS} ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608
+        f"VALUES {', '.join([placeholders] * len(codes))} "
+        "ON CONFLICT DO NOTHING RETURNING code"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [r[0] for r in cursor.fetchall()]
+
+
+_CLAIM_IDEMPOTENCY_KEY = f"""
+    INSERT INTO {IdempotencyRecord._meta.db_table}
+           (api_key_id, key, fingerprint, status_code, content_type, body, headers, created_at)
+    VALUES (%s, %s, %s, NULL, '', '', '{{}}', %s)
+    ON CONFLICT (api_key_id, key) DO NOTHING
+    RETURNING id
+"""  # noqa: S608 - the table name is ours; values are parameters
+
+
+def claim_idempotency_key(*, api_key_id: uuid.UUID, key: str, fingerprint: str) -> int | None:
+    """The new record's id, or None when the key was claimed before. A concurrent claim of
+    the same key blocks on the unique index until the first commits or rolls back."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    key_id = ApiKey._meta.pk.get_db_prep_value(api_key_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_IDEMPOTENCY_KEY, [key_id, key, fingerprint, now])
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])

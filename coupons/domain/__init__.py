@@ -1,0 +1,1 @@
+"""The coupon rules with no database and no HTTP: limits, errors' meanings, what is redeemable."""

@@ -1,0 +1,38 @@
+"""Bounds of every input, one home: the API's serializers, the admin's forms, the management
+commands and the models' CHECK constraints all read them from here."""
+
+from __future__ import annotations
+
+# A code: 1 to 64 of A-Z a-z 0-9 - _, first one a letter or digit. `\Z`, not `$`: `$`
+# also matches before a final newline, which let "NEWLINE\n" pass.
+MAX_CODE_LENGTH = 64
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*\Z"
+CODE_RULE = "Use 1 to 64 of A-Z a-z 0-9 - _, starting with a letter or digit."
+# A looked-up code (what a shopper typed): longer strings simply match no coupon.
+MAX_LOOKUP_LENGTH = 256
+
+MAX_INIT_COUNT = 1_000_000_000
+MAX_CUSTOMER_ID_LENGTH = 128
+MAX_ORDER_ID_LENGTH = 128
+
+# Timestamps: the years PostgreSQL, Python and every client agree on.
+FIRST_YEAR, LAST_YEAR = 1970, 9899
+
+# Generated batches: read aloud and typed by hand, so no 0 O 1 I L.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+MAX_BATCH = 10_000
+MIN_RANDOM_LENGTH, MAX_RANDOM_LENGTH = 6, 32
+MAX_PREFIX_LENGTH = MAX_CODE_LENGTH - MIN_RANDOM_LENGTH
+PREFIX_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_-]*)?\Z"
+PREFIX_RULE = "Use A-Z a-z 0-9 - _, starting with a letter or digit."
+# Rows one INSERT may carry: 10 parameters a row stays under PostgreSQL's 65,535 and
+# SQLite's 32,766 parameters a statement.
+BATCH_CHUNK_SIZE = 2_000
+MAX_BATCH_CHUNK_SIZE = 3_000
+
+# Pages of the lists.
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+# What a client or staff may change after creation (the API's PATCH, the admin's form).
+EDITABLE_FIELDS = ("is_active", "starts_at", "expires_at", "per_customer_limit", "init_count")

@@ -1,0 +1,157 @@
+"""Coupons: create, read, edit, delete and list them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, ProtectedError
+from django.utils import timezone
+
+from coupons.db import raw
+from coupons.db.workers import in_worker
+from coupons.domain.codes import lookup_key
+from coupons.domain.limits import EDITABLE_FIELDS
+from coupons.errors import (
+    CountBelowUsed,
+    DuplicateCode,
+    HasRedemptions,
+    NotFound,
+    ValidationFailed,
+)
+from coupons.models import Coupon
+from coupons.services.pages import Cursor, Page, keyset_page
+
+CODE_UNIQUE_CONSTRAINT = "coupon_code_unique_ignoring_case"
+WINDOW_CONSTRAINT = "coupon_window_starts_before_it_expires"
+_EDITABLE = frozenset(EDITABLE_FIELDS)
+
+
+def create_coupon(
+    *,
+    code: str,
+    init_count: int,
+    is_active: bool = True,
+    starts_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    per_customer_limit: int | None = None,
+) -> Coupon:
+    """Insert a coupon with all its uses left; the unique index, not a prior SELECT,
+    decides a duplicate, so two concurrent creates of one code cannot both succeed."""
+    fields = {
+        "code": code, "init_count": init_count, "remaining_count": init_count,
+        "is_active": is_active, "starts_at": starts_at, "expires_at": expires_at,
+        "per_customer_limit": per_customer_limit,
+    }  # fmt: skip
+    try:
+        if connection.in_atomic_block:
+            # A savepoint, so that a duplicate does not break the caller's transaction.
+            with transaction.atomic():
+                return raw.insert_coupon(fields)
+        # Alone, one INSERT in autocommit is atomic by itself: no BEGIN/COMMIT round trips.
+        return raw.insert_coupon(fields)
+    except IntegrityError as exc:
+        if raw.violates(exc, CODE_UNIQUE_CONSTRAINT):
+            raise DuplicateCode(f"A coupon with the code {code!r} already exists.") from exc
+        raise
+
+
+def get_coupon(coupon_id: uuid.UUID) -> Coupon:
+    coupon = raw.one_coupon(coupon_id=coupon_id)
+    if coupon is None:
+        raise NotFound(f"No coupon has the id {coupon_id}.")
+    return coupon
+
+
+def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
+    """Apply `changes` (the editable fields only) in one conditional UPDATE.
+
+    A new `init_count` moves `remaining_count` by the same delta in SQL, so a redemption
+    committing at the same moment is never lost; the condition refuses a count that would
+    leave fewer uses than were already spent.
+    """
+    unknown = set(changes) - _EDITABLE
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    if not changes:
+        return get_coupon(coupon_id)
+    values: dict[str, Any] = {**changes, "updated_at": timezone.now()}
+    matching = Coupon.objects.filter(pk=coupon_id)
+    if "init_count" in changes:
+        new_count = changes["init_count"]
+        # All SET expressions read the row as it was, so this delta uses the old init_count.
+        values["remaining_count"] = F("remaining_count") + (new_count - F("init_count"))
+        matching = matching.filter(remaining_count__gte=F("init_count") - new_count)
+    try:
+        with transaction.atomic():
+            if not matching.update(**values):
+                used = (
+                    Coupon.objects.filter(pk=coupon_id)
+                    .values_list(F("init_count") - F("remaining_count"), flat=True)
+                    .first()
+                )
+                if used is None:
+                    raise NotFound(f"No coupon has the id {coupon_id}.")
+                raise CountBelowUsed(
+                    f"{used} use(s) are already spent; init_count cannot go below that."
+                )
+            return Coupon.objects.get(pk=coupon_id)
+    except IntegrityError as exc:
+        if raw.violates(exc, WINDOW_CONSTRAINT):
+            raise ValidationFailed({"expires_at": ["Must be after starts_at."]}) from exc
+        raise
+
+
+def set_coupons_active(coupon_ids: list[uuid.UUID], *, active: bool) -> int:
+    """Activate or deactivate many coupons in one UPDATE (the counts are not touched)."""
+    return Coupon.objects.filter(pk__in=coupon_ids).update(
+        is_active=active, updated_at=timezone.now()
+    )
+
+
+def delete_coupon(coupon_id: uuid.UUID) -> None:
+    """Delete a coupon that was never redeemed; history is never lost."""
+    try:
+        with transaction.atomic():
+            deleted, _ = Coupon.objects.filter(pk=coupon_id).delete()
+    except ProtectedError as exc:  # the redemptions' FK is PROTECT
+        raise HasRedemptions() from exc
+    except IntegrityError as exc:  # a redemption committed between Django's check and delete
+        raise HasRedemptions() from exc
+    if not deleted:
+        raise NotFound(f"No coupon has the id {coupon_id}.")
+
+
+def coupon_page(
+    *,
+    cursor: Cursor | None,
+    size: int,
+    code: str | None = None,
+    code_prefix: str | None = None,
+    is_active: bool | None = None,
+    exhausted: bool | None = None,
+) -> Page[Coupon]:
+    """Coupons newest first, by keyset on (created_at, id): stable while rows are added."""
+    queryset = Coupon.objects.all()
+    if code is not None:
+        queryset = queryset.with_code(code)
+    if code_prefix is not None:
+        prefix = lookup_key(code_prefix)
+        # Served by the upper(code) text_pattern_ops index on PostgreSQL (migration 0003).
+        queryset = (
+            queryset.none() if prefix is None else queryset.filter(code__upper__startswith=prefix)
+        )
+    if is_active is not None:
+        queryset = queryset.filter(is_active=is_active)
+    if exhausted is not None:
+        queryset = queryset.exhausted() if exhausted else queryset.exclude(remaining_count=0)
+    return keyset_page(queryset, moment="created_at", cursor=cursor, size=size)
+
+
+acreate_coupon = in_worker(create_coupon)
+aget_coupon = in_worker(get_coupon)
+aupdate_coupon = in_worker(update_coupon)
+adelete_coupon = in_worker(delete_coupon)
+acoupon_page = in_worker(coupon_page)
