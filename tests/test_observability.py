@@ -80,3 +80,20 @@ async def test_metrics_count_requests_and_redemption_outcomes(api, redeem):
     )
     assert "coupon_http_request_duration_seconds_bucket" in text
     assert "coupon_db_pool_connections" in text
+
+
+@override_settings(METRICS_TOKEN="scrape-me")
+async def test_the_metrics_token_is_checked_whole_whatever_the_guess(api):
+    # Same length as "Bearer scrape-me": a compare that stops at the first wrong character
+    # would answer this one measurably faster; compare_digest answers both alike.
+    for guess in ["Bearer scrape-mX", "Bearer Xcrape-me"]:
+        assert_problem(
+            await api.get("/metrics", headers={"Authorization": guess}), 404, "not_found"
+        )
+    # Non-ASCII bytes (decoded as latin-1): a 404 too, not compare_digest's TypeError.
+    hostile = {"Authorization": "Bearer scrapé-me".encode("latin-1")}
+    assert_problem(await api.get("/metrics", headers=hostile), 404, "not_found")
+
+    right = await api.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+    assert right.status_code == 200
+    assert "coupon_http_requests_total" in right.text
