@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 
 import pytest
 from django.test import override_settings
@@ -52,6 +53,27 @@ async def test_each_request_is_one_json_access_line_without_the_key(
     assert entry["duration_ms"] >= 0
     assert entry["api_key"] == "test-redeem"
     assert redeem_key not in line and redeem_key[:12] not in line
+
+
+def test_a_log_line_has_time_level_logger_message_and_the_traceback():
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.getLogger("coupons.test").makeRecord(
+            "coupons.test", logging.ERROR, __file__, 1, "failed %s", ("once",),
+            sys.exc_info(), extra={"request_id": "req-9"},
+        )  # fmt: skip
+    record.created = 1_700_000_000.25
+
+    entry = json.loads(JsonFormatter().format(record))
+
+    assert list(entry)[:4] == ["ts", "level", "logger", "message"]
+    assert entry["ts"] == "2023-11-14T22:13:20.250+00:00"
+    assert (entry["level"], entry["logger"], entry["message"]) == (
+        "ERROR", "coupons.test", "failed once",
+    )  # fmt: skip
+    assert entry["request_id"] == "req-9"
+    assert entry["exception"].startswith("Traceback") and "ValueError: boom" in entry["exception"]
 
 
 async def test_metrics_are_not_public_by_default(api):
