@@ -1,9 +1,10 @@
 """Middleware that costs the API no thread hops: request ids, the access log and metrics
-for every request, security headers, and the admin's own middleware for the admin.
+for every request, security headers, static files for /static/, and the admin's own
+middleware for the admin.
 
 Django's stock middleware runs its sync hooks through `sync_to_async` under ASGI: a thread
 hop per hook, about a dozen per request with the admin's set. The API needs none of
-sessions, CSRF, users or messages, so those run only for the admin (and its static files);
+sessions, CSRF, users or messages, so those run only for the admin;
 the security headers are plain Python and are applied inline for every request.
 """
 
@@ -13,12 +14,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware.security import SecurityMiddleware
 from django.utils.module_loading import import_string
 
 from config.observability import REQUEST_ID_HEADER, record, request_id_of
+from config.static_files import StaticFiles
 from coupons.api.http import problem_response
 
 ADMIN_MIDDLEWARE = [
@@ -49,6 +52,8 @@ class SiteMiddleware:
         for path in reversed(ADMIN_MIDDLEWARE):
             admin = import_string(path)(admin)
         self.admin = admin
+        # The admin's and Swagger UI's files (SERVE_STATIC=0 when a CDN or proxy serves them).
+        self.static = StaticFiles() if settings.SERVE_STATIC else None
         markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponseBase:
@@ -69,6 +74,10 @@ class SiteMiddleware:
         redirect = self.security.process_request(request)
         if redirect is not None:
             return redirect
+        if self.static is not None and request.path_info.startswith(self.static.prefix):
+            found = await self.static.respond(request)
+            if found is not None:
+                return self.security.process_response(request, found)
         if request.path.startswith(ADMIN_PREFIXES):
             response = await self.admin(request)
         else:

@@ -155,8 +155,18 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# The admin's and Swagger UI's files, served by WhiteNoise from SiteMiddleware (see
+# config/static_files.py). With DEBUG off they come from STATIC_ROOT, filled by
+# `manage.py collectstatic` (the Docker image runs it at build): names carry a hash of the
+# content, so they are cached for a year, and gzip copies are made once. With DEBUG on
+# (`make run`) they come straight from the installed apps, no collectstatic needed.
+# SERVE_STATIC=0 when a CDN or proxy serves /static/ instead.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 SERVE_STATIC = env.bool("SERVE_STATIC", default=True)
 
 # The contract's limit: a body over 1 MiB is 413 (also enforced before Django buffers
