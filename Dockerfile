@@ -10,6 +10,9 @@ COPY manage.py ./
 COPY config ./config
 COPY coupons ./coupons
 COPY bin ./bin
+# The admin's and Swagger UI's files, collected once: the hashed names and gzip copies that
+# WhiteNoise serves with DEBUG off (config/static_files.py). No database or secret needed.
+RUN .venv/bin/python manage.py collectstatic --noinput --verbosity 0
 
 FROM python:3.12-slim
 RUN useradd --system --uid 10001 --home-dir /app app

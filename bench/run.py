@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -134,19 +135,21 @@ def start(app: str, key: str) -> tuple[subprocess.Popen, str]:
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(150):
+        if proc.poll() is not None:
+            break  # exited: no use waiting out the 15 s
         try:
             urllib.request.urlopen(f"{url}/v1/coupons/?page_size=1", timeout=1)
         except urllib.error.HTTPError:
-            break  # answering (401 without a key)
+            return proc, url  # answering (401 without a key)
         except OSError:
             time.sleep(0.1)
             continue
-        break
-    else:
-        raise SystemExit(
-            f"{app} did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
-        )
-    return proc, url
+        return proc, url
+    if proc.poll() is None:
+        stop(proc)
+    # The server's stderr goes to its log file (stderr=STDOUT above), not to a pipe.
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+    raise SystemExit(f"{app} did not start (log: {log}):\n{tail}")
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 
-# Attributes every LogRecord has; anything else was passed with `extra=` and is logged.
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+from pythonjsonlogger.json import JsonFormatter as LibraryJsonFormatter
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+class JsonFormatter(LibraryJsonFormatter):
+    """python-json-logger under this service's field names: ts (UTC, milliseconds), level,
+    logger, message, then every field passed with `extra=` (the access log's method, path,
+    status, duration_ms, request_id, api_key), and `exception` with its traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ["asctime", "levelname", "name", "message"],
+            rename_fields={
+                "asctime": "ts",
+                "levelname": "level",
+                "name": "logger",
+                "exc_info": "exception",
+            },
+        )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")

@@ -110,8 +110,13 @@ def redemption_outcome(response: HttpResponseBase) -> str:
 
 async def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus text format; 404 unless METRICS_TOKEN is set and presented."""
+    import hmac  # here, not at the top: this view is the module's one user
+
     token = settings.METRICS_TOKEN
-    if not token or request.headers.get("Authorization", "") != f"Bearer {token}":
+    given = request.headers.get("Authorization", "")
+    # Constant time, so the token cannot be guessed a character at a time from response
+    # times; bytes, as compare_digest refuses str with non-ASCII characters (a TypeError).
+    if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         from coupons.api.problems import route_not_found
 
         return route_not_found(request)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from config.db import check_pooled_connection
 
@@ -17,27 +18,38 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 INSECURE_DEV_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class Env(environ.Env):
+    """django-environ's typed reading (bool, int, list) with this project's conventions: a
+    variable set to blanks means its default, as an unset one does (`DJANGO_DEBUG= make run`,
+    a compose file's `${X:-}`); list items are trimmed, empty ones dropped
+    (`DJANGO_ALLOWED_HOSTS="a, b"`); and a value is taken as it is, never as a `$OTHER`
+    reference (a secret may well start with "$")."""
+
+    def get_value(
+        self,
+        var: str,
+        cast: Any = None,
+        default: Any = environ.Env.NOTSET,
+        parse_default: bool = False,
+    ) -> Any:
+        value = self.ENVIRON.get(f"{self.prefix}{var}", "")
+        if not value.strip():
+            if default is self.NOTSET:
+                raise ImproperlyConfigured(f"Set the {self.prefix}{var} environment variable")
+            return default
+        return self.parse_value(value, cast)
+
+    def list(self, var: str, cast: Any = None, default: Any = environ.Env.NOTSET) -> list[Any]:
+        return [item.strip() for item in super().list(var, cast, default) if item.strip()]
 
 
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return default if value is None or value.strip() == "" else int(value)
+env = Env()
 
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or INSECURE_DEV_SECRET_KEY
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_DEV_SECRET_KEY)
 SECRET_KEY_IS_PLACEHOLDER = SECRET_KEY == INSECURE_DEV_SECRET_KEY
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -54,7 +66,7 @@ INSTALLED_APPS = [
 
 # The framework forks that keep thread hops off the API (coupons/api/fastpaths.py), all
 # behind this one switch; off, the stock Django, DRF and adrf code paths run instead.
-API_FAST_PATHS = env_bool("API_FAST_PATHS", True)
+API_FAST_PATHS = env.bool("API_FAST_PATHS", default=True)
 
 # Django's own middleware for the admin (sessions, CSRF, users, messages).
 ADMIN_MIDDLEWARE = [
@@ -111,9 +123,11 @@ def database_settings(url: str | None) -> dict[str, Any]:
     if not url:
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "NAME": env.str("SQLITE_PATH", default=str(BASE_DIR / "db.sqlite3")),
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
+    # dj-database-url, not django-environ's db_url: that leaves a percent-encoded socket
+    # directory (postgres://u@%2Fvar%2Frun%2Fpostgresql/db) encoded.
     config: dict[str, Any] = dict(dj_database_url.parse(url))
     if config["ENGINE"] in {
         "django.db.backends.postgresql",
@@ -125,26 +139,26 @@ def database_settings(url: str | None) -> dict[str, Any]:
         config["CONN_HEALTH_CHECKS"] = True
         config["OPTIONS"] = {
             **config.get("OPTIONS", {}),
-            "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5),
+            "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5),
             # A bounded wait instead of a hung request when the database stalls.
-            "options": f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 5000)}",
+            "options": f"-c statement_timeout={env.int('DB_STATEMENT_TIMEOUT_MS', default=5000)}",
             "pool": {
                 "check": check_pooled_connection,
-                "min_size": env_int("DB_POOL_MIN_SIZE", 2),
-                "max_size": env_int("DB_POOL_MAX_SIZE", 20),
-                "timeout": env_int("DB_POOL_TIMEOUT", 10),
+                "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+                "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+                "timeout": env.int("DB_POOL_TIMEOUT", default=10),
             },
         }
     return config
 
 
-DATABASES = {"default": database_settings(os.environ.get("DATABASE_URL"))}
+DATABASES = {"default": database_settings(env.str("DATABASE_URL", default=""))}
 # Threads that run the API's database work (one unit of work at a time each): as many as
 # the pool has connections, so neither waits on the other.
-DB_WORKER_THREADS = env_int("DB_WORKER_THREADS", env_int("DB_POOL_MAX_SIZE", 20))
+DB_WORKER_THREADS = env.int("DB_WORKER_THREADS", default=env.int("DB_POOL_MAX_SIZE", default=20))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHE_URL = os.environ.get("REDIS_URL") or os.environ.get("CACHE_URL")
+CACHE_URL = env.str("REDIS_URL", default="") or env.str("CACHE_URL", default="")
 if CACHE_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
@@ -164,9 +178,22 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# The admin's and Swagger UI's files, served by WhiteNoise from an async middleware (see
+# config/static_files.py). With DEBUG off they come from STATIC_ROOT, filled by
+# `manage.py collectstatic` (the Docker image runs it at build): names carry a hash of the
+# content, so they are cached for a year, and gzip copies are made once. With DEBUG on
+# (`make run`) they come straight from the installed apps, no collectstatic needed.
+# SERVE_STATIC=0 when a CDN or proxy serves /static/ instead.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-SERVE_STATIC = env_bool("SERVE_STATIC", True)
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+SERVE_STATIC = env.bool("SERVE_STATIC", default=True)
+if SERVE_STATIC:
+    # Just inside the security headers, before the admin's middleware (WhiteNoise's place).
+    MIDDLEWARE.insert(2, "config.static_files.StaticFilesMiddleware")
 
 # The contract's limit: a body over 1 MiB is 413 (also enforced before Django buffers
 # it, by config.body_limit.BodySizeLimit).
@@ -212,34 +239,34 @@ SPECTACULAR_SETTINGS = {
 }
 
 # How long an API key lookup is trusted in-process; revocation takes effect within it.
-API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
 
 # Failed lookups of unknown codes allowed per window before 429 (against code guessing).
-UNKNOWN_CODE_LIMIT_PER_CUSTOMER = env_int("THROTTLE_UNKNOWN_CODES_PER_CUSTOMER", 20)
-UNKNOWN_CODE_LIMIT_PER_API_KEY = env_int("THROTTLE_UNKNOWN_CODES_PER_API_KEY", 600)
-UNKNOWN_CODE_WINDOW_SECONDS = env_int("THROTTLE_WINDOW_SECONDS", 60)
+UNKNOWN_CODE_LIMIT_PER_CUSTOMER = env.int("THROTTLE_UNKNOWN_CODES_PER_CUSTOMER", default=20)
+UNKNOWN_CODE_LIMIT_PER_API_KEY = env.int("THROTTLE_UNKNOWN_CODES_PER_API_KEY", default=600)
+UNKNOWN_CODE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=60)
 
 # Idempotency-Key answers are kept at least this long (purge_idempotency_keys deletes older).
-IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Served behind a TLS-terminating proxy in production: HSTS on (browsers ignore it over
 # plain HTTP), no redirect by default (an API client's POST must not be redirected), and
 # the proxy's X-Forwarded-Proto trusted only when DJANGO_BEHIND_TLS_PROXY says so.
-SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
-if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=False)
+if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # JSON lines by default (LOG_FORMAT=plain for a terminal). The access log is one line per
 # request from config.middleware (method, path, status, duration, request id, key name).
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -253,13 +280,13 @@ LOGGING = {
             "formatter": "plain" if LOG_FORMAT == "plain" else "json",
         }
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},
-        "coupons.access": {"level": "INFO" if env_bool("ACCESS_LOG", True) else "WARNING"},
+        "coupons.access": {"level": "INFO" if env.bool("ACCESS_LOG", default=True) else "WARNING"},
     },
 }
 
 # Prometheus metrics at /metrics: off unless METRICS_TOKEN is set, and then only for
 # `Authorization: Bearer <METRICS_TOKEN>` (404 otherwise: the route is not advertised).
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

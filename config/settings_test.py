@@ -32,3 +32,12 @@ PASSWORD_HASHERS = [
 API_KEY_CACHE_SECONDS = 0
 SECRET_KEY = "test-secret-key-not-for-production-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 SECRET_KEY_IS_PLACEHOLDER = False
+# In-process tests serve static files as `make run` does, from the installed apps, unhashed:
+# no collectstatic. The production path (collected, hashed, cached for a year) is tested
+# against a real server (tests/test_static_files.py).
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

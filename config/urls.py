@@ -1,8 +1,6 @@
 """Root routes: the API under /v1/, operations probes, the admin; everything else a 404 problem."""
 
-from django.conf import settings
 from django.contrib import admin
-from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
@@ -22,11 +20,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-if settings.SERVE_STATIC:
-    # The admin's CSS and JS, straight from the installed apps: uvicorn serves no files
-    # itself. Put a CDN or proxy in front and set SERVE_STATIC=0 to skip this.
-    urlpatterns.append(re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}))
-
+# /static/ is served before routing, by config.middleware (WhiteNoise); a path there with
+# no file falls through to this 404 like any other.
 urlpatterns.append(re_path(r"^", problems.route_not_found))
 
 handler400 = "coupons.api.problems.bad_request"

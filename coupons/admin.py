@@ -102,6 +102,23 @@ class CouponChangeForm(forms.ModelForm):
                 )
         return cleaned
 
+    def full_clean(self) -> None:
+        super().full_clean()
+        if not self.is_bound or self.instance._state.adding or self.errors:
+            return
+        # An edit is the coupon service's conditional UPDATE, and whether it is refused (a
+        # redemption committed after the check above, a window it would break) is known
+        # only by trying it. Django's change view goes back to the form only for a
+        # validation error, so the edit is this form's last validation step: a refusal is
+        # shown on the form, and the change is neither logged nor called a success. The
+        # UPDATE and the admin's LogEntry share the transaction changeform_view opens.
+        changes = {f: self.cleaned_data[f] for f in self.changed_data if f in EDITABLE}
+        try:
+            self.saved = coupon_service.update_coupon(self.instance.pk, changes=changes)
+        except DomainError as exc:
+            reasons = [m for field in exc.data.get("errors", {}).values() for m in field]
+            self.add_error(None, f"Not saved: {' '.join(reasons) or exc.detail}")
+
 
 class BatchForm(forms.Form):
     """The API's batch bounds (`CouponBatchInput`), as a form."""
@@ -178,16 +195,11 @@ class CouponAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Coupon, form: Any, change: bool) -> None:
         if change:
-            # Only the fields the form changed, through the service's conditional UPDATE:
-            # saving the whole row would write back the remaining_count read when the form
-            # was opened and lose every redemption made since.
-            changes = {f: form.cleaned_data[f] for f in form.changed_data if f in EDITABLE}
-            try:
-                updated = coupon_service.update_coupon(obj.pk, changes=changes)
-            except DomainError as exc:
-                messages.error(request, f"Not saved: {exc.detail}")
-                return
-            obj.remaining_count, obj.updated_at = updated.remaining_count, updated.updated_at
+            # The form's validation made the edit (CouponChangeForm.full_clean): only the
+            # fields it changed, through the coupon service's conditional UPDATE, as saving the
+            # whole row would write back the remaining_count read when the form was opened
+            # and lose every redemption made since. Here only its result is copied.
+            obj.remaining_count, obj.updated_at = form.saved.remaining_count, form.saved.updated_at
             return
         created = coupon_service.create_coupon(
             code=obj.code,

@@ -24,3 +24,22 @@ def security_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     if settings.X_FRAME_OPTIONS != "DENY":
         found.append(Warning("X_FRAME_OPTIONS should be DENY.", id="coupons.W003"))
     return found
+
+
+@register(Tags.staticfiles, deploy=True)
+def static_files_collected(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """With DEBUG off the admin's pages name their files by the hashes in STATIC_ROOT's
+    manifest: without `collectstatic` every admin page is a 500."""
+    from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
+
+    if settings.DEBUG or not isinstance(staticfiles_storage, ManifestFilesMixin):
+        return []
+    if staticfiles_storage.exists(staticfiles_storage.manifest_name):
+        return []
+    return [
+        Warning(
+            f"No {staticfiles_storage.manifest_name} in STATIC_ROOT ({settings.STATIC_ROOT}): "
+            "run `python manage.py collectstatic --noinput` (the Docker image does, at build).",
+            id="coupons.W004",
+        )
+    ]

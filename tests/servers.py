@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,8 +44,25 @@ class Server:
     log: Path
 
 
+@functools.cache
+def collected_static_root() -> str:
+    """A STATIC_ROOT filled by collectstatic, once per test session, as the Docker build
+    does: with DEBUG off the server serves the admin's files from there (hashed names)."""
+    root = tempfile.mkdtemp(prefix="coupon-static-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings",
+             "DJANGO_STATIC_ROOT": root},
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    return root
+
+
 def server_env(**extra: str) -> dict[str, str]:
-    return {
+    env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": test_database_url(),
@@ -52,6 +73,9 @@ def server_env(**extra: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         **extra,
     }
+    if env["DJANGO_DEBUG"] == "0" and "DJANGO_STATIC_ROOT" not in extra:
+        env["DJANGO_STATIC_ROOT"] = collected_static_root()
+    return env
 
 
 def start_server(log_dir: Path, **env: str) -> Server:

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
+from django.contrib import messages
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
+from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from coupons.models import Coupon, Redemption
+from coupons.services import coupons as coupon_service
 from coupons.services import redemptions
 from tests.factories import coupon_state, make_coupon
 
@@ -86,6 +95,75 @@ def test_an_edit_below_the_used_count_is_refused(staff):
     assert response.status_code == 200
     assert "already spent" in response.content.decode()
     assert coupon_state(coupon.id) == (3, 1, 2)
+
+
+@contextmanager
+def overtaken_by(change: Callable[[], object]) -> Iterator[list[str]]:
+    """Run `change` on its own connection, committed, just before the admin's UPDATE of a
+    coupon: after the form's checks passed, as a checkout or an API client could."""
+    overtaken: list[str] = []
+
+    def on_its_own_connection() -> None:
+        try:
+            change()
+        finally:
+            connection.close()
+
+    def change_first(execute, sql, params, many, context):
+        if sql.startswith('UPDATE "coupons_coupon"') and not overtaken:
+            overtaken.append(sql)
+            other = threading.Thread(target=on_its_own_connection)
+            other.start()
+            other.join()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(change_first):
+        yield overtaken
+    assert overtaken, "the admin made no UPDATE: the race was not provoked"
+
+
+def assert_refused_and_not_logged(response, coupon: Coupon, reason: str) -> None:
+    assert response.status_code == 200  # the form again, not the redirect of a success
+    text = response.content.decode()
+    assert f"Not saved: {reason}" in text
+    assert "changed successfully" not in text
+    shown = list(messages.get_messages(response.wsgi_request))
+    assert not [m for m in shown if m.level == messages.SUCCESS]
+    assert not LogEntry.objects.filter(object_id=str(coupon.pk)).exists()
+
+
+def test_an_edit_a_redemption_overtakes_is_shown_refused_not_logged_as_a_change(staff):
+    coupon = make_coupon("OVERTAKEN", init_count=3)
+    redemptions.redeem_coupon(code="OVERTAKEN")
+    url = reverse("admin:coupons_coupon_change", args=[coupon.pk])
+    staff.get(url)  # 1 of 3 used: lowering the count to 1 is allowed, until...
+
+    with overtaken_by(lambda: redemptions.redeem_coupon(code="OVERTAKEN")):
+        response = staff.post(url, change_form(coupon, init_count=1))
+
+    assert_refused_and_not_logged(response, coupon, "2 use(s) are already spent")
+    assert coupon_state(coupon.id) == (3, 1, 2)
+    connections.close_all()
+
+
+def test_an_edit_that_a_new_start_makes_an_empty_window_is_refused_on_the_form(staff):
+    coupon = make_coupon("WINDOW", init_count=3)
+    url = reverse("admin:coupons_coupon_change", args=[coupon.pk])
+    later = timezone.now() + timedelta(days=30)
+    staff.get(url)
+
+    # Meanwhile an API client makes the coupon start after the expiry being typed in.
+    starts = lambda: coupon_service.update_coupon(coupon.pk, changes={"starts_at": later})  # noqa: E731
+    with overtaken_by(starts):
+        response = staff.post(
+            url,
+            change_form(coupon, expires_at_0=(later - timedelta(days=1)).strftime("%Y-%m-%d"),
+                        expires_at_1="12:00:00"),
+        )  # fmt: skip
+
+    assert_refused_and_not_logged(response, coupon, "Must be after starts_at.")
+    assert Coupon.objects.get(pk=coupon.pk).expires_at is None
+    connections.close_all()
 
 
 def test_a_redeemed_coupon_cannot_be_deleted(staff):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 
 import pytest
 from django.test import override_settings
@@ -54,6 +55,27 @@ async def test_each_request_is_one_json_access_line_without_the_key(
     assert redeem_key not in line and redeem_key[:12] not in line
 
 
+def test_a_log_line_has_time_level_logger_message_and_the_traceback():
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.getLogger("coupons.test").makeRecord(
+            "coupons.test", logging.ERROR, __file__, 1, "failed %s", ("once",),
+            sys.exc_info(), extra={"request_id": "req-9"},
+        )  # fmt: skip
+    record.created = 1_700_000_000.25
+
+    entry = json.loads(JsonFormatter().format(record))
+
+    assert list(entry)[:4] == ["ts", "level", "logger", "message"]
+    assert entry["ts"] == "2023-11-14T22:13:20.250+00:00"
+    assert (entry["level"], entry["logger"], entry["message"]) == (
+        "ERROR", "coupons.test", "failed once",
+    )  # fmt: skip
+    assert entry["request_id"] == "req-9"
+    assert entry["exception"].startswith("Traceback") and "ValueError: boom" in entry["exception"]
+
+
 async def test_metrics_are_not_public_by_default(api):
     assert_problem(await api.get("/metrics"), 404, "not_found")
 
@@ -80,3 +102,20 @@ async def test_metrics_count_requests_and_redemption_outcomes(api, redeem):
     )
     assert "coupon_http_request_duration_seconds_bucket" in text
     assert "coupon_db_pool_connections" in text
+
+
+@override_settings(METRICS_TOKEN="scrape-me")
+async def test_the_metrics_token_is_checked_whole_whatever_the_guess(api):
+    # Same length as "Bearer scrape-me": a compare that stops at the first wrong character
+    # would answer this one measurably faster; compare_digest answers both alike.
+    for guess in ["Bearer scrape-mX", "Bearer Xcrape-me"]:
+        assert_problem(
+            await api.get("/metrics", headers={"Authorization": guess}), 404, "not_found"
+        )
+    # Non-ASCII bytes (decoded as latin-1): a 404 too, not compare_digest's TypeError.
+    hostile = {"Authorization": "Bearer scrapé-me".encode("latin-1")}
+    assert_problem(await api.get("/metrics", headers=hostile), 404, "not_found")
+
+    right = await api.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+    assert right.status_code == 200
+    assert "coupon_http_requests_total" in right.text
