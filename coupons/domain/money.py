@@ -38,6 +38,11 @@ def _minor_units_by_code() -> dict[str, int]:
     }
 
 
+def currencies() -> list[str]:
+    """Every code is_currency accepts, sorted (for the OpenAPI document's enum)."""
+    return sorted(_minor_units_by_code())
+
+
 def is_currency(code: object) -> bool:
     """Whether `code` is an ISO 4217 alphabetic code, in upper case (`eur` is not)."""
     return isinstance(code, str) and code in _minor_units_by_code()
