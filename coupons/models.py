@@ -10,13 +10,13 @@ from django.db.models import F, Q
 from django.db.models.functions import Upper
 
 from coupons.domain.codes import lookup_key
+from coupons.domain.discounts import DISCOUNT_FIELDS, Discount, discount_from_columns
 from coupons.domain.limits import (
     MAX_CODE_LENGTH,
     MAX_CUSTOMER_ID_LENGTH,
     MAX_INIT_COUNT,
     MAX_ORDER_ID_LENGTH,
 )
-from coupons.domain.discounts import DISCOUNT_FIELDS, Discount, discount_from_columns
 from coupons.domain.money import MAX_AMOUNT
 
 CURRENCY_LENGTH = 3

@@ -5,7 +5,9 @@ falls back to the ORM on SQLite, which serves development."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import IntegrityError, connection
@@ -42,22 +44,58 @@ def violates(exc: IntegrityError, constraint: str) -> bool:
     return diag_name == constraint or constraint in str(exc)
 
 
+# Each column's value when a create does not give it: the field's own default (a fresh
+# `{}` for metadata), else NULL. Fields without a Python default get None, which only
+# nullable columns accept, as Model.save() would send.
+_DEFAULTED = [(f.attname, f.get_default) for f in Coupon._meta.concrete_fields if f.has_default()]
+_FIELDS = list(Coupon._meta.concrete_fields)
+
+
 def insert_coupon(fields: dict[str, Any]) -> Coupon:
-    """One INSERT without `Model.save()`. Every column is given (no database defaults), so
-    the returned instance is exact."""
+    """One INSERT without `Model.save()`. Every column is given (a field's default where
+    `fields` has none), so the returned instance is exact."""
     if not is_postgres():
         return Coupon.objects.create(**fields)
     now = timezone.now()
-    values = {**fields, "id": uuid.uuid4(), "created_at": now, "updated_at": now}
-    row = [values[name] for name in _COUPON_FIELDS]
+    values = {name: default() for name, default in _DEFAULTED}
+    values.update(fields)
+    values.update(id=uuid.uuid4(), created_at=now, updated_at=now)
+    row = [values.get(name) for name in _COUPON_FIELDS]
+    # As Model.save() sends them: a dict becomes jsonb, a Decimal is quantized, ...
+    params = [
+        field.get_db_prep_save(value, connection) for field, value in zip(_FIELDS, row, strict=True)
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_COUPON, row)
+        cursor.execute(_INSERT_COUPON, params)
     return Coupon.from_db(connection.alias, _COUPON_FIELDS, row)
+
+
+@cache
+def _coupon_converters() -> list[tuple[int, Any, list[Any]]]:
+    """(position, column, converters) for each column whose raw value needs converting
+    (jsonb arrives as text, to be parsed by JSONField.from_db_value), as a queryset's
+    compiler would find them; worked out once, not per read."""
+    found = []
+    for index, field in enumerate(_FIELDS):
+        column = field.get_col(Coupon._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if converters:
+            found.append((index, column, converters))
+    return found
+
+
+def coupon_from_row(row: Sequence[Any]) -> Coupon:
+    """A Coupon from a row of `_COUPON_COLUMNS` in order, converted as the ORM would."""
+    values = list(row)
+    for index, column, converters in _coupon_converters():
+        for convert in converters:
+            values[index] = convert(values[index], column, connection)
+    return Coupon.from_db(connection.alias, _COUPON_FIELDS, values)
 
 
 def one_coupon(*, coupon_id: uuid.UUID | None = None, code_key: str | None = None) -> Coupon | None:
     """One coupon by id or by upper-cased code (an indexed condition), without compiling a
-    queryset. psycopg returns finished values, so no converters run."""
+    queryset."""
     if not is_postgres():
         if coupon_id is not None:
             return Coupon.objects.filter(pk=coupon_id).first()
@@ -69,13 +107,7 @@ def one_coupon(*, coupon_id: uuid.UUID | None = None, code_key: str | None = Non
     with connection.cursor() as cursor:
         cursor.execute(_SELECT_COUPON + where, [value])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    values = [
-        field.to_python(raw) if field.attname == "id" else raw
-        for field, raw in zip(Coupon._meta.concrete_fields, row, strict=True)
-    ]
-    return Coupon.from_db(connection.alias, _COUPON_FIELDS, values)
+    return None if row is None else coupon_from_row(row)
 
 
 SPEND_ONE_USE = f"""
