@@ -1,5 +1,6 @@
-"""Input fields for money, discounts, orders and metadata: JSON types checked strictly, the
-rules themselves in coupons.domain (one place for the API, the admin and the database).
+"""Input fields for money and metadata: JSON types checked strictly, the rules themselves in
+coupons.domain (one place for the API, the admin and the database). The objects built of
+them (a discount, an order) are input serializers, in coupons.api.serializers.
 
 Percentages arrive as `Decimal` only if the body was parsed with
 `json.loads(..., parse_float=Decimal)`; a float is refused, never rounded.
@@ -11,13 +12,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from coupons.api.serializers import InputSerializer, StrictIntegerField
-from coupons.domain.discounts import DISCOUNT_FIELDS, discount_problems, percent_json
+from coupons.domain.discounts import percent_json
 from coupons.domain.metadata import (
     MAX_KEY_LENGTH,
     MAX_KEYS,
@@ -36,8 +35,6 @@ from coupons.domain.money import (
     is_currency,
     is_percent,
 )
-
-UNKNOWN_FIELD_MESSAGE = "Unknown field."
 
 
 @extend_schema_field(
@@ -76,7 +73,7 @@ class PercentField(serializers.Field):
         "description": "An amount in the currency's minor unit (cents for EUR, yen for JPY).",
     }
 )
-class AmountField(StrictIntegerField):
+class AmountField(serializers.IntegerField):
     """A JSON integer from 0 to MAX_AMOUNT, in minor units (no strings, floats, booleans)."""
 
     default_error_messages = {
@@ -88,6 +85,11 @@ class AmountField(StrictIntegerField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(min_value=0, max_value=MAX_AMOUNT, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
 
 
 @extend_schema_field(
@@ -110,67 +112,6 @@ class CurrencyField(serializers.Field):
 
     def to_representation(self, value: str) -> str:
         return value
-
-
-class ClosedInput(InputSerializer):
-    """An object that refuses keys it does not know (a typo must not pass as a no-op),
-    reported together with the other field errors."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        unknown: dict[str, list[str]] = {}
-        if isinstance(data, Mapping):
-            unknown = {
-                str(name): [UNKNOWN_FIELD_MESSAGE] for name in sorted(set(data) - set(self.fields))
-            }
-        try:
-            attrs = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if unknown and isinstance(exc.detail, dict):
-                raise serializers.ValidationError({**unknown, **exc.detail}) from exc
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return attrs
-
-
-class ClosedInputExtension(OpenApiSerializerExtension):
-    """Says `additionalProperties: false` for every ClosedInput in the OpenAPI document."""
-
-    target_class = ClosedInput
-    match_subclasses = True
-
-    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
-        schema = auto_schema._map_basic_serializer(self.target, direction)
-        schema["additionalProperties"] = False
-        return schema
-
-
-class DiscountInput(ClosedInput):
-    """What a code is worth: exactly one of `percent_off` and `amount_off`. `currency` is
-    required with `amount_off`, `max_amount_off` (percent only) or `min_order_amount`; a
-    percent discount without a currency applies to an order in any currency."""
-
-    # Validated data: all five keys, None where not given, ready for Discount(**value).
-
-    percent_off = PercentField(required=False, allow_null=True)
-    amount_off = AmountField(required=False, allow_null=True)
-    currency = CurrencyField(required=False, allow_null=True)
-    max_amount_off = AmountField(required=False, allow_null=True)
-    min_order_amount = AmountField(required=False, allow_null=True)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        values = {name: attrs.get(name) for name in DISCOUNT_FIELDS}
-        problems = discount_problems(**values)
-        if problems:
-            raise serializers.ValidationError(problems)
-        return values
-
-
-class OrderInput(ClosedInput):
-    """The order a code is used on: its amount in the currency's minor unit."""
-
-    amount = AmountField()
-    currency = CurrencyField()
 
 
 # Metadata errors come from the domain as "metadata" (the object) and "metadata.<key>";

@@ -135,6 +135,13 @@ def discount_for(discount: Discount, *, order_amount: int) -> int:
     return max(0, min(off, order_amount))
 
 
+class Order(NamedTuple):
+    """What a code is used on: an amount in minor units of an ISO 4217 currency."""
+
+    amount: int
+    currency: str
+
+
 class OrderRefusal(NamedTuple):
     """Why an order cannot take a discount: a stable `code` and the `details` to show."""
 

@@ -49,7 +49,7 @@ async def test_the_schema_lists_every_contract_operation_with_its_problems(api):
     coupon = document["components"]["schemas"]["Coupon"]["properties"]
     assert set(coupon) == {
         "id", "code", "init_count", "remaining_count", "is_active", "starts_at",
-        "expires_at", "per_customer_limit", "created_at", "updated_at",
+        "expires_at", "per_customer_limit", "created_at", "updated_at", "discount", "metadata",
     }  # fmt: skip
 
 

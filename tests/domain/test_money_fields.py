@@ -15,13 +15,11 @@ from rest_framework.views import APIView
 from coupons.api.money_fields import (
     AmountField,
     CurrencyField,
-    DiscountInput,
     MetadataField,
     MetadataPatchField,
-    OrderInput,
     PercentField,
 )
-from coupons.api.serializers import InputSerializer, validated
+from coupons.api.serializers import DiscountInput, InputSerializer, OrderInput, validated
 from coupons.domain.discounts import Discount
 from coupons.domain.money import MAX_AMOUNT
 from coupons.errors import ValidationFailed
