@@ -1,5 +1,6 @@
 """The SQL expression computes the same discount as discount_for, in PostgreSQL itself."""
 
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -8,8 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coupons.db.discount_sql import discount_sql
-from coupons.domain.discounts import Discount, discount_for
+from coupons.domain.discounts import Discount, Order, discount_for
 from coupons.domain.money import MAX_AMOUNT
+from coupons.models import Redemption
+from coupons.services.coupons import create_coupon
+from coupons.services.redemptions import redeem_coupon
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -111,3 +115,31 @@ def test_the_expression_takes_column_names_and_placeholders_only():
     for bad in ["1; DROP TABLE x", "'1'", "a b", "f(x)", ""]:
         with pytest.raises(ValueError, match="column or a placeholder"):
             discount_sql(order_amount=bad, percent_off="p", amount_off="a", max_amount_off="m")
+
+
+# The redemption's own statement (coupons.db.raw.spend_and_record) and the general path
+# (a per-customer limit) record what discount_for says, on random discounts and orders.
+_codes = itertools.count()
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    discount=PERCENT_DISCOUNTS | AMOUNT_DISCOUNTS,
+    order_amount=ORDERS,
+    limit=st.sampled_from([None, 3]),
+)
+def test_a_discounted_redemption_records_what_discount_for_says(discount, order_amount, limit):
+    coupon = create_coupon(
+        code=f"PIN-{next(_codes)}", init_count=1, discount=discount, per_customer_limit=limit
+    )
+
+    record = redeem_coupon(code=coupon.code, customer_id="c-1", order=Order(order_amount, "EUR"))
+
+    expected = discount_for(discount, order_amount=order_amount)
+    assert record.discount_amount == expected
+    stored = Redemption.objects.get(pk=record.id)
+    assert (stored.order_amount, stored.currency, stored.discount_amount) == (
+        order_amount, "EUR", expected,
+    )  # fmt: skip
