@@ -29,6 +29,9 @@ from coupons.errors import (
 from coupons.models import Coupon, Redemption
 from coupons.services.pages import Cursor, Page, keyset_page
 
+# The discount's columns as raw.SPEND_ONE_USE returns them, after the use's own.
+_DISCOUNT_COLUMNS = [f"discount_{name}" for name in DISCOUNT_FIELDS]
+
 
 @dataclass(frozen=True, slots=True)
 class RedemptionRecord:
@@ -179,9 +182,6 @@ def redeem_coupon(
             metadata=metadata,
         )
     return _record(redemption, exact_code)
-
-
-_DISCOUNT_COLUMNS = [f"discount_{name}" for name in DISCOUNT_FIELDS]
 
 
 def _why_not_redeemable(
