@@ -49,6 +49,9 @@ function request()
       '{"code":"B' .. run .. '-' .. tid .. '-' .. n .. '","init_count":100}')
   elseif kind == "hot" then
     return wrk.format("POST", "/v1/redemptions/", nil, '{"code":"hot"}')
+  elseif kind == "hot-off" then
+    return wrk.format("POST", "/v1/redemptions/", nil, string.format(
+      '{"code":"hot-off","order":{"amount":%d,"currency":"EUR"}}', math.random(2000, 100000)))
   elseif kind == "spread" then
     return wrk.format("POST", "/v1/redemptions/", nil,
       string.format('{"code":"spread-%05d"}', math.random(1, SPREAD)))
@@ -73,6 +76,7 @@ SCENARIOS = [
     ("GET coupon by id", "get"),
     ("POST create coupon", "create"),
     ("POST redemption, one hot coupon", "hot"),
+    ("POST redemption, discounted", "hot-off"),
     ("POST redemption, 10,000 coupons", "spread"),
     ("POST validation", "validate"),
     ("GET list page (50)", "list"),
@@ -109,6 +113,11 @@ def prepare() -> tuple[str, list[str]]:
              INSERT INTO coupons_coupon (id, code, init_count, remaining_count, is_active,
                created_at, updated_at)
              VALUES (gen_random_uuid(), 'HOT', 1000000000, 1000000000, true, now(), now());
+             INSERT INTO coupons_coupon (id, code, init_count, remaining_count, is_active,
+               created_at, updated_at, discount_percent_off, discount_currency,
+               discount_max_amount_off, discount_min_order_amount)
+             VALUES (gen_random_uuid(), 'HOT-OFF', 1000000000, 1000000000, true, now(), now(),
+               12.5, 'EUR', 5000, 2000);
              ANALYZE""")  # fmt: skip
     ids = psql("SELECT id FROM coupons_coupon ORDER BY random() LIMIT 200").split()
     return key, ids
@@ -183,6 +192,15 @@ def wrk(url: str, script: Path, kind: str, key: str, ids: list[str], seconds: in
     return json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
 
 
+def wrong_discounts() -> str:
+    """Discounted redemptions whose recorded amount is not 12.5 % of the order, capped at
+    5000 (HOT-OFF's discount; discount_for's arithmetic restated for the check)."""
+    return psql("""SELECT count(*) FROM coupons_redemption r JOIN coupons_coupon c
+                     ON c.id = r.coupon_id AND c.code = 'HOT-OFF'
+                   WHERE r.discount_amount IS DISTINCT FROM
+                     LEAST(5000, ROUND(r.order_amount * 0.125))::bigint""")
+
+
 def broken_invariants() -> str:
     return psql("""SELECT count(*) FROM coupons_coupon c
                    WHERE c.remaining_count < 0 OR c.init_count - c.remaining_count <>
@@ -195,8 +213,10 @@ def run_all(url: str, script: Path, key: str, ids: list[str]) -> dict[str, dict]
     for title, kind in SCENARIOS:
         wrk(url, script, kind, key, ids, 2)  # warm-up
         results[title] = wrk(url, script, kind, key, ids, SECONDS)
-        if kind in ("hot", "spread") and broken_invariants() != "0":
+        if kind in ("hot", "hot-off", "spread") and broken_invariants() != "0":
             raise SystemExit(f"INVARIANT BROKEN after {title!r}: {broken_invariants()} coupon(s)")
+        if kind == "hot-off" and wrong_discounts() != "0":
+            raise SystemExit(f"WRONG DISCOUNTS after {title!r}: {wrong_discounts()} redemption(s)")
     return results
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,13 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from coupons.domain.discounts import (
+    DISCOUNT_FIELDS,
+    Discount,
+    discount_from_columns,
+    discount_problems,
+    percent_json,
+)
 from coupons.domain.limits import (
     EDITABLE_FIELDS,
     MAX_BATCH,
@@ -28,12 +36,31 @@ from coupons.domain.limits import (
     MIN_RANDOM_LENGTH,
     PREFIX_PATTERN,
 )
+from coupons.domain.money import MAX_AMOUNT
 from coupons.errors import DomainError
 from coupons.models import ApiKey, Coupon, Redemption
 from coupons.services import api_keys, batches, redemptions
 from coupons.services import coupons as coupon_service
 
 EDITABLE = EDITABLE_FIELDS
+# The discount as the coupon's columns, edited in the form like the API's `discount`:
+# replaced whole, and only while the coupon was never redeemed.
+DISCOUNT_COLUMNS = tuple(f"discount_{name}" for name in DISCOUNT_FIELDS)
+
+
+def discount_errors(values: dict[str, Any]) -> dict[str, list[str]]:
+    """The domain's rules for the five values (None where empty), keyed by form field."""
+    if all(values.get(f"discount_{name}") is None for name in DISCOUNT_FIELDS):
+        return {}
+    problems = discount_problems(
+        **{name: values.get(f"discount_{name}") for name in DISCOUNT_FIELDS}
+    )
+    return {f"discount_{name}": messages for name, messages in problems.items()}
+
+
+def discount_of(values: dict[str, Any]) -> Discount | None:
+    """The discount the form's five values say (None when all are empty)."""
+    return discount_from_columns({column: values.get(column) for column in DISCOUNT_COLUMNS})
 
 
 class EstimatedCountPaginator(Paginator):
@@ -89,10 +116,22 @@ class WindowFilter(admin.SimpleListFilter):
 class CouponChangeForm(forms.ModelForm):
     class Meta:
         model = Coupon
-        fields = ("code", "init_count", *(f for f in EDITABLE if f != "init_count"))
+        fields = ("code", "init_count", *(f for f in EDITABLE if f != "init_count"),
+                  *DISCOUNT_COLUMNS)  # fmt: skip
+        help_texts = {
+            "discount_percent_off": "e.g. 12.5; or give amount off instead (not both).",
+            "discount_currency": "ISO 4217, e.g. EUR: needed with an amount off, a maximum "
+            "or a minimum order.",
+            "discount_max_amount_off": "In the currency's minor unit (cents for EUR).",
+            "discount_min_order_amount": "In the currency's minor unit (cents for EUR).",
+        }
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if any(column in self.fields for column in DISCOUNT_COLUMNS):
+            for field, errors in discount_errors(cleaned).items():
+                for error in errors:
+                    self.add_error(field, error)
         new_count = cleaned.get("init_count")
         if not self.instance._state.adding and new_count is not None:
             used = self.instance.init_count - self.instance.remaining_count
@@ -113,6 +152,8 @@ class CouponChangeForm(forms.ModelForm):
         # shown on the form, and the change is neither logged nor called a success. The
         # UPDATE and the admin's LogEntry share the transaction changeform_view opens.
         changes = {f: self.cleaned_data[f] for f in self.changed_data if f in EDITABLE}
+        if set(self.changed_data) & set(DISCOUNT_COLUMNS):
+            changes["discount"] = discount_of(self.cleaned_data)
         try:
             self.saved = coupon_service.update_coupon(self.instance.pk, changes=changes)
         except DomainError as exc:
@@ -133,9 +174,26 @@ class BatchForm(forms.Form):
     )
     starts_at = forms.DateTimeField(required=False)
     expires_at = forms.DateTimeField(required=False)
+    discount_percent_off = forms.DecimalField(
+        required=False, max_digits=5, decimal_places=2, label="percent off"
+    )
+    discount_amount_off = forms.IntegerField(
+        required=False, min_value=0, max_value=MAX_AMOUNT, label="amount off (minor units)"
+    )
+    discount_currency = forms.CharField(required=False, max_length=3, label="currency")
+    discount_max_amount_off = forms.IntegerField(
+        required=False, min_value=0, max_value=MAX_AMOUNT, label="at most (minor units)"
+    )
+    discount_min_order_amount = forms.IntegerField(
+        required=False, min_value=0, max_value=MAX_AMOUNT, label="minimum order (minor units)"
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        cleaned["discount_currency"] = cleaned.get("discount_currency") or None
+        for field, errors in discount_errors(cleaned).items():
+            for error in errors:
+                self.add_error(field, error)
         if len(cleaned.get("prefix") or "") + (cleaned.get("length") or 0) > MAX_CODE_LENGTH:
             self.add_error(
                 "length", f"prefix + length must be at most {MAX_CODE_LENGTH} characters."
@@ -160,11 +218,13 @@ def _csv_rows(header: list[str], rows: Iterator[list[Any]]) -> Iterator[str]:
 @admin.register(Coupon)
 class CouponAdmin(admin.ModelAdmin):
     form = CouponChangeForm
-    list_display = ("code", "usage", "is_active", "starts_at", "expires_at", "created_at")
+    list_display = ("code", "usage", "discount_shown", "is_active", "starts_at", "expires_at",
+                    "created_at")  # fmt: skip
     search_fields = ("code__istartswith",)
     list_filter = ("is_active", WindowFilter)
     date_hierarchy = "created_at"
-    readonly_fields = ("id", "remaining_count", "created_at", "updated_at", "redemptions_link")
+    readonly_fields = ("id", "remaining_count", "metadata", "created_at", "updated_at",
+                       "redemptions_link")  # fmt: skip
     ordering = ("-created_at", "-id")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -179,6 +239,23 @@ class CouponAdmin(admin.ModelAdmin):
             used, total, percent, percent,
         )  # fmt: skip
 
+    @admin.display(description="discount")
+    def discount_shown(self, coupon: Coupon) -> str:
+        discount = coupon.discount
+        if discount is None:
+            return "-"
+        if discount.amount_off is not None:
+            text = f"{discount.amount_off} {discount.currency} off"
+        else:
+            text = f"{discount.percent_off:f}".rstrip("0").rstrip(".") + " % off"
+            if discount.max_amount_off is not None:
+                text += f", at most {discount.max_amount_off} {discount.currency}"
+            elif discount.currency is not None:
+                text += f" ({discount.currency} orders)"
+        if discount.min_order_amount is not None:
+            text += f", orders from {discount.min_order_amount} {discount.currency}"
+        return text
+
     @admin.display(description="redemptions")
     def redemptions_link(self, coupon: Coupon) -> str:
         if not coupon.pk:
@@ -189,8 +266,12 @@ class CouponAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Coupon | None = None) -> Any:
         if obj is None:
-            return ("id", "remaining_count", "created_at", "updated_at")
-        # A code is printed on flyers and typed by shoppers: it never changes.
+            return ("id", "remaining_count", "metadata", "created_at", "updated_at")
+        # A code is printed on flyers and typed by shoppers: it never changes. Nor does the
+        # discount once redeemed (the service says so too, should a redemption come
+        # between this page and its save).
+        if Redemption.objects.filter(coupon_id=obj.pk).exists():
+            return (*self.readonly_fields, "code", *DISCOUNT_COLUMNS)
         return (*self.readonly_fields, "code")
 
     def save_model(self, request: HttpRequest, obj: Coupon, form: Any, change: bool) -> None:
@@ -200,6 +281,8 @@ class CouponAdmin(admin.ModelAdmin):
             # whole row would write back the remaining_count read when the form was opened
             # and lose every redemption made since. Here only its result is copied.
             obj.remaining_count, obj.updated_at = form.saved.remaining_count, form.saved.updated_at
+            for column in DISCOUNT_COLUMNS:
+                setattr(obj, column, getattr(form.saved, column))
             return
         created = coupon_service.create_coupon(
             code=obj.code,
@@ -208,6 +291,7 @@ class CouponAdmin(admin.ModelAdmin):
             starts_at=obj.starts_at,
             expires_at=obj.expires_at,
             per_customer_limit=obj.per_customer_limit,
+            discount=discount_of(form.cleaned_data),
         )
         obj.pk = created.pk
         obj.remaining_count = created.remaining_count
@@ -230,13 +314,15 @@ class CouponAdmin(admin.ModelAdmin):
     @admin.action(description="Export selected coupons as CSV", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> StreamingHttpResponse:
         header = ["code", "init_count", "remaining_count", "is_active", "starts_at",
-                  "expires_at", "per_customer_limit", "created_at"]  # fmt: skip
+                  "expires_at", "per_customer_limit", "created_at", *DISCOUNT_COLUMNS,
+                  "metadata"]  # fmt: skip
         rows = (
-            [c, i, r, a, s and s.isoformat(), e and e.isoformat(), lim, cr.isoformat()]
-            for c, i, r, a, s, e, lim, cr in queryset.order_by()
+            [c, i, r, a, s and s.isoformat(), e and e.isoformat(), lim, cr.isoformat(),
+             None if pct is None else percent_json(pct), *amounts, json.dumps(meta)]
+            for c, i, r, a, s, e, lim, cr, pct, *amounts, meta in queryset.order_by()
             .values_list(*header)
             .iterator(chunk_size=2000)
-        )
+        )  # fmt: skip
         response = StreamingHttpResponse(_csv_rows(header, rows), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="coupons.csv"'
         return response
@@ -261,7 +347,7 @@ class CouponAdmin(admin.ModelAdmin):
                 codes = batches.create_coupon_batch(
                     count=data["count"], prefix=data["prefix"] or "", length=data["length"],
                     init_count=data["init_count"], starts_at=data["starts_at"],
-                    expires_at=data["expires_at"],
+                    expires_at=data["expires_at"], discount=discount_of(data),
                 )  # fmt: skip
             except DomainError as exc:
                 messages.error(request, f"Nothing created: {exc.detail}")
@@ -301,15 +387,31 @@ class RevertedFilter(admin.SimpleListFilter):
 
 @admin.register(Redemption)
 class RedemptionAdmin(admin.ModelAdmin):
-    list_display = ("coupon_code", "customer_id", "order_id", "remaining_after", "redeemed_at",
-                    "reverted_at")  # fmt: skip
+    list_display = ("coupon_code", "customer_id", "order_id", "order_amount", "currency",
+                    "discount_amount", "remaining_after", "redeemed_at", "reverted_at")  # fmt: skip
     list_select_related = ("coupon",)
     list_filter = (RevertedFilter, "redeemed_at")
     search_fields = ("coupon__code", "customer_id", "order_id")  # see get_search_results
     ordering = ("-redeemed_at", "-id")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
-    actions = ("revert",)
+    actions = ("revert", "export_csv")
+
+    @admin.action(description="Export selected redemptions as CSV", permissions=["view"])
+    def export_csv(
+        self, request: HttpRequest, queryset: QuerySet[Redemption]
+    ) -> StreamingHttpResponse:
+        header = ["id", "code", "customer_id", "order_id", "order_amount", "currency",
+                  "discount_amount", "redeemed_at", "reverted_at", "metadata"]  # fmt: skip
+        rows = (
+            [str(i), c, cu, o, oa, cur, d, ra.isoformat(), rv and rv.isoformat(), json.dumps(m)]
+            for i, c, cu, o, oa, cur, d, ra, rv, m in queryset.order_by()
+            .values_list("id", "coupon__code", *header[2:])
+            .iterator(chunk_size=2000)
+        )  # fmt: skip
+        response = StreamingHttpResponse(_csv_rows(header, rows), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="redemptions.csv"'
+        return response
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Redemption], search_term: str

@@ -106,3 +106,33 @@ class CountBelowUsed(DomainError):
 class HasRedemptions(DomainError):
     code = "has_redemptions"
     default_detail = "A redeemed coupon keeps its history: deactivate it instead."
+
+
+class DiscountLocked(DomainError):
+    code = "discount_locked"
+    default_detail = (
+        "The coupon has been redeemed: its discount can no longer change (create a new code)."
+    )
+
+
+class OrderRequired(DomainError):
+    code = "order_required"
+    default_detail = "This coupon has a discount: send the order (amount and currency)."
+
+
+class OrderRefused(DomainError):
+    """The order does not qualify for the coupon's discount; `details` says by how much."""
+
+    def __init__(self, detail: str | None = None, *, details: dict[str, Any]):
+        super().__init__(detail, data={"details": details})
+        self.details = details
+
+
+class CurrencyMismatch(OrderRefused):
+    code = "currency_mismatch"
+    default_detail = "The order's currency is not the discount's."
+
+
+class MinOrderAmountNotMet(OrderRefused):
+    code = "min_order_amount_not_met"
+    default_detail = "The order is below the discount's minimum order amount."

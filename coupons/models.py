@@ -10,12 +10,27 @@ from django.db.models import F, Q
 from django.db.models.functions import Upper
 
 from coupons.domain.codes import lookup_key
+from coupons.domain.discounts import DISCOUNT_FIELDS, Discount, discount_from_columns
 from coupons.domain.limits import (
     MAX_CODE_LENGTH,
     MAX_CUSTOMER_ID_LENGTH,
     MAX_INIT_COUNT,
     MAX_ORDER_ID_LENGTH,
 )
+from coupons.domain.money import MAX_AMOUNT
+
+CURRENCY_LENGTH = 3
+
+
+def _amount_in_range(field: str) -> Q:
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": 0, f"{field}__lte": MAX_AMOUNT})
+
+
+def _metadata_field() -> models.JSONField:
+    # db_default as well as default: the repository's hand-written INSERTs name their
+    # columns, and a row they write must still get {} rather than break NOT NULL.
+    return models.JSONField(default=dict, db_default=models.Value({}, models.JSONField()))
+
 
 # `code__upper="PIOTR"` compiles to UPPER("code") = 'PIOTR', the very expression of the
 # unique index, so a case-insensitive lookup is an index lookup.
@@ -52,6 +67,19 @@ class Coupon(models.Model):
     per_customer_limit = models.IntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The discount (coupons.domain.discounts), all NULL for a code that only counts uses.
+    # Columns rather than one JSON value: the database checks the rules below, and a
+    # redemption's one statement computes the discount from them (coupons.db.discount_sql).
+    discount_percent_off = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    discount_amount_off = models.BigIntegerField(null=True, blank=True)
+    discount_currency = models.CharField(  # noqa: DJ001 - NULL: no currency, not ""
+        max_length=CURRENCY_LENGTH, null=True, blank=True
+    )
+    discount_max_amount_off = models.BigIntegerField(null=True, blank=True)
+    discount_min_order_amount = models.BigIntegerField(null=True, blank=True)
+    metadata = _metadata_field()
 
     objects = CouponQuerySet.as_manager()
 
@@ -76,6 +104,51 @@ class Coupon(models.Model):
                 condition=Q(per_customer_limit__isnull=True) | Q(per_customer_limit__gte=1),
                 name="coupon_per_customer_limit_positive",
             ),
+            # The discount's rules (coupons.domain.discounts.discount_problems) that a row
+            # can break; the currency's code is checked by the API, not here.
+            models.CheckConstraint(
+                condition=Q(discount_percent_off__isnull=True)
+                | Q(discount_amount_off__isnull=True),
+                name="coupon_discount_percent_or_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_percent_off__isnull=True)
+                | Q(discount_percent_off__gt=0, discount_percent_off__lte=100),
+                name="coupon_discount_percent_in_range",
+            ),
+            models.CheckConstraint(
+                condition=_amount_in_range("discount_amount_off"),
+                name="coupon_discount_amount_off_in_range",
+            ),
+            models.CheckConstraint(
+                condition=_amount_in_range("discount_max_amount_off"),
+                name="coupon_discount_max_amount_off_in_range",
+            ),
+            models.CheckConstraint(
+                condition=_amount_in_range("discount_min_order_amount"),
+                name="coupon_discount_min_order_amount_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_currency__isnull=False)
+                | Q(
+                    discount_amount_off__isnull=True,
+                    discount_max_amount_off__isnull=True,
+                    discount_min_order_amount__isnull=True,
+                ),
+                name="coupon_discount_currency_where_needed",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_max_amount_off__isnull=True)
+                | Q(discount_percent_off__isnull=False),
+                name="coupon_discount_max_only_with_percent",
+            ),
+            # A currency or a minimum alone would be a discount of nothing.
+            models.CheckConstraint(
+                condition=Q(discount_percent_off__isnull=False)
+                | Q(discount_amount_off__isnull=False)
+                | Q(discount_currency__isnull=True, discount_min_order_amount__isnull=True),
+                name="coupon_discount_parts_need_a_discount",
+            ),
         ]
         indexes = [
             # The list's order (newest first) and its cursor pages.
@@ -88,6 +161,12 @@ class Coupon(models.Model):
     @property
     def used_count(self) -> int:
         return self.init_count - self.remaining_count
+
+    @property
+    def discount(self) -> Discount | None:
+        return discount_from_columns(
+            {f"discount_{name}": getattr(self, f"discount_{name}") for name in DISCOUNT_FIELDS}
+        )
 
 
 class ApiKeyScope(models.TextChoices):
@@ -139,6 +218,13 @@ class Redemption(models.Model):
     api_key = models.ForeignKey(
         ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The order as the redemption was given it, and the discount it took (kept on revert).
+    order_amount = models.BigIntegerField(null=True, blank=True)
+    currency = models.CharField(  # noqa: DJ001 - NULL: no order given, not ""
+        max_length=CURRENCY_LENGTH, null=True, blank=True
+    )
+    discount_amount = models.BigIntegerField(null=True, blank=True)
+    metadata = _metadata_field()
 
     class Meta:
         constraints = [
@@ -148,6 +234,25 @@ class Redemption(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(remaining_after__gte=0), name="redemption_remaining_after_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=_amount_in_range("order_amount"),
+                name="redemption_order_amount_in_range",
+            ),
+            # An order is an amount in a currency: both or neither.
+            models.CheckConstraint(
+                condition=Q(order_amount__isnull=True, currency__isnull=True)
+                | Q(order_amount__isnull=False, currency__isnull=False),
+                name="redemption_order_has_a_currency",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_amount__isnull=True)
+                | Q(
+                    order_amount__isnull=False,
+                    discount_amount__gte=0,
+                    discount_amount__lte=F("order_amount"),
+                ),
+                name="redemption_discount_within_the_order",
             ),
         ]
         indexes = [

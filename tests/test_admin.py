@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib import messages
@@ -20,6 +21,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from coupons.domain.discounts import Discount
 from coupons.models import Coupon, Redemption
 from coupons.services import coupons as coupon_service
 from coupons.services import redemptions
@@ -277,3 +279,85 @@ def test_a_coupon_is_created_from_the_admin(staff):
     )  # fmt: skip
     assert response.status_code == 302, response.content.decode()[:1500]
     assert Coupon.objects.get(code="NEW-1").remaining_count == 7
+
+
+# Discounts (issue 14): shown, edited under the API's rule, exported.
+
+EXAMPLE = Discount(
+    percent_off=Decimal("12.5"), currency="EUR", max_amount_off=5000, min_order_amount=2000
+)
+
+
+def test_a_discount_is_set_from_the_admin_while_never_redeemed(staff):
+    coupon = make_coupon("ADMIN-OFF", init_count=5)
+    url = reverse("admin:coupons_coupon_change", args=[coupon.pk])
+
+    response = staff.post(url, change_form(
+        coupon, discount_percent_off="12.5", discount_currency="EUR",
+        discount_max_amount_off=5000, discount_min_order_amount=2000,
+    ))  # fmt: skip
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Coupon.objects.get(pk=coupon.pk).discount == EXAMPLE
+    listing = staff.get(reverse("admin:coupons_coupon_changelist")).content.decode()
+    assert "12.5 % off, at most 5000 EUR, orders from 2000 EUR" in listing
+
+
+def test_a_bad_discount_is_refused_by_the_admin_form(staff):
+    coupon = make_coupon("ADMIN-BAD", init_count=5)
+    url = reverse("admin:coupons_coupon_change", args=[coupon.pk])
+
+    response = staff.post(url, change_form(coupon, discount_amount_off=500))
+
+    assert response.status_code == 200
+    assert "Required with amount_off" in response.content.decode()
+    assert Coupon.objects.get(pk=coupon.pk).discount is None
+
+
+def test_the_admin_cannot_change_the_discount_of_a_redeemed_coupon(staff):
+    coupon = make_coupon("ADMIN-LOCK", init_count=5, discount=EXAMPLE)
+    redemptions.redeem_coupon(code="ADMIN-LOCK", order={"amount": 3000, "currency": "EUR"})
+    url = reverse("admin:coupons_coupon_change", args=[coupon.pk])
+
+    page = staff.get(url).content.decode()
+    response = staff.post(url, change_form(coupon, discount_percent_off="50"))
+
+    assert 'name="discount_percent_off"' not in page  # shown, not editable
+    assert response.status_code == 302
+    assert Coupon.objects.get(pk=coupon.pk).discount == EXAMPLE
+
+
+def test_the_csv_exports_show_the_discount_and_the_amounts(staff):
+    coupon = make_coupon("ADMIN-CSV", init_count=5, discount=EXAMPLE, metadata={"k": "v"})
+    redemptions.redeem_coupon(code="ADMIN-CSV", order={"amount": 12999, "currency": "EUR"})
+
+    exported = staff.post(
+        reverse("admin:coupons_coupon_changelist"),
+        {"_selected_action": [str(coupon.pk)], "action": "export_csv"},
+    )
+    rows = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
+    assert rows[0]["discount_percent_off"] == "12.5"
+    assert rows[0]["discount_max_amount_off"] == "5000" and rows[0]["metadata"] == '{"k": "v"}'
+
+    redemption = Redemption.objects.get(coupon=coupon)
+    exported = staff.post(
+        reverse("admin:coupons_redemption_changelist"),
+        {"_selected_action": [str(redemption.pk)], "action": "export_csv"},
+    )
+    rows = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
+    assert (rows[0]["order_amount"], rows[0]["currency"], rows[0]["discount_amount"]) == (
+        "12999", "EUR", "1625",
+    )  # fmt: skip
+    listing = staff.get(reverse("admin:coupons_redemption_changelist")).content.decode()
+    assert "12999" in listing and "1625" in listing
+
+
+def test_a_batch_with_a_discount_is_generated_from_the_admin(staff):
+    response = staff.post(reverse("admin:coupons_coupon_generate"), {
+        "count": 3, "prefix": "OFF-", "length": 8, "init_count": 1,
+        "discount_amount_off": 500, "discount_currency": "EUR",
+    })  # fmt: skip
+
+    assert response["Content-Type"] == "text/csv"
+    made = Coupon.objects.filter(code__startswith="OFF-")
+    assert {c.discount for c in made} == {Discount(amount_off=500, currency="EUR")}

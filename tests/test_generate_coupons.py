@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from coupons.domain.discounts import Discount
 from coupons.models import Coupon
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,6 +57,13 @@ def test_the_progress_bar_is_drawn_on_stderr(tmp_path: Path, capsys):
         ["--init-count", "0"],
         ["--starts-at", "2027-01-02T00:00:00Z", "--expires-at", "2027-01-01T00:00:00Z"],
         ["--chunk-size", "9000"],
+        ["--amount-off", "500"],  # no currency
+        ["--percent-off", "12.345"],
+        ["--percent-off", "ten"],
+        ["--percent-off", "10", "--currency", "eur"],
+        ["--amount-off", "500", "--currency", "EUR", "--max-amount-off", "100"],
+        ["--metadata", "no-equals-sign"],
+        ["--metadata", "k=" + "v" * 501],
     ],
 )
 def test_bad_arguments_create_nothing(tmp_path: Path, args):
@@ -120,3 +129,22 @@ def test_after_a_collision_codes_taken_in_another_letter_case_are_not_drawn_agai
     assert sorted(made) == sorted(f"q{c}" for c in CODE_ALPHABET[:3])
     # The first draw may collide; every retry offers only codes that are free.
     assert all(offered == inserted for offered, inserted in calls[1:])
+
+
+def test_the_generator_gives_every_coupon_the_discount_and_metadata(tmp_path: Path):
+    call_command(
+        "generate_coupons", "--count", "20", "--prefix", "OFF-", "--length", "8",
+        "--percent-off", "12.5", "--currency", "EUR", "--max-amount-off", "5000",
+        "--min-order-amount", "2000", "--metadata", "run=spring", "--metadata", "by=ops",
+        "--output", str(tmp_path / "codes.csv"), "--no-progress",
+    )  # fmt: skip
+
+    made = Coupon.objects.filter(code__startswith="OFF-")
+    assert made.count() == 20
+    assert {c.discount for c in made} == {
+        Discount(
+            percent_off=Decimal("12.5"), currency="EUR", max_amount_off=5000,
+            min_order_amount=2000,
+        )
+    }  # fmt: skip
+    assert {tuple(sorted(c.metadata.items())) for c in made} == {(("by", "ops"), ("run", "spring"))}

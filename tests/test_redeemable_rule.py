@@ -1,20 +1,24 @@
 """The redeemable rule is defined once (`coupons.domain.rules.refusal_for`); the SQL that
 spends a use and the QuerySet filter restate it for the database. This pins both to it
-over every edge: active or not, each side of each window bound (equal included), and a
-use left or none."""
+over every edge: active or not, each side of each window bound (equal included), a use
+left or none, and for a coupon with a discount, each kind of order (none, another
+currency, each side of the minimum)."""
 
 from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.db import connection
 
-from coupons.db.raw import REDEEMABLE_SQL
-from coupons.domain.rules import refusal_for
+from coupons.db.raw import ORDER_FITS_SQL, REDEEMABLE_SQL
+from coupons.domain.discounts import Discount, Order
+from coupons.domain.rules import order_refusal_for, refusal_for
 from coupons.models import Coupon
+from tests.factories import make_coupon
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +74,74 @@ def test_the_cases_cover_both_answers():
         for a, s, e, r in CASES
     }
     assert answers == {True, False}
+
+
+# The order, for a coupon with a discount: ORDER_FITS_SQL against order_refusal_for.
+
+D = Decimal
+DISCOUNTS: dict[str, Discount | None] = {
+    "none": None,
+    "percent-any-currency": Discount(percent_off=D("10")),
+    "percent-eur": Discount(percent_off=D("10"), currency="EUR"),
+    "percent-eur-min": Discount(percent_off=D("10"), currency="EUR", min_order_amount=2000),
+    "amount-eur-min": Discount(amount_off=500, currency="EUR", min_order_amount=2000),
+    "percent-any-capped": Discount(percent_off=D("10"), currency="EUR", max_amount_off=100),
+}
+ORDERS: dict[str, Order | None] = {
+    "none": None,
+    "eur-below": Order(1999, "EUR"),
+    "eur-at": Order(2000, "EUR"),
+    "eur-above": Order(2001, "EUR"),
+    "usd-above": Order(5000, "USD"),
+    "eur-zero": Order(0, "EUR"),
+}
+
+
+def sql_says_the_order_fits(coupon: Coupon, order: Order | None) -> bool:
+    params = {
+        "id": coupon.pk,
+        "order_amount": None if order is None else order.amount,
+        "currency": None if order is None else order.currency,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {Coupon._meta.db_table} WHERE id = %(id)s AND {ORDER_FITS_SQL}",
+            params,
+        )
+        return cursor.fetchone() is not None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("discount", DISCOUNTS)
+@pytest.mark.parametrize("order", ORDERS)
+def test_the_order_sql_agrees_with_the_rule(discount, order):
+    coupon = make_coupon(f"ORDER-{discount}-{order}", discount=DISCOUNTS[discount])
+    by_rule = order_refusal_for(coupon.discount, order=ORDERS[order], order_required=True) is None
+
+    assert sql_says_the_order_fits(coupon, ORDERS[order]) is by_rule
+
+
+def test_the_order_cases_cover_every_answer():
+    codes = {
+        getattr(order_refusal_for(d, order=o, order_required=True), "code", None)
+        for d in DISCOUNTS.values()
+        for o in ORDERS.values()
+    }
+    assert codes == {None, "order_required", "currency_mismatch", "min_order_amount_not_met"}
+
+
+def test_the_coupon_comes_before_the_order_and_the_customer_id_before_both():
+    discounted = Coupon(
+        is_active=False, remaining_count=1, per_customer_limit=1,
+        discount_percent_off=D("10"), discount_currency="EUR",
+    )  # fmt: skip
+    assert refusal_for(discounted, now=NOW, customer_id=None, order_required=True).code == (
+        "customer_id_required"
+    )
+    found = refusal_for(discounted, now=NOW, customer_id="c", order_required=True)
+    assert found is not None and found.code == "coupon_inactive"
+    discounted.is_active = True
+    found = refusal_for(discounted, now=NOW, customer_id="c", order_required=True)
+    assert found is not None and found.code == "order_required"
+    found = refusal_for(discounted, now=NOW, customer_id="c", order=Order(1, "USD"))
+    assert found is not None and found.code == "currency_mismatch"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.result import Err
 
+from coupons.domain.discounts import DISCOUNT_FIELDS, discount_problems
 from coupons.services import api_keys, redemptions
 from coupons.services import coupons as coupon_service
 from tests.servers import Server, running_servers
@@ -66,11 +68,21 @@ def make_stateless(case: Any) -> None:
       gets a fresh key (hypothesis reuses generated values across cases);
     - a batch's prefix + length is at most 64 characters;
     - a redemption of a coupon that an earlier case created with a per-customer limit
-      needs a customer_id (400 customer_id_required), so one is always sent.
+      needs a customer_id (400 customer_id_required), so one is always sent; one with a
+      discount needs an order (400 order_required), so one is always sent too;
+    - a discount's fields depend on each other (exactly one of percent_off and amount_off,
+      a currency with an amount), and a percentage has at most two decimals (a generated
+      float may carry binary noise): a discount breaking these becomes a valid one;
+    - metadata keys are 1 to 40 characters without NUL (OpenAPI 3.0 has no
+      propertyNames), values have no NUL, and at most 50 keys may be set.
     """
     if case.query:
         case.query.pop("cursor", None)
     body = case.body if isinstance(case.body, dict) else {}
+    if isinstance(body.get("discount"), dict):
+        body["discount"] = valid_discount(body["discount"])
+    if isinstance(body.get("metadata"), dict):
+        body["metadata"] = valid_metadata(body["metadata"])
     starts, expires = body.get("starts_at"), body.get("expires_at")
     if isinstance(starts, str) and isinstance(expires, str):
         from datetime import datetime
@@ -83,8 +95,32 @@ def make_stateless(case: Any) -> None:
     is_redemption = case.method == "POST" and case.path == "/v1/redemptions/"
     if is_redemption and not isinstance(body.get("customer_id"), str):
         body["customer_id"] = "schemathesis"
+    if is_redemption and not isinstance(body.get("order"), dict):
+        body["order"] = {"amount": 10_000, "currency": "EUR"}
     if case.headers and "Idempotency-Key" in case.headers:
         case.headers["Idempotency-Key"] = f"schemathesis-{uuid.uuid4()}"
+
+
+def valid_discount(discount: dict[str, Any]) -> dict[str, Any]:
+    percent = discount.get("percent_off")
+    if isinstance(percent, float):
+        discount["percent_off"] = Decimal(repr(percent)).quantize(Decimal("0.01"))
+    values = {name: discount.get(name) for name in DISCOUNT_FIELDS}
+    if set(discount) - set(DISCOUNT_FIELDS) or discount_problems(**values):
+        return {"percent_off": 10}
+    if isinstance(discount.get("percent_off"), Decimal):
+        discount["percent_off"] = float(discount["percent_off"])
+    return discount
+
+
+def valid_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    kept = {
+        key: value
+        for key, value in metadata.items()
+        if 1 <= len(key) <= 40 and "\x00" not in key
+        and not (isinstance(value, str) and "\x00" in value)
+    }  # fmt: skip
+    return dict(list(kept.items())[:50])
 
 
 def check_operation(

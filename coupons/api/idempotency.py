@@ -13,7 +13,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from rest_framework.request import Request
 
-from coupons.api.http import to_json_bytes
+from coupons.api.http import json_default, to_json_bytes
 from coupons.api.problems import is_replayable, problem_for_exception
 from coupons.db.workers import in_worker
 from coupons.errors import CodedError, ValidationFailed
@@ -37,7 +37,10 @@ def idempotency_key_of(request: Request) -> str | None:
 
 
 def fingerprint_of(request: Request, body: dict[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # Decimals as the answer would write them: 12.5 and 12.50 are one body.
+    canonical = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default
+    )
     raw = f"{request.method} {request.path.lower()}\n{canonical}"
     return hashlib.sha256(raw.encode()).hexdigest()
 

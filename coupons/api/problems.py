@@ -41,6 +41,7 @@ PROBLEMS: dict[str, Problem] = {
     "validation_error": Problem(400, "Invalid request"),
     "malformed_json": Problem(400, "Malformed JSON"),
     "customer_id_required": Problem(400, "customer_id required"),
+    "order_required": Problem(400, "Order required"),
     "unauthenticated": Problem(401, "Authentication required"),
     "permission_denied": Problem(403, "Permission denied"),
     "not_found": Problem(404, "Not found"),
@@ -61,6 +62,9 @@ PROBLEMS: dict[str, Problem] = {
     "already_reverted": Problem(409, "Already reverted"),
     "count_below_used": Problem(409, "Count below used"),
     "has_redemptions": Problem(409, "Coupon has redemptions"),
+    "discount_locked": Problem(409, "Discount locked"),
+    "currency_mismatch": Problem(409, "Currency mismatch"),
+    "min_order_amount_not_met": Problem(409, "Minimum order amount not met"),
     # Ours
     "internal_error": Problem(500, "Internal server error"),
     "database_unavailable": Problem(503, "Database unavailable", replayable=False),
@@ -91,9 +95,10 @@ def problem_response(
     *,
     errors: Any = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
     response = HttpResponse(
-        problem_body(code, detail or PROBLEMS[code].title, errors=errors),
+        problem_body(code, detail or PROBLEMS[code].title, errors=errors, extra=extra),
         status=PROBLEMS[code].status,
         headers=headers,
         content_type=PROBLEM_CONTENT_TYPE,
@@ -110,7 +115,12 @@ def _coded_error_response(exc: CodedError) -> HttpResponse:
     headers = {}
     if "retry_after" in exc.data:
         headers["Retry-After"] = str(exc.data["retry_after"])
-    return problem_response(exc.code, exc.detail, errors=exc.data.get("errors"), headers=headers)
+    # An order's refusal says by how much (min_order_amount_not_met: the minimum, the
+    # shortfall and the currency), in the body as the validation answer has it.
+    extra = {"details": exc.data["details"]} if "details" in exc.data else None
+    return problem_response(
+        exc.code, exc.detail, errors=exc.data.get("errors"), headers=headers, extra=extra
+    )
 
 
 _DRF_CODES: dict[type[drf.APIException], str] = {

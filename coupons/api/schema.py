@@ -17,7 +17,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from coupons.api.problems import PROBLEM_CONTENT_TYPE
-from coupons.api.shapes import COUPON, REDEMPTION, VALIDATION
+from coupons.api.shapes import COUPON, REDEMPTION, VALIDATION, DetailsSchema
 
 PROBLEM = PROBLEM_CONTENT_TYPE
 
@@ -69,6 +69,10 @@ Problem = inline_serializer(
             child=serializers.ListField(child=serializers.CharField()),
             required=False,
             help_text="Validation errors by field (400 validation_error only).",
+        ),
+        "details": DetailsSchema(
+            required=False,
+            help_text="currency_mismatch and min_order_amount_not_met: what the order lacks.",
         ),
     },
 )

@@ -15,7 +15,15 @@ from rest_framework import serializers
 
 from coupons.api import fastpaths
 from coupons.api.fastpaths import SharedFieldsSerializer
+from coupons.api.money_fields import (
+    AmountField,
+    CurrencyField,
+    MetadataField,
+    MetadataPatchField,
+    PercentField,
+)
 from coupons.api.problems import flatten_errors
+from coupons.domain.discounts import DISCOUNT_FIELDS, discount_problems
 from coupons.domain.limits import (
     CODE_PATTERN,
     CODE_RULE,
@@ -148,6 +156,34 @@ class TimestampField(serializers.DateTimeField):
         return super().enforce_timezone(value)
 
 
+class DiscountInput(InputSerializer):
+    """What a code is worth: exactly one of `percent_off` and `amount_off`. `currency` is
+    required with `amount_off`, `max_amount_off` (percent only) or `min_order_amount`; a
+    percent discount without a currency applies to an order in any currency."""
+
+    # Validated data: all five keys, None where not given, ready for Discount(**value).
+
+    percent_off = PercentField(required=False, allow_null=True)
+    amount_off = AmountField(required=False, allow_null=True)
+    currency = CurrencyField(required=False, allow_null=True)
+    max_amount_off = AmountField(required=False, allow_null=True)
+    min_order_amount = AmountField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        values = {name: attrs.get(name) for name in DISCOUNT_FIELDS}
+        problems = discount_problems(**values)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return values
+
+
+class OrderInput(InputSerializer):
+    """The order a code is used on: its amount in the currency's minor unit."""
+
+    amount = AmountField()
+    currency = CurrencyField()
+
+
 def check_window(attrs: dict[str, Any]) -> None:
     """A validity window given whole must open before it closes (the database's CHECK
     also guards a window completed by an edit)."""
@@ -163,6 +199,10 @@ class CouponFieldsMixin(InputSerializer):
     per_customer_limit = StrictIntegerField(
         required=False, allow_null=True, min_value=1, max_value=MAX_INIT_COUNT
     )
+    # null: a code that only counts uses. On a PATCH, replaced whole (or removed by null)
+    # while the coupon was never redeemed.
+    discount = DiscountInput(required=False, allow_null=True)
+    metadata = MetadataField(required=False)
 
 
 @extend_schema_field({"description": "Ignored: remaining_count starts at init_count."})
@@ -209,6 +249,10 @@ class RedemptionInput(InputSerializer):
     order_id = TextField(
         required=False, allow_null=True, min_length=1, max_length=MAX_ORDER_ID_LENGTH
     )
+    # Required for a coupon with a discount (409 order_required), which is the service's
+    # rule: the serializer cannot know the coupon.
+    order = OrderInput(required=False, allow_null=True)
+    metadata = MetadataField(required=False)
 
 
 class RevertInput(InputSerializer):
@@ -220,6 +264,8 @@ class ValidationInput(InputSerializer):
     customer_id = TextField(
         required=False, allow_null=True, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH
     )
+    # Optional: without it, the answer computes no amount.
+    order = OrderInput(required=False, allow_null=True)
 
 
 class RedemptionFilters(InputSerializer):
@@ -252,6 +298,7 @@ class CouponFilters(InputSerializer):
 
 class CouponPatchInput(CouponFieldsMixin):
     init_count = StrictIntegerField(required=False, min_value=1, max_value=MAX_INIT_COUNT)
+    metadata = MetadataPatchField(required=False)
     refused = {"code": "Cannot be changed.", "remaining_count": "Read-only: set init_count."}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

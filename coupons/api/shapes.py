@@ -16,8 +16,13 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from coupons.api.http import rfc3339
+from coupons.api.money_fields import AmountField, CurrencyField, PercentField
+from coupons.domain.discounts import Discount, discount_json
+from coupons.domain.metadata import metadata_json
 
-Kind = Literal["uuid", "string", "integer", "boolean", "datetime"]
+Kind = Literal[
+    "uuid", "string", "integer", "boolean", "datetime", "discount", "metadata", "details"
+]
 
 
 def _uuid(value: uuid.UUID | None) -> str | None:
@@ -32,19 +37,56 @@ def _datetime(value: datetime | None) -> str | None:
     return rfc3339(value)
 
 
+def _discount(value: Discount | None) -> dict[str, Any] | None:
+    return None if value is None else discount_json(value)
+
+
+def _metadata(value: dict[str, str] | None) -> dict[str, str]:
+    return metadata_json(value)
+
+
 _ENCODE: dict[Kind, Callable[[Any], Any]] = {
     "uuid": _uuid,
     "string": _same,
     "integer": _same,
     "boolean": _same,
     "datetime": _datetime,
+    "discount": _discount,
+    "metadata": _metadata,
+    "details": _same,
 }
-_SCHEMA: dict[Kind, type[serializers.Field]] = {
+
+
+# The OpenAPI side of the nested kinds (drf-spectacular reads these, nothing encodes with them).
+@extend_schema_serializer(component_name="Discount")
+class DiscountSchema(serializers.Serializer):
+    percent_off = PercentField(allow_null=True)
+    amount_off = AmountField(allow_null=True)
+    currency = CurrencyField(allow_null=True)
+    max_amount_off = AmountField(allow_null=True)
+    min_order_amount = AmountField(allow_null=True)
+
+
+@extend_schema_serializer(component_name="RefusalDetails")
+class DetailsSchema(serializers.Serializer):
+    min_order_amount = AmountField(required=False)
+    shortfall = AmountField(required=False)
+    currency = CurrencyField(required=False)
+
+
+def _metadata_schema(**options: Any) -> serializers.Field:
+    return serializers.DictField(child=serializers.CharField(), **options)
+
+
+_SCHEMA: dict[Kind, Callable[..., serializers.Field]] = {
     "uuid": serializers.UUIDField,
     "string": serializers.CharField,
     "integer": serializers.IntegerField,
     "boolean": serializers.BooleanField,
     "datetime": serializers.DateTimeField,
+    "discount": DiscountSchema,
+    "metadata": _metadata_schema,
+    "details": DetailsSchema,
 }
 
 
@@ -98,6 +140,8 @@ COUPON = Shape(
     per_customer_limit=Out("integer", nullable=True, minimum=1),
     created_at=Out("datetime"),
     updated_at=Out("datetime"),
+    discount=Out("discount", nullable=True, help="null: a code that only counts uses."),
+    metadata=Out("metadata"),
 )
 
 REDEMPTION = Shape(
@@ -112,6 +156,12 @@ REDEMPTION = Shape(
     ),
     redeemed_at=Out("datetime"),
     reverted_at=Out("datetime", nullable=True),
+    order_amount=Out("integer", nullable=True, minimum=0, help="The order's amount, if sent."),
+    currency=Out("string", nullable=True, help="The order's currency, if sent."),
+    discount_amount=Out(
+        "integer", nullable=True, minimum=0, help="null for a coupon without a discount."
+    ),
+    metadata=Out("metadata"),
 )
 
 VALIDATION = Shape(
@@ -119,4 +169,12 @@ VALIDATION = Shape(
     valid=Out("boolean"),
     reason=Out("string", nullable=True, help="An error code, or null if valid."),
     remaining_count=Out("integer", nullable=True),
+    discount_amount=Out(
+        "integer", nullable=True, minimum=0, help="With an order, on a valid code's discount."
+    ),
+    amount_after_discount=Out("integer", nullable=True, minimum=0),
+    currency=Out("string", nullable=True, help="The order's currency, when amounts are given."),
+    details=Out(
+        "details", nullable=True, help="currency_mismatch and min_order_amount_not_met only."
+    ),
 )

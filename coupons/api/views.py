@@ -102,7 +102,13 @@ class CouponDetailView(ApiView):
         request=CouponPatchInput,
         responses={
             200: CouponOut,
-            **problems(*BODY_PROBLEMS, 404, 409, _409="count_below_used"),
+            **problems(
+                *BODY_PROBLEMS,
+                404,
+                409,
+                _409="count_below_used, or discount_locked: the discount changes only while "
+                "the coupon was never redeemed",
+            ),
         },
     )
     async def patch(self, request: Request, coupon_id: uuid.UUID) -> HttpResponse:
@@ -147,10 +153,12 @@ class RedemptionCollectionView(ApiView):
             201: RedemptionOut,
             **problems(
                 *BODY_PROBLEMS, 404, 409, 422, 429,
-                _400="validation_error, malformed_json or customer_id_required",
+                _400="validation_error, malformed_json, customer_id_required or "
+                "order_required (a coupon with a discount)",
                 _404="coupon_not_found",
-                _409="coupon_exhausted, coupon_inactive, coupon_not_started, coupon_expired "
-                "or customer_limit_reached",
+                _409="coupon_exhausted, coupon_inactive, coupon_not_started, coupon_expired, "
+                "currency_mismatch, min_order_amount_not_met (with details) or "
+                "customer_limit_reached",
             ),
         },
     )  # fmt: skip

@@ -5,12 +5,15 @@ falls back to the ORM on SQLite, which serves development."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
+from coupons.db.discount_sql import discount_sql
 from coupons.models import ApiKey, Coupon, IdempotencyRecord, Redemption
 
 _COUPONS, _REDEMPTIONS = Coupon._meta.db_table, Redemption._meta.db_table
@@ -32,6 +35,25 @@ REDEEMABLE_SQL = """
 """
 
 
+# `coupons.domain.rules.order_refusal_for` for a redemption (an order required) as SQL
+# over the row, for an order `%(order_amount)s` in `%(currency)s` (both NULL: none sent):
+# a coupon without a discount takes any order or none; one with a discount needs an order
+# in its currency (if it names one) of at least its minimum. Pinned by
+# tests/test_redeemable_rule.py.
+ORDER_FITS_SQL = """
+    ((discount_percent_off IS NULL AND discount_amount_off IS NULL)
+     OR (%(order_amount)s::bigint IS NOT NULL
+         AND (discount_currency IS NULL OR discount_currency = %(currency)s::text)
+         AND (discount_min_order_amount IS NULL
+              OR discount_min_order_amount <= %(order_amount)s::bigint)))
+"""
+
+_DISCOUNT_COLUMNS = (
+    "discount_percent_off, discount_amount_off, discount_currency, discount_max_amount_off, "
+    "discount_min_order_amount"
+)
+
+
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
@@ -42,22 +64,58 @@ def violates(exc: IntegrityError, constraint: str) -> bool:
     return diag_name == constraint or constraint in str(exc)
 
 
+# Each column's value when a create does not give it: the field's own default (a fresh
+# `{}` for metadata), else NULL. Fields without a Python default get None, which only
+# nullable columns accept, as Model.save() would send.
+_DEFAULTED = [(f.attname, f.get_default) for f in Coupon._meta.concrete_fields if f.has_default()]
+_FIELDS = list(Coupon._meta.concrete_fields)
+
+
 def insert_coupon(fields: dict[str, Any]) -> Coupon:
-    """One INSERT without `Model.save()`. Every column is given (no database defaults), so
-    the returned instance is exact."""
+    """One INSERT without `Model.save()`. Every column is given (a field's default where
+    `fields` has none), so the returned instance is exact."""
     if not is_postgres():
         return Coupon.objects.create(**fields)
     now = timezone.now()
-    values = {**fields, "id": uuid.uuid4(), "created_at": now, "updated_at": now}
-    row = [values[name] for name in _COUPON_FIELDS]
+    values = {name: default() for name, default in _DEFAULTED}
+    values.update(fields)
+    values.update(id=uuid.uuid4(), created_at=now, updated_at=now)
+    row = [values.get(name) for name in _COUPON_FIELDS]
+    # As Model.save() sends them: a dict becomes jsonb, a Decimal is quantized, ...
+    params = [
+        field.get_db_prep_save(value, connection) for field, value in zip(_FIELDS, row, strict=True)
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_COUPON, row)
+        cursor.execute(_INSERT_COUPON, params)
     return Coupon.from_db(connection.alias, _COUPON_FIELDS, row)
+
+
+@cache
+def _coupon_converters() -> list[tuple[int, Any, list[Any]]]:
+    """(position, column, converters) for each column whose raw value needs converting
+    (jsonb arrives as text, to be parsed by JSONField.from_db_value), as a queryset's
+    compiler would find them; worked out once, not per read."""
+    found = []
+    for index, field in enumerate(_FIELDS):
+        column = field.get_col(Coupon._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if converters:
+            found.append((index, column, converters))
+    return found
+
+
+def coupon_from_row(row: Sequence[Any]) -> Coupon:
+    """A Coupon from a row of `_COUPON_COLUMNS` in order, converted as the ORM would."""
+    values = list(row)
+    for index, column, converters in _coupon_converters():
+        for convert in converters:
+            values[index] = convert(values[index], column, connection)
+    return Coupon.from_db(connection.alias, _COUPON_FIELDS, values)
 
 
 def one_coupon(*, coupon_id: uuid.UUID | None = None, code_key: str | None = None) -> Coupon | None:
     """One coupon by id or by upper-cased code (an indexed condition), without compiling a
-    queryset. psycopg returns finished values, so no converters run."""
+    queryset."""
     if not is_postgres():
         if coupon_id is not None:
             return Coupon.objects.filter(pk=coupon_id).first()
@@ -69,37 +127,52 @@ def one_coupon(*, coupon_id: uuid.UUID | None = None, code_key: str | None = Non
     with connection.cursor() as cursor:
         cursor.execute(_SELECT_COUPON + where, [value])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    values = [
-        field.to_python(raw) if field.attname == "id" else raw
-        for field, raw in zip(Coupon._meta.concrete_fields, row, strict=True)
-    ]
-    return Coupon.from_db(connection.alias, _COUPON_FIELDS, values)
+    return None if row is None else coupon_from_row(row)
 
 
 SPEND_ONE_USE = f"""
     UPDATE {_COUPONS}
        SET remaining_count = remaining_count - 1, updated_at = %(now)s
      WHERE UPPER(code) = %(code)s AND {REDEEMABLE_SQL}
- RETURNING id, code, remaining_count, per_customer_limit
+ RETURNING id, code, remaining_count, per_customer_limit, {_DISCOUNT_COLUMNS}
 """  # noqa: S608 - the table name is ours; values are parameters
 
-# The common case (no per-customer limit, a use left) in ONE statement, atomic by itself:
-# spend the use and write the redemption row together, with no BEGIN/COMMIT round trips.
+# The common case (no per-customer limit, a use left, an order that fits the discount if
+# there is one) in ONE statement, atomic by itself: spend the use and write the redemption
+# row together, with no BEGIN/COMMIT round trips and no read of the coupon first. The
+# discount is computed from the row the UPDATE returns (locked, as committed last), by the
+# expression pinned to coupons.domain.discounts.discount_for.
+_DISCOUNT = discount_sql(
+    order_amount="%(order_amount)s",
+    percent_off="spent.discount_percent_off",
+    amount_off="spent.discount_amount_off",
+    max_amount_off="spent.discount_max_amount_off",
+)
 _SPEND_AND_RECORD = f"""
     WITH spent AS (
         UPDATE {_COUPONS}
            SET remaining_count = remaining_count - 1, updated_at = %(now)s
          WHERE UPPER(code) = %(code)s AND per_customer_limit IS NULL AND {REDEEMABLE_SQL}
-     RETURNING id, code, remaining_count
+           AND {ORDER_FITS_SQL}
+     RETURNING id, code, remaining_count, discount_percent_off, discount_amount_off,
+               discount_max_amount_off
     )
     INSERT INTO {_REDEMPTIONS}
-           (id, coupon_id, customer_id, order_id, remaining_after, redeemed_at, api_key_id)
-    SELECT %(id)s, id, %(customer_id)s, %(order_id)s, remaining_count, %(now)s, %(api_key_id)s
+           (id, coupon_id, customer_id, order_id, remaining_after, redeemed_at, api_key_id,
+            order_amount, currency, discount_amount, metadata)
+    SELECT %(id)s, id, %(customer_id)s, %(order_id)s, remaining_count, %(now)s, %(api_key_id)s,
+           %(order_amount)s, %(currency)s, {_DISCOUNT}, %(metadata)s
       FROM spent
-    RETURNING coupon_id, (SELECT code FROM spent), remaining_after
+    RETURNING coupon_id, (SELECT code FROM spent), remaining_after, discount_amount
 """  # noqa: S608 - the table names are ours; values are parameters
+_REDEMPTION_METADATA = Redemption._meta.get_field("metadata")
+
+
+class Spent(NamedTuple):
+    coupon_id: uuid.UUID
+    code: str
+    remaining_count: int
+    discount_amount: int | None
 
 
 def spend_and_record(
@@ -108,25 +181,37 @@ def spend_and_record(
     code_key: str,
     customer_id: str | None,
     order_id: str | None,
+    order_amount: int | None,
+    currency: str | None,
+    metadata: dict[str, str],
     api_key_id: uuid.UUID | None,
     now: datetime,
-) -> tuple[uuid.UUID, str, int] | None:
-    """(coupon id, exact code, remaining after) when a use was spent and recorded; None
-    when nothing was (the general path then decides, and says why)."""
+) -> Spent | None:
+    """What was spent and recorded (the coupon, the exact code, the uses left, the
+    discount); None when nothing was (the general path then decides, and says why)."""
     params: dict[str, Any] = {
         "now": now, "code": code_key, "id": redemption_id,
         "customer_id": customer_id, "order_id": order_id, "api_key_id": api_key_id,
+        "order_amount": order_amount, "currency": currency,
+        "metadata": _REDEMPTION_METADATA.get_db_prep_save(metadata, connection),
     }  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_SPEND_AND_RECORD, params)
         row = cursor.fetchone()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else Spent(row[0], row[1], row[2], row[3])
 
 
 _INSERT_COLUMNS = (
     "id", "code", "init_count", "remaining_count", "is_active", "starts_at", "expires_at",
-    "per_customer_limit", "created_at", "updated_at",
+    "per_customer_limit", "created_at", "updated_at", "discount_percent_off",
+    "discount_amount_off", "discount_currency", "discount_max_amount_off",
+    "discount_min_order_amount", "metadata",
 )  # fmt: skip
+# As Model.save() would send them (metadata as jsonb); the same for every row of a batch.
+_INSERT_FIELDS = [
+    next(f for f in Coupon._meta.concrete_fields if f.column == name)
+    for name in _INSERT_COLUMNS[2:]
+]
 
 
 def insert_new_codes(codes: list[str], row: dict[str, Any]) -> list[str]:
@@ -134,10 +219,10 @@ def insert_new_codes(codes: list[str], row: dict[str, Any]) -> list[str]:
     letter case) are skipped by the unique index and left out of the answer."""
     if not codes:
         return []
-    ops, pk = connection.ops, Coupon._meta.pk
+    pk = Coupon._meta.pk
     values = [
-        ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v
-        for v in (row[c] for c in _INSERT_COLUMNS[2:])
+        field.get_db_prep_save(row[name], connection)
+        for name, field in zip(_INSERT_COLUMNS[2:], _INSERT_FIELDS, strict=True)
     ]
     placeholders = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
     params: list[Any] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +13,11 @@ from django.utils import timezone
 from coupons.db import raw
 from coupons.db.workers import in_worker
 from coupons.domain.codes import random_code
+from coupons.domain.discounts import Discount, discount_columns
 from coupons.domain.limits import BATCH_CHUNK_SIZE
 from coupons.errors import ValidationFailed
 from coupons.models import Coupon
+from coupons.services.coupons import as_discount
 
 
 def generate_coupons(
@@ -28,6 +30,8 @@ def generate_coupons(
     starts_at: datetime | None = None,
     expires_at: datetime | None = None,
     per_customer_limit: int | None = None,
+    discount: Discount | Mapping[str, Any] | None = None,
+    metadata: dict[str, str] | None = None,
     chunk_size: int = BATCH_CHUNK_SIZE,
 ) -> Iterator[list[str]]:
     """Create `count` coupons with fresh random codes, yielding each chunk's codes once
@@ -38,6 +42,7 @@ def generate_coupons(
         "init_count": init_count, "remaining_count": init_count, "is_active": is_active,
         "starts_at": starts_at, "expires_at": expires_at,
         "per_customer_limit": per_customer_limit, "created_at": now, "updated_at": now,
+        "metadata": metadata or {}, **discount_columns(as_discount(discount)),
     }  # fmt: skip
     left = count
     while left > 0:

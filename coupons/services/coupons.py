@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,15 +14,18 @@ from django.utils import timezone
 from coupons.db import raw
 from coupons.db.workers import in_worker
 from coupons.domain.codes import lookup_key
+from coupons.domain.discounts import Discount, InvalidDiscount, discount_columns
 from coupons.domain.limits import EDITABLE_FIELDS
+from coupons.domain.metadata import MetadataTooLarge, merge_metadata
 from coupons.errors import (
     CountBelowUsed,
+    DiscountLocked,
     DuplicateCode,
     HasRedemptions,
     NotFound,
     ValidationFailed,
 )
-from coupons.models import Coupon
+from coupons.models import Coupon, Redemption
 from coupons.services.pages import Cursor, Page, keyset_page
 
 CODE_UNIQUE_CONSTRAINT = "coupon_code_unique_ignoring_case"
@@ -37,13 +41,16 @@ def create_coupon(
     starts_at: datetime | None = None,
     expires_at: datetime | None = None,
     per_customer_limit: int | None = None,
+    discount: Discount | Mapping[str, Any] | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> Coupon:
     """Insert a coupon with all its uses left; the unique index, not a prior SELECT,
     decides a duplicate, so two concurrent creates of one code cannot both succeed."""
     fields = {
         "code": code, "init_count": init_count, "remaining_count": init_count,
         "is_active": is_active, "starts_at": starts_at, "expires_at": expires_at,
-        "per_customer_limit": per_customer_limit,
+        "per_customer_limit": per_customer_limit, "metadata": metadata or {},
+        **discount_columns(as_discount(discount)),
     }  # fmt: skip
     try:
         if connection.in_atomic_block:
@@ -58,6 +65,16 @@ def create_coupon(
         raise
 
 
+def as_discount(value: Discount | Mapping[str, Any] | None) -> Discount | None:
+    """A discount as the API's input gives it (the five keys), or as the domain's."""
+    if value is None or isinstance(value, Discount):
+        return value
+    try:
+        return Discount(**value)
+    except InvalidDiscount as exc:
+        raise ValidationFailed({f"discount.{k}": v for k, v in exc.errors.items()}) from exc
+
+
 def get_coupon(coupon_id: uuid.UUID) -> Coupon:
     coupon = raw.one_coupon(coupon_id=coupon_id)
     if coupon is None:
@@ -66,18 +83,23 @@ def get_coupon(coupon_id: uuid.UUID) -> Coupon:
 
 
 def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
-    """Apply `changes` (the editable fields only) in one conditional UPDATE.
+    """Apply `changes` (the editable fields, `discount` and a `metadata` patch) in one
+    transaction, ending in one conditional UPDATE.
 
     A new `init_count` moves `remaining_count` by the same delta in SQL, so a redemption
     committing at the same moment is never lost; the condition refuses a count that would
-    leave fewer uses than were already spent.
+    leave fewer uses than were already spent. `discount` is replaced whole (None removes
+    it) while the coupon was never redeemed (DiscountLocked after, unless it is the same
+    discount); `metadata` is merged (a None value removes the key) into the row as it is
+    when locked, so two concurrent patches of different keys both land.
     """
-    unknown = set(changes) - _EDITABLE
+    unknown = set(changes) - _EDITABLE - {"discount", "metadata"}
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     if not changes:
         return get_coupon(coupon_id)
-    values: dict[str, Any] = {**changes, "updated_at": timezone.now()}
+    values: dict[str, Any] = {name: value for name, value in changes.items() if name in _EDITABLE}
+    values["updated_at"] = timezone.now()
     matching = Coupon.objects.filter(pk=coupon_id)
     if "init_count" in changes:
         new_count = changes["init_count"]
@@ -86,6 +108,8 @@ def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
         matching = matching.filter(remaining_count__gte=F("init_count") - new_count)
     try:
         with transaction.atomic():
+            if "discount" in changes or "metadata" in changes:
+                values.update(_locked_row_changes(coupon_id, changes))
             if not matching.update(**values):
                 used = (
                     Coupon.objects.filter(pk=coupon_id)
@@ -102,6 +126,33 @@ def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
         if raw.violates(exc, WINDOW_CONSTRAINT):
             raise ValidationFailed({"expires_at": ["Must be after starts_at."]}) from exc
         raise
+
+
+def _locked_row_changes(coupon_id: uuid.UUID, changes: dict[str, Any]) -> dict[str, Any]:
+    """The columns a discount or metadata change sets, decided on the coupon's row locked
+    (FOR UPDATE) until the caller's transaction ends.
+
+    Lock first, then look for redemptions: a redemption locks the same row (its UPDATE of
+    remaining_count) and commits its row with it, so once this lock is held every
+    redemption is either committed (and seen by the fresh snapshot of the next statement)
+    or waiting, to be computed with the discount this transaction leaves.
+    """
+    current = Coupon.objects.select_for_update().filter(pk=coupon_id).first()
+    if current is None:
+        raise NotFound(f"No coupon has the id {coupon_id}.")
+    values: dict[str, Any] = {}
+    if "discount" in changes:
+        discount = as_discount(changes["discount"])
+        if discount != current.discount:
+            if Redemption.objects.filter(coupon_id=coupon_id).exists():
+                raise DiscountLocked()
+            values.update(discount_columns(discount))
+    if "metadata" in changes:
+        try:
+            values["metadata"] = merge_metadata(current.metadata, changes["metadata"])
+        except MetadataTooLarge as exc:
+            raise ValidationFailed(exc.errors) from exc
+    return values
 
 
 def set_coupons_active(coupon_ids: list[uuid.UUID], *, active: bool) -> int:

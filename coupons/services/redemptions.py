@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -13,7 +15,8 @@ from django.utils import timezone
 from coupons.db import raw
 from coupons.db.workers import in_worker
 from coupons.domain.codes import lookup_key
-from coupons.domain.rules import refusal_for
+from coupons.domain.discounts import DISCOUNT_FIELDS, Order, discount_for, discount_from_columns
+from coupons.domain.rules import order_refusal_for, refusal_for
 from coupons.errors import (
     AlreadyReverted,
     CouponExhausted,
@@ -26,6 +29,9 @@ from coupons.errors import (
 from coupons.models import Coupon, Redemption
 from coupons.services.pages import Cursor, Page, keyset_page
 
+# The discount's columns as raw.SPEND_ONE_USE returns them, after the use's own.
+_DISCOUNT_COLUMNS = [f"discount_{name}" for name in DISCOUNT_FIELDS]
+
 
 @dataclass(frozen=True, slots=True)
 class RedemptionRecord:
@@ -37,6 +43,12 @@ class RedemptionRecord:
     remaining_count: int
     redeemed_at: datetime
     reverted_at: datetime | None
+    # The order as given (both None without one) and the discount it took (None for a
+    # coupon without a discount); kept on revert.
+    order_amount: int | None = None
+    currency: str | None = None
+    discount_amount: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +56,13 @@ class ValidationResult:
     valid: bool
     reason: str | None
     remaining_count: int | None
+    # Computed only for a valid code with a discount and an order; None otherwise.
+    discount_amount: int | None = None
+    amount_after_discount: int | None = None
+    currency: str | None = None
+    # What a refusal of the order is worth knowing (min_order_amount_not_met: the minimum,
+    # the shortfall, the currency).
+    details: dict[str, Any] | None = None
 
 
 def _record(redemption: Redemption, code: str) -> RedemptionRecord:
@@ -56,7 +75,18 @@ def _record(redemption: Redemption, code: str) -> RedemptionRecord:
         remaining_count=redemption.remaining_after,
         redeemed_at=redemption.redeemed_at,
         reverted_at=redemption.reverted_at,
+        order_amount=redemption.order_amount,
+        currency=redemption.currency,
+        discount_amount=redemption.discount_amount,
+        metadata=redemption.metadata,
     )
+
+
+def _order(order: Order | Mapping[str, Any] | None) -> Order | None:
+    """An order as the API's input gives it (`{"amount", "currency"}`), or as the domain's."""
+    if order is None or isinstance(order, Order):
+        return order
+    return Order(amount=order["amount"], currency=order["currency"])
 
 
 def _live_redemptions_of(coupon_id: uuid.UUID, customer_id: str) -> int:
@@ -74,16 +104,21 @@ def redeem_coupon(
     code: str,
     customer_id: str | None = None,
     order_id: str | None = None,
+    order: Order | Mapping[str, Any] | None = None,
+    metadata: dict[str, str] | None = None,
     api_key_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> RedemptionRecord:
-    """Spend one use of the coupon with `code` (any letter case) and record who spent it.
+    """Spend one use of the coupon with `code` (any letter case) and record who spent it,
+    on which order, and the discount that order took.
 
     Never oversold by construction: one conditional UPDATE decides, in the database, whether
-    a use is left, and the redemption row is written in the same transaction. The CHECK
-    constraint `remaining_count >= 0` backs it.
+    a use is left (and whether the order fits the coupon's discount), and the redemption row
+    is written in the same transaction. The CHECK constraint `remaining_count >= 0` backs it.
     """
     now = now or timezone.now()
+    given = _order(order)
+    metadata = metadata or {}
     key = lookup_key(code)
     if key is None:
         raise _not_found(code)
@@ -91,14 +126,17 @@ def redeem_coupon(
         redemption_id = uuid.uuid4()
         spent = raw.spend_and_record(
             redemption_id=redemption_id, code_key=key, customer_id=customer_id,
-            order_id=order_id, api_key_id=api_key_id, now=now,
+            order_id=order_id, order_amount=given and given.amount,
+            currency=given and given.currency, metadata=metadata, api_key_id=api_key_id,
+            now=now,
         )  # fmt: skip
         if spent is not None:
-            coupon_id, exact_code, remaining = spent
             return RedemptionRecord(
-                id=redemption_id, coupon_id=coupon_id, code=exact_code,
-                customer_id=customer_id, order_id=order_id, remaining_count=remaining,
-                redeemed_at=now, reverted_at=None,
+                id=redemption_id, coupon_id=spent.coupon_id, code=spent.code,
+                customer_id=customer_id, order_id=order_id,
+                remaining_count=spent.remaining_count, redeemed_at=now, reverted_at=None,
+                order_amount=given and given.amount, currency=given and given.currency,
+                discount_amount=spent.discount_amount, metadata=metadata,
             )  # fmt: skip
     # Coupons with a per-customer limit, refusals, and SQLite take the general path.
     db_now = connection.ops.adapt_datetimefield_value(now)
@@ -107,12 +145,19 @@ def redeem_coupon(
         cursor.execute(raw.SPEND_ONE_USE, {"now": db_now, "code": key})
         row = cursor.fetchone()
         if row is None:
-            raise _why_not_redeemable(code, now=now, customer_id=customer_id)
+            raise _why_not_redeemable(code, now=now, customer_id=customer_id, order=given)
         coupon_id = Coupon._meta.pk.to_python(row[0])
         exact_code, remaining, per_customer_limit = row[1], row[2], row[3]
+        discount = discount_from_columns(dict(zip(_DISCOUNT_COLUMNS, row[4:], strict=True)))
+        # Any refusal from here on rolls the spend back. In refusal_for's order: the
+        # customer id, the order, then the customer's count.
+        if per_customer_limit is not None and not customer_id:
+            raise CustomerIdRequired()
+        refusal = order_refusal_for(discount, order=given, order_required=True)
+        if refusal is not None:
+            raise refusal
         if per_customer_limit is not None:
-            if not customer_id:
-                raise CustomerIdRequired()  # rolls the spend back
+            assert customer_id is not None
             # Race-free: concurrent redemptions of this coupon wait on the row lock the
             # UPDATE took, so this count (a fresh snapshot) sees every one committed before.
             if _live_redemptions_of(coupon_id, customer_id) >= per_customer_limit:
@@ -127,29 +172,48 @@ def redeem_coupon(
             remaining_after=remaining,
             redeemed_at=now,
             api_key_id=api_key_id,
+            order_amount=given and given.amount,
+            currency=given and given.currency,
+            discount_amount=(
+                None
+                if discount is None or given is None
+                else discount_for(discount, order_amount=given.amount)
+            ),
+            metadata=metadata,
         )
     return _record(redemption, exact_code)
 
 
-def _why_not_redeemable(code: str, *, now: datetime, customer_id: str | None) -> DomainError:
+def _why_not_redeemable(
+    code: str, *, now: datetime, customer_id: str | None, order: Order | None
+) -> DomainError:
     coupon = Coupon.objects.with_code(code).first()
     if coupon is None:
         return _not_found(code)
     # A use given back between the UPDATE and this read still counts as exhausted: at the
     # moment of the UPDATE, it was.
-    return refusal_for(coupon, now=now, customer_id=customer_id) or CouponExhausted()
+    refusal = refusal_for(
+        coupon, now=now, customer_id=customer_id, order=order, order_required=True
+    )
+    return refusal or CouponExhausted()
 
 
 def validate_code(
-    *, code: str, customer_id: str | None = None, now: datetime | None = None
+    *,
+    code: str,
+    customer_id: str | None = None,
+    order: Order | Mapping[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> ValidationResult:
-    """The same checks as `redeem_coupon`, spending nothing."""
+    """The same checks as `redeem_coupon`, spending nothing; with an order, what the
+    discount would be (an order is optional here: without one, no amount is computed)."""
     now = now or timezone.now()
+    given = _order(order)
     key = lookup_key(code)
     coupon = None if key is None else raw.one_coupon(code_key=key)
     if coupon is None:
         return ValidationResult(valid=False, reason=CouponNotFound.code, remaining_count=None)
-    refusal = refusal_for(coupon, now=now, customer_id=customer_id)
+    refusal = refusal_for(coupon, now=now, customer_id=customer_id, order=given)
     if (
         refusal is None
         and coupon.per_customer_limit is not None
@@ -157,10 +221,24 @@ def validate_code(
         and _live_redemptions_of(coupon.id, customer_id) >= coupon.per_customer_limit
     ):
         refusal = CustomerLimitReached()
+    if refusal is not None:
+        return ValidationResult(
+            valid=False,
+            reason=refusal.code,
+            remaining_count=coupon.remaining_count,
+            details=refusal.data.get("details"),
+        )
+    discount = coupon.discount
+    if discount is None or given is None:
+        return ValidationResult(valid=True, reason=None, remaining_count=coupon.remaining_count)
+    off = discount_for(discount, order_amount=given.amount)
     return ValidationResult(
-        valid=refusal is None,
-        reason=refusal.code if refusal else None,
+        valid=True,
+        reason=None,
         remaining_count=coupon.remaining_count,
+        discount_amount=off,
+        amount_after_discount=given.amount - off,
+        currency=given.currency,
     )
 
 

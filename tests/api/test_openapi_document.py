@@ -49,8 +49,41 @@ async def test_the_schema_lists_every_contract_operation_with_its_problems(api):
     coupon = document["components"]["schemas"]["Coupon"]["properties"]
     assert set(coupon) == {
         "id", "code", "init_count", "remaining_count", "is_active", "starts_at",
-        "expires_at", "per_customer_limit", "created_at", "updated_at",
+        "expires_at", "per_customer_limit", "created_at", "updated_at", "discount", "metadata",
     }  # fmt: skip
+
+
+async def test_the_schema_shows_every_field_and_code_of_discounts_and_metadata(api):
+    document = (await api.get("/v1/schema/")).json()
+    schemas = document["components"]["schemas"]
+
+    assert set(schemas["Discount"]["properties"]) == {
+        "percent_off", "amount_off", "currency", "max_amount_off", "min_order_amount",
+    }  # fmt: skip
+    assert schemas["Discount"]["properties"]["percent_off"]["type"] == "number"
+    assert {"order_amount", "currency", "discount_amount", "metadata"} <= set(
+        schemas["Redemption"]["properties"]
+    )
+    assert {"discount_amount", "amount_after_discount", "currency", "details"} <= set(
+        schemas["ValidationResult"]["properties"]
+    )
+    assert set(schemas["RefusalDetails"]["properties"]) == {
+        "min_order_amount", "shortfall", "currency",
+    }  # fmt: skip
+    assert "details" in schemas["Problem"]["properties"]
+    for name in ("CouponCreateInput", "CouponBatchInput", "PatchedCouponPatchInput"):
+        assert {"discount", "metadata"} <= set(schemas[name]["properties"]), name
+    assert {"order", "metadata"} <= set(schemas["RedemptionInput"]["properties"])
+    assert "order" in schemas["ValidationInput"]["properties"]
+    assert schemas["DiscountInput"]["additionalProperties"] is False
+    assert schemas["OrderInput"]["required"] == ["amount", "currency"]
+
+    redeem = document["paths"]["/v1/redemptions/"]["post"]["responses"]
+    assert "order_required" in redeem["400"]["description"]
+    for code in ("currency_mismatch", "min_order_amount_not_met"):
+        assert code in redeem["409"]["description"]
+    patch = document["paths"]["/v1/coupons/{coupon_id}/"]["patch"]["responses"]
+    assert "discount_locked" in patch["409"]["description"]
 
 
 def test_the_schema_is_a_valid_openapi_document():

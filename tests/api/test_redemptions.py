@@ -15,6 +15,10 @@ from tests.problems import assert_problem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# What a validation answer gained in v1's second part, all null without a discount.
+NO_AMOUNTS = {"discount_amount": None, "amount_after_discount": None, "currency": None,
+              "details": None}  # fmt: skip
+
 
 async def redemption_count() -> int:
     return await Redemption.objects.acount()
@@ -34,8 +38,10 @@ async def test_a_code_typed_in_any_case_redeems_its_coupon(api, redeem):
     body = response.json()
     assert set(body) == {
         "id", "coupon_id", "code", "customer_id", "order_id", "remaining_count",
-        "redeemed_at", "reverted_at",
+        "redeemed_at", "reverted_at", "order_amount", "currency", "discount_amount", "metadata",
     }  # fmt: skip
+    assert body["order_amount"] is None and body["currency"] is None
+    assert body["discount_amount"] is None and body["metadata"] == {}
     assert body["coupon_id"] == str(coupon.id)
     assert body["code"] == "Piotr-2026"  # as created, not as typed
     assert body["customer_id"] == "c-42" and body["order_id"] == "o-1001"
@@ -151,6 +157,7 @@ async def test_a_validation_gives_the_same_reason_and_spends_nothing(
         "valid": False,
         "reason": code,
         "remaining_count": before[1],
+        **NO_AMOUNTS,
     }
     assert await acoupon_state(coupon.id) == before
 
@@ -165,6 +172,7 @@ async def test_an_unknown_code_is_coupon_not_found(api, redeem):
         "valid": False,
         "reason": "coupon_not_found",
         "remaining_count": None,
+        **NO_AMOUNTS,
     }
 
 
@@ -174,7 +182,7 @@ async def test_a_valid_code_validates_with_its_remaining_count_and_spends_nothin
     response = await api.post("/v1/validations/", json={"code": "valid"}, headers=redeem)
 
     assert response.status_code == 200
-    assert response.json() == {"valid": True, "reason": None, "remaining_count": 4}
+    assert response.json() == {"valid": True, "reason": None, "remaining_count": 4, **NO_AMOUNTS}
     assert await acoupon_state(coupon.id) == (4, 4, 0)
 
 

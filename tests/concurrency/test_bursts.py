@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from coupons.domain.discounts import Discount, discount_for
 from coupons.models import Coupon, Redemption
 from coupons.services import api_keys
 from tests.factories import broken_invariants, coupon_state, make_coupon
@@ -155,6 +157,42 @@ def test_reverts_racing_redemptions_keep_the_count_equal_to_the_live_rows(two_se
     assert all(a.status_code in (201, 409) for a in redemptions)
     assert coupon_state(coupon.id) == (30, 15 - sold_again, 15 + sold_again)
     assert broken_invariants() == []
+
+
+def test_a_burst_of_discounted_redemptions_sells_exactly_the_uses_at_the_right_price(
+    two_servers, bearer
+):
+    discount = Discount(
+        percent_off=Decimal("12.5"), currency="EUR", max_amount_off=5000, min_order_amount=2000
+    )
+    coupon = make_coupon("BURST-OFF", init_count=40, discount=discount)
+    warm_up(two_servers, bearer, coupon)
+    # Each order its own amount, so that a discount recorded against another's order shows.
+    requests: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+        (
+            f"{two_servers[i % 2].url}/v1/redemptions/",
+            {"code": "burst-off", "order_id": f"o-{i}",
+             "order": {"amount": 2000 + 37 * i, "currency": "EUR"}},
+            {},
+        )
+        for i in range(200)
+    ]  # fmt: skip
+
+    answers = asyncio.run(fire(requests, bearer))
+
+    assert_exactly_the_uses_were_sold(answers, coupon, uses=40)
+    rows = Redemption.objects.filter(coupon=coupon)
+    for order_id, order_amount, currency, discount_amount in rows.values_list(
+        "order_id", "order_amount", "currency", "discount_amount"
+    ):
+        assert order_amount == 2000 + 37 * int(order_id[2:]) and currency == "EUR"
+        assert discount_amount == discount_for(discount, order_amount=order_amount)
+    for answer in answers:
+        if answer.status_code == 201:
+            body = answer.json()
+            assert body["discount_amount"] == discount_for(
+                discount, order_amount=body["order_amount"]
+            )
 
 
 def test_server_logs_show_no_errors(two_servers: list[Server]) -> None:

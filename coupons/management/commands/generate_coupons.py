@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
+from coupons.domain.discounts import DISCOUNT_FIELDS, Discount, discount_problems
 from coupons.domain.limits import (
     BATCH_CHUNK_SIZE,
     MAX_BATCH_CHUNK_SIZE,
@@ -32,8 +34,17 @@ from coupons.domain.limits import (
     PREFIX_PATTERN,
     PREFIX_RULE,
 )
+from coupons.domain.metadata import metadata_problems
 from coupons.errors import ValidationFailed
 from coupons.services.batches import generate_coupons
+
+
+def percent(value: str) -> Decimal:
+    """Read as a Decimal, exactly as the API reads a JSON number (never a float)."""
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"not a number: {value!r}") from None
 
 
 def timestamp(value: str) -> datetime:
@@ -60,6 +71,18 @@ class Command(BaseCommand):
         parser.add_argument("--expires-at", type=timestamp, default=None)
         parser.add_argument("--per-customer-limit", type=int, default=None)
         parser.add_argument("--inactive", action="store_true", help="create them deactivated")
+        discount = parser.add_argument_group("discount (as the API's `discount`)")
+        discount.add_argument(
+            "--percent-off", type=percent, default=None, help="e.g. 12.5 (at most 2 decimals)"
+        )
+        discount.add_argument("--amount-off", type=int, default=None, help="in minor units")
+        discount.add_argument("--currency", default=None, help="ISO 4217, e.g. EUR")
+        discount.add_argument("--max-amount-off", type=int, default=None, help="in minor units")
+        discount.add_argument("--min-order-amount", type=int, default=None, help="in minor units")
+        parser.add_argument(
+            "--metadata", action="append", default=[], metavar="KEY=VALUE",
+            help="one metadata entry on every coupon (repeatable)",
+        )  # fmt: skip
         parser.add_argument("--output", type=Path, required=True, help="CSV file to write")
         parser.add_argument(
             "--chunk-size", type=int, default=BATCH_CHUNK_SIZE, help="rows a statement"
@@ -96,6 +119,8 @@ class Command(BaseCommand):
                     starts_at=opts["starts_at"],
                     expires_at=opts["expires_at"],
                     per_customer_limit=opts["per_customer_limit"],
+                    discount=self._discount(opts),
+                    metadata=self._metadata(opts),
                     chunk_size=opts["chunk_size"],
                 ):
                     writer.writerows([code] for code in chunk)
@@ -134,5 +159,26 @@ class Command(BaseCommand):
             problems.append(f"--chunk-size must be 1 to {MAX_BATCH_CHUNK_SIZE}")
         if not opts["output"].parent.resolve().is_dir():
             problems.append(f"--output: no directory {opts['output'].parent}")
+        discount = {name: opts[name] for name in DISCOUNT_FIELDS}
+        if any(value is not None for value in discount.values()):
+            for name, messages in discount_problems(**discount).items():
+                problems.append(f"--{name.replace('_', '-')}: {' '.join(messages)}")
+        pairs = [entry.partition("=") for entry in opts["metadata"]]
+        if any(not sep for _, sep, _ in pairs):
+            problems.append("--metadata: give KEY=VALUE")
+        else:
+            for name, messages in metadata_problems(self._metadata(opts)).items():
+                problems.append(f"--{name}: {' '.join(messages)}")
         if problems:
             raise CommandError("; ".join(problems))
+
+    @staticmethod
+    def _discount(opts: dict[str, Any]) -> Discount | None:
+        values = {name: opts[name] for name in DISCOUNT_FIELDS}
+        if all(value is None for value in values.values()):
+            return None
+        return Discount(**values)
+
+    @staticmethod
+    def _metadata(opts: dict[str, Any]) -> dict[str, str]:
+        return dict(entry.partition("=")[::2] for entry in opts["metadata"])
