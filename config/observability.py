@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.functional import LazyObject
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -81,6 +82,10 @@ def record(request: HttpRequest, response: HttpResponseBase, *, started: float) 
     if route == "/v1/redemptions/" and method == "POST":
         REDEMPTIONS.labels(redemption_outcome(response)).inc()
     client = getattr(request, "user", None)
+    if isinstance(client, LazyObject):
+        # The admin's user, not an API key: evaluating it would read the session from the
+        # database here, in the event loop (SynchronousOnlyOperation, a 500).
+        client = None
     fields: dict[str, Any] = {
         "method": method,
         "path": request.path,  # no query string: it may carry cursors or codes
