@@ -19,6 +19,7 @@ from rest_framework.request import Request
 
 from coupons import repository
 from coupons.api.auth import ApiKeyAuthentication, bearer_key
+from coupons.api.http import options_response
 
 
 async def authenticate(request: Request) -> None:
@@ -53,13 +54,18 @@ class ApiView(APIView):
         self.request = request
         self.headers = self.default_response_headers
         try:
-            await authenticate(request)
-            self.initial(request, *args, **kwargs)  # now pure Python: no hop
-            method = request.method.lower()
-            handler = getattr(self, method, None) if method in self.http_method_names else None
-            if handler is None:
-                self.http_method_not_allowed(request, *args, **kwargs)  # raises 405
-            response = await handler(request, *args, **kwargs)  # type: ignore[misc]
+            if request.method == "OPTIONS":
+                # What a route serves is public (the OpenAPI document tells anyone), and a
+                # preflight carries no key: answered before authentication.
+                response = options_response(self.allowed_methods)
+            else:
+                await authenticate(request)
+                self.initial(request, *args, **kwargs)  # now pure Python: no hop
+                method = request.method.lower()
+                handler = getattr(self, method, None) if method in self.http_method_names else None
+                if handler is None:
+                    self.http_method_not_allowed(request, *args, **kwargs)  # raises 405
+                response = await handler(request, *args, **kwargs)  # type: ignore[misc]
         except Exception as exc:
             response = self.handle_exception(exc)
         self.response = self.finalize_response(request, response, *args, **kwargs)

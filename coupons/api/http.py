@@ -48,6 +48,13 @@ def json_response(
     )
 
 
+def options_response(methods: list[str]) -> HttpResponse:
+    """OPTIONS: what the route serves, in `Allow` and as JSON. DRF's own answer is a
+    Response for renderers these views do not use (a 500 in an async view, a missing
+    template on the docs page)."""
+    return json_response({"methods": methods}, headers={"Allow": ", ".join(methods)})
+
+
 def problem_response(
     *,
     status: int,
