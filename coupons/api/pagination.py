@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,9 @@ from coupons.repository import Cursor, Page
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
+
+# ASCII digits only: str.isdigit() takes "²" (then int() fails, a 500) and int() reads "٣" as 3.
+_PAGE_SIZE = re.compile(r"[0-9]{1,3}")
 
 PAGE_PARAMS = frozenset({"cursor", "page_size"})
 PAGE_PARAMETERS = [
@@ -55,7 +59,7 @@ def page_request(request: Request) -> tuple[Cursor | None, int]:
     params = request.query_params
     size = DEFAULT_PAGE_SIZE
     if (raw_size := params.get("page_size")) is not None:
-        if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
+        if not _PAGE_SIZE.fullmatch(raw_size) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
             raise ValidationFailed(
                 {"page_size": [f"Must be an integer from 1 to {MAX_PAGE_SIZE}."]}
             )

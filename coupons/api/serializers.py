@@ -5,6 +5,7 @@ Responses are shaped by hand in `coupons.api.shapes` (adrf serializers hop threa
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,11 @@ CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 code_validator = RegexValidator(
     CODE_PATTERN,
     "Use 1 to 64 of A-Z a-z 0-9 - _, starting with a letter or digit.",
+)
+
+
+UUID_PATTERN = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 
 
@@ -195,8 +201,18 @@ class ValidationInput(InputSerializer):
     )
 
 
+@extend_schema_field(OpenApiTypes.UUID)
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID as 8-4-4-4-12 ASCII hex digits (uuid.UUID also takes other digits and forms)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or not UUID_PATTERN.fullmatch(data):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 class RedemptionFilters(InputSerializer):
-    coupon_id = serializers.UUIDField(required=False)
+    coupon_id = StrictUUIDField(required=False)
     customer_id = TextField(required=False, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH)
     code = TextField(required=False, min_length=1, max_length=256)
 
