@@ -108,6 +108,9 @@ class TextField(StrictCharField):
 
 
 TIMESTAMP_PATTERN = r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2})-"
+RFC_3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 FIRST_YEAR, LAST_YEAR = 1970, 9899
 
 
@@ -129,11 +132,13 @@ class TimestampField(serializers.DateTimeField):
     }
 
     def to_internal_value(self, value: Any) -> datetime:
-        if not isinstance(value, str):
+        # RFC 3339's own grammar, ASCII digits only, before any parser sees it: Python's and
+        # Django's parsers also take other ISO 8601 forms and Unicode digits ("²026" was a 500).
+        if not isinstance(value, str) or not RFC_3339.fullmatch(value):
             self.fail("invalid")
-        if value[:4].isdigit() and not FIRST_YEAR <= int(value[:4]) <= LAST_YEAR:
+        if not FIRST_YEAR <= int(value[:4]) <= LAST_YEAR:
             self.fail("year")
-        parsed = super().to_internal_value(value)
+        parsed = super().to_internal_value(value.upper())  # t and z are T and Z (RFC 3339)
         if parsed.tzinfo is None:  # pragma: no cover - DRF makes it aware first
             self.fail("naive")
         return parsed

@@ -47,3 +47,52 @@ async def test_a_coupon_id_filter_spelled_in_unicode_digits_is_400(api, manage, 
     response = await api.get("/v1/redemptions/", params={"coupon_id": spelled}, headers=manage)
     problem = assert_problem(response, 400, "validation_error")
     assert "coupon_id" in problem["errors"]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "\u00b2026-01-01T00:00:00Z",  # superscript two: isdigit(), then int() failed (a 500)
+        "\uff12\uff10\uff12\uff16-01-01T00:00:00Z",  # full-width
+        "\u0662\u0660\u0662\u0666-01-01T00:00:00Z",  # Arabic-Indic
+        "2026-01-01T\u0966\u0966:00:00Z",  # Devanagari hours
+        "2026-01-01T00:00:00",  # no offset
+        "2026-01-01T00:00Z",  # no seconds
+        "2026-01-01",
+        "20260101T000000Z",
+        "2026-W01-1T00:00:00Z",
+        "2026-01-01 00:00:00Z",
+        "2026-01-01T00:00:00 Z",
+        "2026-01-01T00:00:00Z\n",
+        "2026-1-1T00:00:00Z",
+        "2026-01-01T00:00:00+0100",
+        "2026-01-01T00:00:00+24:00",
+        "2026-13-01T00:00:00Z",
+        "0999-01-01T00:00:00Z",
+    ],
+)
+@pytest.mark.parametrize("field", ["starts_at", "expires_at"])
+async def test_a_timestamp_that_is_not_ascii_rfc_3339_is_400(api, manage, moment, field):
+    response = await api.post(
+        "/v1/coupons/", json={"code": "WHEN", "init_count": 1, field: moment}, headers=manage
+    )
+    problem = assert_problem(response, 400, "validation_error")
+    assert field in problem["errors"]
+
+
+@pytest.mark.parametrize(
+    ("moment", "stored"),
+    [
+        ("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+        ("2026-01-01t00:00:00z", "2026-01-01T00:00:00Z"),  # RFC 3339 allows either case
+        ("2026-01-01T00:00:00.123456789Z", "2026-01-01T00:00:00.123456Z"),
+        ("2026-01-01T01:30:00+01:30", "2026-01-01T00:00:00Z"),
+        ("2026-01-01T23:59:00+23:59", "2026-01-01T00:00:00Z"),  # past PostgreSQL's +15:59
+    ],
+)
+async def test_an_ascii_rfc_3339_timestamp_is_read_and_returned_in_utc(api, manage, moment, stored):
+    response = await api.post(
+        "/v1/coupons/", json={"code": "WHEN", "init_count": 1, "starts_at": moment}, headers=manage
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["starts_at"] == stored
