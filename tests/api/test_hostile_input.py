@@ -3,7 +3,10 @@ deep JSON, floods of parameters. Each is a 4xx problem or a correct answer, neve
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -96,3 +99,55 @@ async def test_an_ascii_rfc_3339_timestamp_is_read_and_returned_in_utc(api, mana
     )
     assert response.status_code == 201, response.text
     assert response.json()["starts_at"] == stored
+
+
+def unsigned_cursor(value: object) -> str:
+    """A cursor as they were made before they were signed: base64 of a JSON array."""
+    raw = json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def deep_json(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+TAMPERED_CURSORS = [
+    unsigned_cursor(["2026-01-01T00:00:00+00:00", 123, "n"]),
+    unsigned_cursor(["2026-01-01T00:00:00+00:00", 1.5, "n"]),
+    unsigned_cursor(["2026-01-01T00:00:00+00:00", True, "n"]),
+    unsigned_cursor(["2026-01-01T00:00:00+00:00", [], "n"]),
+    unsigned_cursor(["2026-01-01T00:00:00+00:00", {}, "n"]),
+    unsigned_cursor(
+        ["2026-01-01T00:00:00+16:00", str(uuid.UUID(int=7)), "n"]
+    ),  # PostgreSQL's DataError
+    unsigned_cursor(
+        ["2026-01-01T00:00:00+00:00", str(uuid.UUID(int=7)), "n"]
+    ),  # well-formed, unsigned
+    unsigned_cursor([]),
+    unsigned_cursor("x"),
+    base64.urlsafe_b64encode(deep_json(5000).encode()).decode(),  # RecursionError
+    "garbage",
+    "\u0663",
+    "a:b:c",
+]
+
+
+@pytest.mark.parametrize("cursor", TAMPERED_CURSORS)
+async def test_a_tampered_or_made_up_cursor_is_400(api, manage, cursor):
+    for path in await list_paths():
+        response = await api.get(path, params={"cursor": cursor}, headers=manage)
+        problem = assert_problem(response, 400, "validation_error")
+        assert "cursor" in problem["errors"]
+
+
+async def test_a_cursor_changed_by_one_character_is_400(api, manage):
+    for n in range(3):
+        await amake_coupon(f"PAGE-{n}")
+    first = await api.get("/v1/coupons/", params={"page_size": 1}, headers=manage)
+    token = parse_qs(urlsplit(first.json()["next"]).query)["cursor"][0]
+    assert (await api.get("/v1/coupons/", params={"cursor": token}, headers=manage)).is_success
+
+    for at in (0, len(token) // 2, len(token) - 1):
+        changed = token[:at] + ("A" if token[at] != "A" else "B") + token[at + 1 :]
+        response = await api.get("/v1/coupons/", params={"cursor": changed}, headers=manage)
+        assert_problem(response, 400, "validation_error")
