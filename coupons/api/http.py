@@ -91,6 +91,28 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# No request needs more than a few levels; past this many, a body is refused before anything
+# else (hashing, serializers) recurses into it (as serde_json does, at the same depth).
+MAX_JSON_DEPTH = 128
+
+
+def _deeper_than(data: object, limit: int) -> bool:
+    """Whether `data` nests containers more than `limit` levels deep (without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Iterable[object] = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def read_json_object(request: HttpRequest | Request) -> dict[str, Any]:
     """The body as a JSON object; an empty body counts as `{}` whatever its content type."""
     django_request = request._request if isinstance(request, Request) else request
@@ -108,6 +130,13 @@ def read_json_object(request: HttpRequest | Request) -> dict[str, Any]:
         data = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedJson(f"The request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # ~1,490 levels: the parser's own stack
+        raise MalformedJson(
+            f"The request body is nested deeper than {MAX_JSON_DEPTH} levels."
+        ) from exc
+    # Counting brackets is C-speed; only a body with many of them is walked.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _deeper_than(data, MAX_JSON_DEPTH):
+        raise MalformedJson(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
     # A lone surrogate can only come from a \uD800-\uDFFF escape; it is no Unicode text, and
     # would fail later where the body is hashed or stored (found by schemathesis).
     if b"\\u" in raw and re.search(rb"\\u[dD][89a-fA-F]", raw):

@@ -151,3 +151,27 @@ async def test_a_cursor_changed_by_one_character_is_400(api, manage):
         changed = token[:at] + ("A" if token[at] != "A" else "B") + token[at + 1 :]
         response = await api.get("/v1/coupons/", params={"cursor": changed}, headers=manage)
         assert_problem(response, 400, "validation_error")
+
+
+@pytest.mark.parametrize("depth", [129, 1000, 1489, 1495, 5000, 100_000])
+@pytest.mark.parametrize("where", ["unknown field", "code"])
+@pytest.mark.parametrize("path", ["/v1/coupons/", "/v1/redemptions/", "/v1/validations/"])
+async def test_json_nested_deeper_than_128_levels_is_malformed_json(
+    api, manage, depth, where, path
+):
+    nested = deep_json(depth - 1)  # the body's own object is a level too
+    body = f'{{"code": "DEEP", "init_count": 1, "extra": {nested}}}'
+    if where == "code":
+        body = f'{{"code": {nested}, "init_count": 1}}'
+    headers = {**manage, "Content-Type": "application/json", "Idempotency-Key": f"deep-{depth}"}
+
+    response = await api.post(path, content=body.encode(), headers=headers)
+
+    assert_problem(response, 400, "malformed_json")
+
+
+async def test_json_nested_128_levels_deep_is_read(api, manage):
+    body = f'{{"code": "DEEP", "init_count": 1, "extra": {deep_json(127)}}}'
+    headers = {**manage, "Content-Type": "application/json"}
+    response = await api.post("/v1/coupons/", content=body.encode(), headers=headers)
+    assert response.status_code == 201, response.text
