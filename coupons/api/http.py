@@ -127,7 +127,10 @@ def read_json_object(request: HttpRequest | Request) -> dict[str, Any]:
     if not _is_json_media_type(django_request.META.get("CONTENT_TYPE", "")):
         raise UnsupportedMediaType()
     try:
-        data = json.loads(raw, parse_constant=_reject_constant)
+        # Decoded strictly here, not by json.loads (it lets surrogates through), so that
+        # every check below sees the text whatever its encoding (UTF-8, -16 or -32).
+        text = raw.decode(json.detect_encoding(raw))
+        data = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedJson(f"The request body is not valid JSON: {exc}") from exc
     except RecursionError as exc:  # ~1,490 levels: the parser's own stack
@@ -139,7 +142,7 @@ def read_json_object(request: HttpRequest | Request) -> dict[str, Any]:
         raise MalformedJson(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
     # A lone surrogate can only come from a \uD800-\uDFFF escape; it is no Unicode text, and
     # would fail later where the body is hashed or stored (found by schemathesis).
-    if b"\\u" in raw and re.search(rb"\\u[dD][89a-fA-F]", raw):
+    if "\\u" in text and re.search(r"\\u[dD][89a-fA-F]", text):
         try:
             json.dumps(data, ensure_ascii=False).encode()
         except UnicodeEncodeError as exc:

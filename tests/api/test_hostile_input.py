@@ -175,3 +175,33 @@ async def test_json_nested_128_levels_deep_is_read(api, manage):
     headers = {**manage, "Content-Type": "application/json"}
     response = await api.post("/v1/coupons/", content=body.encode(), headers=headers)
     assert response.status_code == 201, response.text
+
+
+LONE_SURROGATE_BODIES = [
+    '{"code": "X", "extra": "\\ud800"}'.encode("utf-16"),  # the finding: UTF-16 with its BOM
+    '{"code": "X", "extra": "\\ud800"}'.encode("utf-16-le"),
+    '{"code": "X", "extra": "\\udc00"}'.encode("utf-16-be"),
+    '{"code": "X", "\\ud800": 1}'.encode("utf-32"),
+    b'{"code": "X", "extra": "\xed\xa0\x80"}',  # a surrogate encoded as UTF-8 bytes, no escape
+    '{"code": "X", "extra": "'.encode("utf-16-le") + b"\x00\xd8" + '"}'.encode("utf-16-le"),
+]
+
+
+@pytest.mark.parametrize(
+    "body",
+    LONE_SURROGATE_BODIES,
+    ids=["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-bytes", "utf-16-le-unit"],
+)
+@pytest.mark.parametrize("path", ["/v1/redemptions/", "/v1/validations/", "/v1/coupons/"])
+async def test_a_lone_surrogate_in_any_encoding_is_malformed_json(api, manage, body, path):
+    headers = {**manage, "Content-Type": "application/json", "Idempotency-Key": "surrogate"}
+    response = await api.post(path, content=body, headers=headers)
+    assert_problem(response, 400, "malformed_json")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32-le"])
+async def test_a_json_body_in_a_unicode_encoding_is_read(api, manage, encoding):
+    body = '{"code": "ENC", "customer_id": "c-\\ud83d\\ude00 \u00e9"}'.encode(encoding)
+    headers = {**manage, "Content-Type": "application/json", "Idempotency-Key": encoding}
+    response = await api.post("/v1/redemptions/", content=body, headers=headers)
+    assert_problem(response, 404, "coupon_not_found")
