@@ -6,8 +6,9 @@ import logging
 import math
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
@@ -113,6 +114,17 @@ def problem_for_exception(exc: BaseException) -> HttpResponse:
             code="payload_too_large",
             title="Request body too large",
             detail="The request body is larger than 1 MiB.",
+        )
+    if isinstance(exc, SuspiciousOperation):  # as Django answers it outside DRF: a 400
+        return problem_response(
+            status=400,
+            code="bad_request",
+            title="Bad request",
+            detail=(
+                f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} query parameters."
+                if isinstance(exc, TooManyFieldsSent)
+                else "The request is malformed."
+            ),
         )
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout) and not isinstance(
         exc, IntegrityError

@@ -205,3 +205,19 @@ async def test_a_json_body_in_a_unicode_encoding_is_read(api, manage, encoding):
     headers = {**manage, "Content-Type": "application/json", "Idempotency-Key": encoding}
     response = await api.post("/v1/redemptions/", content=body, headers=headers)
     assert_problem(response, 404, "coupon_not_found")
+
+
+@pytest.mark.parametrize("count", [1001, 5000])
+async def test_more_than_a_thousand_query_parameters_is_400(api, manage, count):
+    query = "&".join(f"p{n}=1" for n in range(count))
+    for path in [*(await list_paths()), "/v1/schema/"]:
+        response = await api.get(f"{path}?{query}", headers=manage)
+        problem = assert_problem(response, 400, "bad_request")
+        assert "1000" in problem["detail"] or "1,000" in problem["detail"]
+
+
+async def test_a_thousand_query_parameters_are_read_and_refused_by_name(api, manage):
+    query = "&".join(f"p{n}=1" for n in range(1000))
+    response = await api.get(f"/v1/coupons/?{query}", headers=manage)
+    problem = assert_problem(response, 400, "validation_error")
+    assert "p999" in problem["errors"]
