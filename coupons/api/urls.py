@@ -26,6 +26,11 @@ class SchemaView(JsonOptions, SpectacularJSONAPIView):
 
     content_negotiation_class = DefaultContentNegotiation
 
+    def _get_version_parameter(self, request: Any) -> None:
+        # One API version, and drf-spectacular copies `?version=` into the Content-Disposition
+        # filename (a CR LF was a 500, a NUL cut the connection): the parameter is ignored.
+        return None
+
 
 class DocsView(JsonOptions, SpectacularSwaggerView):
     """Swagger UI, its files served by this server."""

@@ -221,3 +221,27 @@ async def test_a_thousand_query_parameters_are_read_and_refused_by_name(api, man
     response = await api.get(f"/v1/coupons/?{query}", headers=manage)
     problem = assert_problem(response, 400, "validation_error")
     assert "p999" in problem["errors"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "version=a%0d%0ab",
+        "version=%00",
+        "version=%22%3B%20filename%3D%22evil.html",
+        "version=" + "v" * 5000,
+        "lang=%00",
+        "lang=a%0d%0ab",
+        "lang=" + "x" * 5000,
+        "lang=../../../etc",
+        "format=%00",
+    ],
+)
+async def test_the_schema_download_never_copies_the_query_into_its_headers(api, query):
+    response = await api.get(f"/v1/schema/?{query}")
+
+    assert response.status_code in (200, 400, 404), response.text[:300]  # 404: unknown format
+    disposition = response.headers.get("content-disposition", "")
+    assert disposition in ("", 'inline; filename="Coupon service.json"')
+    if response.status_code == 200:
+        assert response.json()["openapi"].startswith("3.")
