@@ -37,12 +37,12 @@ PAGE_PARAMETERS = [
 
 
 def list_request(
-    request: Request, filters: type[Serializer]
+    request: Request, filters: type[Serializer] | None = None
 ) -> tuple[dict[str, Any], Cursor | None, int]:
     """Filters, cursor and page size from the query string; an unknown parameter is a 400
     (a mistyped filter silently ignored would return the wrong rows)."""
     params = request.query_params
-    allowed = PAGE_PARAMS | set(filters().fields)
+    allowed = PAGE_PARAMS | (set(filters().fields) if filters is not None else set())
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValidationFailed(
@@ -51,7 +51,9 @@ def list_request(
     repeated = sorted(name for name in params if len(params.getlist(name)) > 1)
     if repeated:
         raise ValidationFailed({name: ["Give it once."] for name in repeated})
-    found = validated(filters, {k: v for k, v in params.items() if k not in PAGE_PARAMS})
+    found = {}
+    if filters is not None:
+        found = validated(filters, {k: v for k, v in params.items() if k not in PAGE_PARAMS})
     return (found, *page_request(request))
 
 

@@ -12,7 +12,7 @@ from coupons import repository
 from coupons.api.base import ApiView
 from coupons.api.http import json_response, problem_response, read_json_object
 from coupons.api.idempotency import answer, stored_json
-from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json, page_request
+from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json
 from coupons.api.schema import (
     BODY_PROBLEMS,
     IDEMPOTENCY_KEY,
@@ -123,7 +123,7 @@ class CouponRedemptionsView(ApiView):
         responses={200: RedemptionPage, **problems(400, 404)},
     )
     async def get(self, request: Request, coupon_id: uuid.UUID) -> HttpResponse:
-        cursor, size = page_request(request)
+        _, cursor, size = list_request(request)  # no filters, and no unknown parameters
         page = await repository.acoupon_redemption_page(coupon_id, cursor=cursor, size=size)
         return json_response(page_json(request, page, redemption_json))
 

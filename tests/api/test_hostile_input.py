@@ -245,3 +245,11 @@ async def test_the_schema_download_never_copies_the_query_into_its_headers(api, 
     assert disposition in ("", 'inline; filename="Coupon service.json"')
     if response.status_code == 200:
         assert response.json()["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize("query", ["foo=1", "coupon_id=x", "page_size=1&page_size=2"])
+async def test_every_list_refuses_unknown_or_repeated_parameters(api, manage, query):
+    for path in await list_paths():
+        response = await api.get(f"{path}?{query}", headers=manage)
+        problem = assert_problem(response, 400, "validation_error")
+        assert set(problem["errors"]) <= {"foo", "coupon_id", "page_size"}, problem
