@@ -24,9 +24,10 @@ from coupons.api.serializers import (
     MAX_RANDOM_LENGTH,
     MIN_RANDOM_LENGTH,
     PREFIX_PATTERN,
+    code_validator,
 )
 from coupons.errors import ProblemError
-from coupons.models import MAX_CODE_LENGTH, MAX_INIT_COUNT, ApiKey, Coupon, Redemption
+from coupons.models import MAX_CODE_LENGTH, MAX_INIT_COUNT, ApiKey, Coupon, Redemption, code_key
 
 EDITABLE = repository.EDITABLE_FIELDS
 
@@ -85,6 +86,13 @@ class CouponChangeForm(forms.ModelForm):
     class Meta:
         model = Coupon
         fields = ("code", "init_count", *(f for f in EDITABLE if f != "init_count"))
+
+    def clean_code(self) -> str:
+        # The API's rule (only on add: a code never changes): a code outside the alphabet
+        # would be one that no lookup finds.
+        code = str(self.cleaned_data["code"])
+        code_validator(code)
+        return code
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -302,7 +310,7 @@ class RedemptionAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        coupons = Coupon.objects.filter(code__upper__startswith=term.upper()).values("pk")
+        coupons = Coupon.objects.filter(code__upper__startswith=code_key(term)).values("pk")
         matching = (
             Redemption.objects.filter(customer_id=term).values("pk")
             .union(Redemption.objects.filter(order_id=term).values("pk"))

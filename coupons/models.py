@@ -19,9 +19,16 @@ MAX_ORDER_ID_LENGTH = 128
 models.CharField.register_lookup(Upper)
 
 
+def code_key(code: str) -> str:
+    """A typed code as the unique index compares it: upper case for ASCII. Any other string
+    is left as it is, so it equals no code: codes are ASCII, and Unicode case mapping would
+    have matched `straße` with STRASSE (and the ff ligature with FF, the dotless i with I)."""
+    return code.upper() if code.isascii() else code
+
+
 class CouponQuerySet(models.QuerySet["Coupon"]):
     def with_code(self, code: str) -> CouponQuerySet:
-        return self.filter(code__upper=code.upper())
+        return self.filter(code__upper=code_key(code))
 
     def exhausted(self) -> CouponQuerySet:
         return self.filter(remaining_count=0)

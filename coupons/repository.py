@@ -43,7 +43,7 @@ from coupons.errors import (
     ProblemError,
     ValidationFailed,
 )
-from coupons.models import ApiKey, ApiKeyScope, Coupon, IdempotencyRecord, Redemption
+from coupons.models import ApiKey, ApiKeyScope, Coupon, IdempotencyRecord, Redemption, code_key
 
 CODE_UNIQUE_CONSTRAINT = "coupon_code_unique_ignoring_case"
 
@@ -268,7 +268,7 @@ def coupon_page(
         queryset = queryset.with_code(code)
     if code_prefix is not None:
         # Served by the upper(code) text_pattern_ops index on PostgreSQL (migration 0003).
-        queryset = queryset.filter(code__upper__startswith=code_prefix.upper())
+        queryset = queryset.filter(code__upper__startswith=code_key(code_prefix))
     if is_active is not None:
         queryset = queryset.filter(is_active=is_active)
     if exhausted is not None:
@@ -474,7 +474,7 @@ def redeem_coupon(
     # Coupons with a per-customer limit, refusals, and SQLite take the general path.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # One statement both tests and spends; the matched row stays locked until commit.
-        cursor.execute(_SPEND_ONE_USE, [db_now, code.upper(), db_now, db_now])
+        cursor.execute(_SPEND_ONE_USE, [db_now, code_key(code), db_now, db_now])
         row = cursor.fetchone()
         if row is None:
             raise _why_not_redeemable(code, now=now, customer_id=customer_id)
@@ -539,7 +539,7 @@ def _redeem_in_one_statement(
         cursor.execute(
             _SPEND_AND_RECORD,
             {
-                "now": now, "code": code.upper(), "id": redemption_id,
+                "now": now, "code": code_key(code), "id": redemption_id,
                 "customer_id": customer_id, "order_id": order_id, "api_key_id": api_key_id,
             },
         )  # fmt: skip
@@ -579,7 +579,7 @@ def validate_code(
 ) -> ValidationResult:
     """The same checks as `redeem_coupon`, spending nothing."""
     now = now or timezone.now()
-    coupon = _one_coupon("UPPER(code)", code.upper())
+    coupon = _one_coupon("UPPER(code)", code_key(code))
     if coupon is None:
         return ValidationResult(valid=False, reason=CouponNotFound.code, remaining_count=None)
     refusal = refusal_for(coupon, now=now, customer_id=customer_id)
@@ -722,7 +722,7 @@ def redemption_page(
     if customer_id is not None:
         queryset = queryset.filter(customer_id=customer_id)
     if code is not None:
-        queryset = queryset.filter(coupon__code__upper=code.upper())
+        queryset = queryset.filter(coupon__code__upper=code_key(code))
     page = _keyset_page(queryset, moment="redeemed_at", cursor=cursor, size=size)
     return Page(
         [_record(r, r.coupon.code) for r in page.rows], next=page.next, previous=page.previous

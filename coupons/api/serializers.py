@@ -9,6 +9,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -24,8 +25,19 @@ from coupons.models import (
     MAX_ORDER_ID_LENGTH,
 )
 
+
+class FullMatchValidator(RegexValidator):
+    """A RegexValidator that matches the whole value: with re.search, `$` also matches before
+    a final newline, so "NEWLINE\\n" was a code that no (trimmed) lookup could ever find. The
+    pattern itself stays ECMA-262 for the OpenAPI document."""
+
+    def __call__(self, value: Any) -> None:
+        if not isinstance(value, str) or not re.fullmatch(self.regex, value):
+            raise DjangoValidationError(self.message, code=self.code, params={"value": value})
+
+
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
-code_validator = RegexValidator(
+code_validator = FullMatchValidator(
     CODE_PATTERN,
     "Use 1 to 64 of A-Z a-z 0-9 - _, starting with a letter or digit.",
 )
@@ -303,7 +315,9 @@ class CouponBatchInput(CouponFieldsMixin):
         max_length=MAX_CODE_LENGTH - MIN_RANDOM_LENGTH,
         trim_whitespace=False,
         validators=[
-            RegexValidator(PREFIX_PATTERN, "Use A-Z a-z 0-9 - _, starting with a letter or digit.")
+            FullMatchValidator(
+                PREFIX_PATTERN, "Use A-Z a-z 0-9 - _, starting with a letter or digit."
+            )
         ],
     )
     length = StrictIntegerField(min_value=MIN_RANDOM_LENGTH, max_value=MAX_RANDOM_LENGTH)
