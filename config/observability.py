@@ -45,6 +45,13 @@ REDEMPTIONS = Counter(
     registry=registry,
 )
 
+THROTTLED = Counter(
+    "coupon_throttled_lookups",
+    "Code lookups refused with 429 against code guessing, by the limit passed.",
+    ["limit"],  # customer or api_key
+    registry=registry,
+)
+
 
 class PoolCollector(Collector):
     """The psycopg pool's own statistics, read at scrape time."""

@@ -40,7 +40,7 @@ from coupons.api.serializers import (
 from coupons.api.shapes import coupon_json, redemption_json, validation_json
 from coupons.errors import CouponNotFound
 from coupons.models import ApiKeyScope
-from coupons.throttling import count_unknown_code
+from coupons.throttling import count_unknown_code, refuse_throttled_customer
 
 
 class CouponCollectionView(ApiView):
@@ -152,6 +152,9 @@ class RedemptionCollectionView(ApiView):
         client: repository.ApiClient = request.user  # type: ignore[assignment]
 
         def produce() -> repository.StoredResponse:
+            refuse_throttled_customer(
+                api_key_id=client.key_id, customer_id=fields.get("customer_id")
+            )
             try:
                 redemption = repository.redeem_coupon(**fields, api_key_id=client.key_id)
             except CouponNotFound:
@@ -218,6 +221,9 @@ class ValidationView(ApiView):
         client: repository.ApiClient = request.user  # type: ignore[assignment]
 
         def check() -> repository.ValidationResult:
+            refuse_throttled_customer(
+                api_key_id=client.key_id, customer_id=fields.get("customer_id")
+            )
             result = repository.validate_code(**fields)
             if result.reason == CouponNotFound.code:
                 count_unknown_code(api_key_id=client.key_id, customer_id=fields.get("customer_id"))
