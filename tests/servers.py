@@ -1,4 +1,4 @@
-"""Real server processes for tests: the production uvicorn command on a free loopback port."""
+"""Real server processes for tests: the production command (bin/serve) on a free loopback port."""
 
 from __future__ import annotations
 
@@ -55,14 +55,16 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 def start_server(log_dir: Path, **env: str) -> Server:
+    """bin/serve, the production command (one worker), on a free loopback port."""
     port = free_port()
     log = log_dir / f"server-{port}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application",
-         "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
-         "--no-access-log", "--timeout-graceful-shutdown", "5"],
+        [str(ROOT / "bin/serve")],
         cwd=ROOT,
-        env=server_env(**env),
+        env=server_env(
+            PYTHON=sys.executable, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="1",
+            GRACEFUL_TIMEOUT="5", **env,
+        ),
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )  # fmt: skip
