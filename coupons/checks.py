@@ -23,4 +23,12 @@ def security_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
         found.append(Warning("SECURE_CONTENT_TYPE_NOSNIFF is off.", id="coupons.W002"))
     if settings.X_FRAME_OPTIONS != "DENY":
         found.append(Warning("X_FRAME_OPTIONS should be DENY.", id="coupons.W003"))
+    if settings.OLD_BEHIND_TLS_PROXY_SETTING and not settings.FORWARDED_ALLOW_IPS:
+        found.append(
+            Warning(
+                "DJANGO_BEHIND_TLS_PROXY is no longer read: set FORWARDED_ALLOW_IPS to the TLS "
+                "proxy's addresses (bin/serve passes them to uvicorn).",
+                id="coupons.W004",
+            )
+        )
     return found

@@ -1,6 +1,6 @@
 """What the production server (bin/serve, as `make run` and Docker start it) answers before
 or around the app: the request head is capped, its own refusals are problem+json with a
-request id. Raw sockets where
+request id, proxy headers are trusted only from FORWARDED_ALLOW_IPS. Raw sockets where
 httpx would not send what an attacker sends."""
 
 from __future__ import annotations
@@ -167,3 +167,29 @@ def test_a_nul_in_the_schema_version_keeps_the_connection(server: Server) -> Non
 def test_the_server_logged_no_tracebacks(server: Server) -> None:
     log = server.log.read_text()
     assert "Traceback" not in log, log[-4000:]
+
+
+def create_coupon_behind(server: Server, key: str, code: str) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/v1/coupons/",
+        json={"code": code, "init_count": 1},
+        headers={"Authorization": f"Bearer {key}", "X-Forwarded-Proto": "https"},
+    )
+
+
+def test_x_forwarded_proto_is_ignored_unless_forwarded_allow_ips_names_the_proxy(
+    tmp_path: Path,
+) -> None:
+    _, key = repository.create_api_key(name="proxy", scope="manage")
+
+    with running_servers(1, tmp_path) as [direct]:
+        response = create_coupon_behind(direct, key, "DIRECT")
+        assert response.status_code == 201
+        assert response.headers["location"].startswith("http://")
+        assert "strict-transport-security" not in response.headers
+
+    with running_servers(1, tmp_path, FORWARDED_ALLOW_IPS="127.0.0.1") as [proxied]:
+        response = create_coupon_behind(proxied, key, "PROXIED")
+        assert response.status_code == 201
+        assert response.headers["location"].startswith("https://")
+        assert response.headers["strict-transport-security"].startswith("max-age=")
