@@ -158,6 +158,24 @@ def test_an_unparsable_request_is_400_problem_json(server: Server) -> None:
     assert_server_problem(status, headers, body, "bad_request")
 
 
+def test_a_body_over_one_mib_is_413_with_a_request_id_and_an_access_line(server: Server) -> None:
+    response = httpx.post(
+        f"{server.url}/v1/coupons/",
+        content=b"x" * (1024 * 1024 + 1),
+        headers={"Content-Type": "application/json", "X-Request-ID": "too-big-1"},
+    )
+
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-request-id"] == "too-big-1"
+    assert response.json()["code"] == "payload_too_large"
+    lines = [
+        json.loads(line) for line in server.log.read_text().splitlines() if "too-big-1" in line
+    ]
+    assert [(line["status"], line["path"]) for line in lines] == [(413, "/v1/coupons/")]
+
+
 def test_a_nul_in_the_schema_version_keeps_the_connection(server: Server) -> None:
     response = httpx.get(f"{server.url}/v1/schema/?version=%00")
     assert response.status_code == 200
