@@ -56,10 +56,21 @@ THROTTLED = Counter(
 class PoolCollector(Collector):
     """The psycopg pool's own statistics, read at scrape time."""
 
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily("coupon_db_pool_connections", "Open pooled connections."),
+            GaugeMetricFamily("coupon_db_pool_idle", "Pooled connections not lent."),
+            GaugeMetricFamily("coupon_db_pool_waiting", "Requests waiting for one."),
+        )
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        # The names, for registration at import, without reading the database settings:
+        # config.asgi imports this module (through body_limit) before Django is set up.
+        yield from self._families()
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        size = GaugeMetricFamily("coupon_db_pool_connections", "Open pooled connections.")
-        idle = GaugeMetricFamily("coupon_db_pool_idle", "Pooled connections not lent.")
-        waiting = GaugeMetricFamily("coupon_db_pool_waiting", "Requests waiting for one.")
+        size, idle, waiting = self._families()
         pool = getattr(connections["default"], "pool", None)
         if pool is not None:
             stats = pool.get_stats()

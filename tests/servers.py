@@ -41,9 +41,10 @@ class Server:
 
 
 def server_env(**extra: str) -> dict[str, str]:
+    # No DJANGO_SETTINGS_MODULE: the server finds its settings as in production (config.asgi).
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
+        **inherited,
         "DATABASE_URL": test_database_url(),
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "server-test-secret-" + "x" * 40,
