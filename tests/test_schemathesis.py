@@ -8,7 +8,6 @@ for a bounded time, failing on any 5xx. Bounded examples and time keep CI fast."
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -155,8 +154,8 @@ def test_the_coverage_and_stateful_phases_get_no_server_error(
         "--max-time", str(FUZZ_SECONDS), "--workers", "2", "--no-color",
         "--report", "json", "--report-json-path", str(report),
     ]  # fmt: skip
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=FUZZ_SECONDS + 180, env=os.environ
+    result = subprocess.run(  # in tmp_path: the CLI keeps a cache in its working directory
+        command, capture_output=True, text=True, timeout=FUZZ_SECONDS + 180, cwd=tmp_path
     )
 
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
