@@ -34,15 +34,19 @@ setup: .venv/.synced
 migrate: setup
 	$(PY) manage.py migrate --noinput
 
-# Development server: debug on unless told otherwise; a local secret is generated once
-# (production refuses to start without DJANGO_SECRET_KEY, see config/asgi.py).
+# Development server: the production command (bin/serve: its header cap, proxy-header
+# setting and error answers) with one worker; debug on unless told otherwise; a local secret
+# is generated once (production refuses to start without DJANGO_SECRET_KEY, config/asgi.py).
 run: migrate
 	@test -s .secret-key || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > .secret-key
+	@# With DJANGO_DEBUG=0 the admin's and Swagger UI's files come from STATIC_ROOT (hashed
+	@# names, WhiteNoise): collect them, as the Docker build does.
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$(cat .secret-key)} \
 	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-localhost,127.0.0.1,[::1],$(HOST)} \
-	exec $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) \
-		--lifespan off --no-server-header --no-access-log
+	PYTHON=$(PY) HOST=$(HOST) PORT=$(PORT) WEB_CONCURRENCY=$${WEB_CONCURRENCY:-1} \
+	exec bin/serve
 
 lint: setup
 	.venv/bin/ruff check .

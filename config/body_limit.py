@@ -6,9 +6,13 @@ limit checked in a view comes after the cost; this one answers 413 first.
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from django.conf import settings
+
+from config.observability import acceptable_request_id, record_request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -29,7 +33,7 @@ class BodySizeLimit:
         declared = self._declared_length(scope)
         if declared is not None:
             if declared > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -44,7 +48,7 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -62,16 +66,17 @@ class BodySizeLimit:
                     return None
         return None
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "urn:coupon-service:problem:payload_too_large",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": f"The request body is larger than {self.max_bytes} bytes.",
-                "code": "payload_too_large",
-            }
-        ).encode()
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        """413 problem+json, with what Django's middleware gives every other answer: the
+        request id, the security headers, an access line and the metrics."""
+        started = time.perf_counter()
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        request_id = acceptable_request_id(given.decode("latin-1"))
+        from coupons.api.problems import problem_body  # the one builder; needs apps ready
+
+        body = problem_body(
+            "payload_too_large", f"The request body is larger than {self.max_bytes} bytes."
+        )
         await send(
             {
                 "type": "http.response.start",
@@ -80,10 +85,21 @@ class BodySizeLimit:
                     (b"content-type", b"application/problem+json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", settings.SECURE_REFERRER_POLICY.encode()),
                 ],
             }
         )
         await send({"type": "http.response.body", "body": body})
+        record_request(
+            method=scope.get("method", ""),
+            path=scope.get("path", ""),
+            route="unmatched",
+            status=413,
+            started=started,
+            request_id=request_id,
+        )
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

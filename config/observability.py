@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.functional import LazyObject
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -44,14 +45,32 @@ REDEMPTIONS = Counter(
     registry=registry,
 )
 
+THROTTLED = Counter(
+    "coupon_throttled_lookups",
+    "Code lookups refused with 429 against code guessing, by the limit passed.",
+    ["limit"],  # customer or api_key
+    registry=registry,
+)
+
 
 class PoolCollector(Collector):
     """The psycopg pool's own statistics, read at scrape time."""
 
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily("coupon_db_pool_connections", "Open pooled connections."),
+            GaugeMetricFamily("coupon_db_pool_idle", "Pooled connections not lent."),
+            GaugeMetricFamily("coupon_db_pool_waiting", "Requests waiting for one."),
+        )
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        # The names, for registration at import, without reading the database settings:
+        # config.asgi imports this module (through body_limit) before Django is set up.
+        yield from self._families()
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        size = GaugeMetricFamily("coupon_db_pool_connections", "Open pooled connections.")
-        idle = GaugeMetricFamily("coupon_db_pool_idle", "Pooled connections not lent.")
-        waiting = GaugeMetricFamily("coupon_db_pool_waiting", "Requests waiting for one.")
+        size, idle, waiting = self._families()
         pool = getattr(connections["default"], "pool", None)
         if pool is not None:
             stats = pool.get_stats()
@@ -64,34 +83,64 @@ class PoolCollector(Collector):
 registry.register(PoolCollector())
 
 
+def acceptable_request_id(given: str) -> str:
+    """`given` (a caller's X-Request-ID) when it is a sane token, else a new one."""
+    return given if _ACCEPTABLE_ID.fullmatch(given) else uuid.uuid4().hex
+
+
 def request_id_of(request: HttpRequest) -> str:
-    """The caller's X-Request-ID when it is a sane token, else a new one."""
     # META, not request.headers: that builds a dict of every header (~5% of a GET's CPU).
-    given = request.META.get("HTTP_X_REQUEST_ID", "")
-    return given if _ACCEPTABLE_ID.match(given) else uuid.uuid4().hex
+    return acceptable_request_id(request.META.get("HTTP_X_REQUEST_ID", ""))
 
 
 def record(request: HttpRequest, response: HttpResponseBase, *, started: float) -> None:
-    elapsed = time.perf_counter() - started
     match = getattr(request, "resolver_match", None)
     route = f"/{match.route}" if match is not None and match.route else "unmatched"
     method = request.method or ""
-    REQUESTS.labels(route, method, str(response.status_code)).inc()
-    LATENCY.labels(route, method).observe(elapsed)
     if route == "/v1/redemptions/" and method == "POST":
         REDEMPTIONS.labels(redemption_outcome(response)).inc()
     client = getattr(request, "user", None)
+    if isinstance(client, LazyObject):
+        # The admin's user, not an API key: evaluating it would read the session from the
+        # database here, in the event loop (SynchronousOnlyOperation, a 500).
+        client = None
+    record_request(
+        method=method,
+        path=request.path,
+        route=route,
+        status=response.status_code,
+        started=started,
+        request_id=request.META.get("coupons.request_id"),
+        api_key=client.name if client is not None and hasattr(client, "key_id") else None,
+    )
+
+
+def record_request(
+    *,
+    method: str,
+    path: str,
+    route: str,
+    status: int,
+    started: float,
+    request_id: str | None,
+    api_key: str | None = None,
+) -> None:
+    """The metrics and the access line of one request (also for answers made before Django,
+    such as BodySizeLimit's 413)."""
+    elapsed = time.perf_counter() - started
+    REQUESTS.labels(route, method, str(status)).inc()
+    LATENCY.labels(route, method).observe(elapsed)
     fields: dict[str, Any] = {
         "method": method,
-        "path": request.path,  # no query string: it may carry cursors or codes
+        "path": path,  # no query string: it may carry cursors or codes
         "route": route,
-        "status": response.status_code,
+        "status": status,
         "duration_ms": round(elapsed * 1000, 2),
-        "request_id": request.META.get("coupons.request_id"),
+        "request_id": request_id,
     }
-    if client is not None and hasattr(client, "key_id"):
-        fields["api_key"] = client.name  # the key's name, never the key
-    access_log.info("%s %s %s", method, request.path, response.status_code, extra=fields)
+    if api_key is not None:
+        fields["api_key"] = api_key  # the key's name, never the key
+    access_log.info("%s %s %s", method, path, status, extra=fields)
 
 
 def redemption_outcome(response: HttpResponseBase) -> str:

@@ -256,13 +256,16 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Served behind a TLS-terminating proxy in production: HSTS on (browsers ignore it over
-# plain HTTP), no redirect by default (an API client's POST must not be redirected), and
-# the proxy's X-Forwarded-Proto trusted only when DJANGO_BEHIND_TLS_PROXY says so.
+# plain HTTP) and no redirect by default (an API client's POST must not be redirected).
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=False)
-if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The proxy's X-Forwarded-Proto is trusted by uvicorn, and only from the addresses in
+# FORWARDED_ALLOW_IPS (bin/serve), which then sets the request's scheme itself. No
+# SECURE_PROXY_SSL_HEADER: Django would trust that header from any client (uvicorn passes
+# it on). DJANGO_BEHIND_TLS_PROXY, which set it, is read only to warn (coupons/checks.py).
+FORWARDED_ALLOW_IPS = env.str("FORWARDED_ALLOW_IPS", default="")
+OLD_BEHIND_TLS_PROXY_SETTING = env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
 
 # JSON lines by default (LOG_FORMAT=plain for a terminal). The access log is one line per
 # request from config.middleware (method, path, status, duration, request id, key name).

@@ -19,6 +19,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from coupons.domain.codes import lookup_key
 from coupons.domain.discounts import (
     DISCOUNT_FIELDS,
     Discount,
@@ -27,6 +28,7 @@ from coupons.domain.discounts import (
     percent_json,
 )
 from coupons.domain.limits import (
+    CODE_RULE,
     EDITABLE_FIELDS,
     MAX_BATCH,
     MAX_CODE_LENGTH,
@@ -125,6 +127,14 @@ class CouponChangeForm(forms.ModelForm):
             "discount_max_amount_off": "In the currency's minor unit (cents for EUR).",
             "discount_min_order_amount": "In the currency's minor unit (cents for EUR).",
         }
+
+    def clean_code(self) -> str:
+        # The API's rule (only on add: a code never changes): a code outside the alphabet
+        # would be one that no lookup finds.
+        code = str(self.cleaned_data["code"])
+        if lookup_key(code) is None:
+            raise forms.ValidationError(CODE_RULE)
+        return code
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -421,7 +431,9 @@ class RedemptionAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        coupons = Coupon.objects.filter(code__upper__startswith=term.upper()).values("pk")
+        key = lookup_key(term)
+        codes = Coupon.objects.filter(code__upper__startswith=key) if key else Coupon.objects.none()
+        coupons = codes.values("pk")
         matching = (
             Redemption.objects.filter(customer_id=term).values("pk")
             .union(Redemption.objects.filter(order_id=term).values("pk"))

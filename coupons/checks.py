@@ -13,16 +13,24 @@ from django.core.checks import CheckMessage, Tags, Warning, register
 @register(Tags.security, deploy=True)
 def security_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     found: list[CheckMessage] = []
-    if not settings.API_FAST_PATHS:
-        return found  # the stock middleware is in MIDDLEWARE: Django's own checks apply
-    if not settings.SECURE_HSTS_SECONDS:
+    # With the stock middleware in MIDDLEWARE (API_FAST_PATHS off) Django's own checks
+    # cover these three.
+    if settings.API_FAST_PATHS and not settings.SECURE_HSTS_SECONDS:
         found.append(
             Warning("SECURE_HSTS_SECONDS is 0: set DJANGO_HSTS_SECONDS.", id="coupons.W001")
         )
-    if not settings.SECURE_CONTENT_TYPE_NOSNIFF:
+    if settings.API_FAST_PATHS and not settings.SECURE_CONTENT_TYPE_NOSNIFF:
         found.append(Warning("SECURE_CONTENT_TYPE_NOSNIFF is off.", id="coupons.W002"))
-    if settings.X_FRAME_OPTIONS != "DENY":
+    if settings.API_FAST_PATHS and settings.X_FRAME_OPTIONS != "DENY":
         found.append(Warning("X_FRAME_OPTIONS should be DENY.", id="coupons.W003"))
+    if settings.OLD_BEHIND_TLS_PROXY_SETTING and not settings.FORWARDED_ALLOW_IPS:
+        found.append(
+            Warning(
+                "DJANGO_BEHIND_TLS_PROXY is no longer read: set FORWARDED_ALLOW_IPS to the TLS "
+                "proxy's addresses (bin/serve passes them to uvicorn).",
+                id="coupons.W004",
+            )
+        )
     return found
 
 
@@ -40,6 +48,6 @@ def static_files_collected(app_configs: Any, **kwargs: Any) -> list[CheckMessage
         Warning(
             f"No {staticfiles_storage.manifest_name} in STATIC_ROOT ({settings.STATIC_ROOT}): "
             "run `python manage.py collectstatic --noinput` (the Docker image does, at build).",
-            id="coupons.W004",
+            id="coupons.W005",
         )
     ]

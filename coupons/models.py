@@ -27,7 +27,7 @@ def _amount_in_range(field: str) -> Q:
 
 
 def _metadata_field() -> models.JSONField:
-    # db_default as well as default: the repository's hand-written INSERTs name their
+    # db_default as well as default: the hand-written INSERTs (coupons.db.raw) name their
     # columns, and a row they write must still get {} rather than break NOT NULL.
     return models.JSONField(default=dict, db_default=models.Value({}, models.JSONField()))
 

@@ -1,4 +1,4 @@
-"""Real server processes for tests: the production uvicorn command on a free loopback port."""
+"""Real server processes for tests: the production command (bin/serve) on a free loopback port."""
 
 from __future__ import annotations
 
@@ -62,9 +62,10 @@ def collected_static_root() -> str:
 
 
 def server_env(**extra: str) -> dict[str, str]:
+    # No DJANGO_SETTINGS_MODULE: the server finds its settings as in production (config.asgi).
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
+        **inherited,
         "DATABASE_URL": test_database_url(),
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "server-test-secret-" + "x" * 40,
@@ -79,14 +80,16 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 def start_server(log_dir: Path, **env: str) -> Server:
+    """bin/serve, the production command (one worker), on a free loopback port."""
     port = free_port()
     log = log_dir / f"server-{port}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application",
-         "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
-         "--no-access-log", "--timeout-graceful-shutdown", "5"],
+        [str(ROOT / "bin/serve")],
         cwd=ROOT,
-        env=server_env(**env),
+        env=server_env(
+            PYTHON=sys.executable, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="1",
+            GRACEFUL_TIMEOUT="5", **env,
+        ),
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )  # fmt: skip

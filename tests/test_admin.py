@@ -361,3 +361,16 @@ def test_a_batch_with_a_discount_is_generated_from_the_admin(staff):
     assert response["Content-Type"] == "text/csv"
     made = Coupon.objects.filter(code__startswith="OFF-")
     assert {c.discount for c in made} == {Discount(amount_off=500, currency="EUR")}
+
+
+@pytest.mark.parametrize("code", ["STRA\u00dfE", "NEW 1", "-NEW", "NEW!"])
+def test_the_admin_refuses_a_code_outside_the_code_alphabet(staff, code):
+    # A code that no lookup could find (lookups match the ASCII code alphabet only).
+    response = staff.post(
+        reverse("admin:coupons_coupon_add"),
+        {"code": code, "init_count": 7, "is_active": "on", "starts_at_0": "",
+         "starts_at_1": "", "expires_at_0": "", "expires_at_1": "", "per_customer_limit": ""},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "starting with a letter or digit" in response.content.decode()
+    assert not Coupon.objects.exists()

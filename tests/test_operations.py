@@ -76,3 +76,18 @@ def test_the_deploy_checks_pass_under_production_settings(settings):
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
     settings.SECURE_HSTS_SECONDS = 31_536_000
     call_command("check", deploy=True, fail_level="WARNING")
+
+
+def test_the_deploy_checks_say_that_the_old_proxy_setting_is_replaced(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.OLD_BEHIND_TLS_PROXY_SETTING, settings.FORWARDED_ALLOW_IPS = True, ""
+    with pytest.raises(SystemCheckError, match="FORWARDED_ALLOW_IPS"):
+        call_command("check", deploy=True, fail_level="WARNING")
+
+    settings.FORWARDED_ALLOW_IPS = "10.0.0.2"
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    settings.DEBUG = False
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
+    call_command("check", deploy=True, fail_level="WARNING")

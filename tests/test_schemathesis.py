@@ -1,12 +1,20 @@
 """Schemathesis against a live server and its own OpenAPI document: for every operation,
 generated requests (valid and invalid) never get a 5xx, and every answer matches the
-schema (status, content type, headers, body). Bounded examples keep CI fast."""
+schema (status, content type, headers, body). Then the fuzz stage: schemathesis' own CLI
+runs its coverage phase (boundary and invalid values of every parameter, unknown methods)
+and its stateful phase (chains along the schema's links: create, redeem, revert, list...)
+for a bounded time, failing on any 5xx. Bounded examples and time keep CI fast."""
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -165,6 +173,36 @@ def test_the_live_api_matches_its_own_schema(server: Server, bearer: dict[str, s
                 failures[f"{operation.label} ({mode.value})"] = str(exc)[:1500]
     assert operations >= 14
     assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
+
+
+# Seconds for the coverage phase (~5 s here) and the stateful phase, which repeats until the
+# time is spent: ~1,500 chained scenarios in 90 s on the 2-core CI machine.
+FUZZ_SECONDS = 90
+
+
+def test_the_coverage_and_stateful_phases_get_no_server_error(
+    server: Server, bearer: dict[str, str], tmp_path: Path
+) -> None:
+    report = tmp_path / "schemathesis.json"
+    command = [
+        str(Path(sys.executable).with_name("st")), "run", f"{server.url}/v1/schema/",
+        "--header", f"Authorization: {bearer['Authorization']}",
+        "--phases", "coverage,stateful", "--checks", "not_a_server_error",
+        "--max-time", str(FUZZ_SECONDS), "--workers", "2", "--no-color",
+        "--report", "json", "--report-json-path", str(report),
+    ]  # fmt: skip
+    result = subprocess.run(  # in tmp_path: the CLI keeps a cache in its working directory
+        command, capture_output=True, text=True, timeout=FUZZ_SECONDS + 180, cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    summary = json.loads(report.read_text())
+    assert summary["failures"] == [] and summary["errors"] == []
+    assert {summary["phases"][p]["status"] for p in ("coverage", "stateful")} == {"success"}
+    assert summary["operations"]["tested"] >= 14
+    assert summary["test_cases"]["generated"] >= 500, summary["test_cases"]
+    # The server's own account: no access line with a 5xx, whoever sent it.
+    assert not re.search(r'"status": 5\d\d', server.log.read_text())
 
 
 def test_the_server_logged_no_tracebacks(server: Server) -> None:

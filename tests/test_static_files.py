@@ -112,7 +112,7 @@ def test_the_deploy_check_says_when_static_files_were_not_collected(settings, tm
 
     def warned() -> bool:
         found = run_checks(include_deployment_checks=True, tags=["staticfiles"])
-        return "coupons.W004" in {message.id for message in found}
+        return "coupons.W005" in {message.id for message in found}
 
     assert warned()
     (tmp_path / "staticfiles.json").write_text('{"paths": {}, "version": "1.1"}')

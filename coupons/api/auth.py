@@ -72,6 +72,8 @@ class HasScope(BasePermission):
     message = "This API key's scope does not allow this request."
 
     def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method == "OPTIONS":
+            return True  # what a route serves is public; a CORS preflight carries no key
         client = request.user
         if not isinstance(client, ApiClient):
             return False

@@ -74,6 +74,13 @@ def json_response(
     )
 
 
+def options_response(methods: list[str]) -> HttpResponse:
+    """OPTIONS: what the route serves, in `Allow` and as JSON. DRF's own answer is a
+    Response for renderers these views do not use (a 500 in an async view, a missing
+    template on the docs page)."""
+    return json_response({"methods": methods}, headers={"Allow": ", ".join(methods)})
+
+
 def _is_json_media_type(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
     return media_type == "application/json" or (
@@ -83,6 +90,28 @@ def _is_json_media_type(content_type: str) -> bool:
 
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
+
+
+# No request needs more than a few levels; past this many, a body is refused before anything
+# else (hashing, serializers) recurses into it (as serde_json does, at the same depth).
+MAX_JSON_DEPTH = 128
+
+
+def _deeper_than(data: object, limit: int) -> bool:
+    """Whether `data` nests containers more than `limit` levels deep (without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Iterable[object] = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def read_json_object(request: HttpRequest | Request) -> dict[str, Any]:
@@ -103,12 +132,22 @@ def read_json_object(request: HttpRequest | Request) -> dict[str, Any]:
     if not _is_json_media_type(django_request.META.get("CONTENT_TYPE", "")):
         raise UnsupportedMediaType()
     try:
-        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+        # Decoded strictly here, not by json.loads (it lets surrogates through), so that
+        # every check below sees the text whatever its encoding (UTF-8, -16 or -32).
+        text = raw.decode(json.detect_encoding(raw))
+        data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedJson(f"The request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # ~1,490 levels: the parser's own stack
+        raise MalformedJson(
+            f"The request body is nested deeper than {MAX_JSON_DEPTH} levels."
+        ) from exc
+    # Counting brackets is C-speed; only a body with many of them is walked.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _deeper_than(data, MAX_JSON_DEPTH):
+        raise MalformedJson(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
     # A lone surrogate can only come from a \uD800-\uDFFF escape; it is no Unicode text, and
     # would fail later where the body is hashed or stored (found by schemathesis).
-    if b"\\u" in raw and re.search(rb"\\u[dD][89a-fA-F]", raw):
+    if "\\u" in text and re.search(r"\\u[dD][89a-fA-F]", text):
         try:
             json.dumps(data, ensure_ascii=False, default=json_default).encode()
         except UnicodeEncodeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,9 @@ from coupons.api.serializers import validated
 from coupons.domain.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from coupons.errors import ValidationFailed
 from coupons.services.pages import Cursor, Page
+
+# ASCII digits only: str.isdigit() takes "²" (then int() fails, a 500) and int() reads "٣" as 3.
+_PAGE_SIZE = re.compile(r"[0-9]{1,3}")
 
 PAGE_PARAMS = frozenset({"cursor", "page_size"})
 PAGE_PARAMETERS = [
@@ -30,12 +34,12 @@ PAGE_PARAMETERS = [
 
 
 def list_request(
-    request: Request, filters: type[Serializer]
+    request: Request, filters: type[Serializer] | None = None
 ) -> tuple[dict[str, Any], Cursor | None, int]:
     """Filters, cursor and page size from the query string; an unknown parameter is a 400
     (a mistyped filter silently ignored would return the wrong rows)."""
     params = request.query_params
-    allowed = PAGE_PARAMS | set(filters().fields)
+    allowed = PAGE_PARAMS | (set(filters().fields) if filters is not None else set())
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValidationFailed(
@@ -44,7 +48,9 @@ def list_request(
     repeated = sorted(name for name in params if len(params.getlist(name)) > 1)
     if repeated:
         raise ValidationFailed({name: ["Give it once."] for name in repeated})
-    found = validated(filters, {k: v for k, v in params.items() if k not in PAGE_PARAMS})
+    found = {}
+    if filters is not None:
+        found = validated(filters, {k: v for k, v in params.items() if k not in PAGE_PARAMS})
     return (found, *page_request(request))
 
 
@@ -52,7 +58,7 @@ def page_request(request: Request) -> tuple[Cursor | None, int]:
     params = request.query_params
     size = DEFAULT_PAGE_SIZE
     if (raw_size := params.get("page_size")) is not None:
-        if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
+        if not _PAGE_SIZE.fullmatch(raw_size) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
             raise ValidationFailed(
                 {"page_size": [f"Must be an integer from 1 to {MAX_PAGE_SIZE}."]}
             )

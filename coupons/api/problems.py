@@ -9,7 +9,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -181,6 +187,13 @@ def problem_for_exception(exc: BaseException) -> HttpResponse:
         return problem_response("permission_denied", str(exc) or "Forbidden.")
     if isinstance(exc, RequestDataTooBig):
         return problem_response("payload_too_large", "The request body is larger than 1 MiB.")
+    if isinstance(exc, SuspiciousOperation):  # as Django answers it outside DRF: a 400
+        return problem_response(
+            "bad_request",
+            f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} query parameters."
+            if isinstance(exc, TooManyFieldsSent)
+            else "The request is malformed.",
+        )
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout) and not isinstance(
         exc, IntegrityError
     ):

@@ -5,9 +5,11 @@ Responses are shaped by hand in `coupons.api.shapes` (adrf serializers hop threa
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -43,8 +45,22 @@ from coupons.domain.limits import (
 )
 from coupons.errors import ValidationFailed
 
-code_validator = RegexValidator(CODE_PATTERN, CODE_RULE)
 
+class FullMatchValidator(RegexValidator):
+    """A RegexValidator that matches the whole value: with re.search, `$` also matches before
+    a final newline, so "NEWLINE\\n" was a code that no (trimmed) lookup could ever find. The
+    pattern itself stays ECMA-262 for the OpenAPI document."""
+
+    def __call__(self, value: Any) -> None:
+        if not isinstance(value, str) or not re.fullmatch(self.regex, value):
+            raise DjangoValidationError(self.message, code=self.code, params={"value": value})
+
+
+code_validator = FullMatchValidator(CODE_PATTERN, CODE_RULE)
+
+UUID_PATTERN = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 
 _Base: type[serializers.Serializer] = (
     SharedFieldsSerializer if fastpaths.ENABLED else serializers.Serializer
@@ -121,6 +137,9 @@ class TextField(StrictCharField):
 
 
 TIMESTAMP_PATTERN = r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2})-"
+RFC_3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 
 
 @extend_schema_field(
@@ -141,11 +160,13 @@ class TimestampField(serializers.DateTimeField):
     }
 
     def to_internal_value(self, value: Any) -> datetime:
-        if not isinstance(value, str):
+        # RFC 3339's own grammar, ASCII digits only, before any parser sees it: Python's and
+        # Django's parsers also take other ISO 8601 forms and Unicode digits ("²026" was a 500).
+        if not isinstance(value, str) or not RFC_3339.fullmatch(value):
             self.fail("invalid")
-        if value[:4].isdigit() and not FIRST_YEAR <= int(value[:4]) <= LAST_YEAR:
+        if not FIRST_YEAR <= int(value[:4]) <= LAST_YEAR:
             self.fail("year")
-        parsed = super().to_internal_value(value)
+        parsed = super().to_internal_value(value.upper())  # t and z are T and Z (RFC 3339)
         if parsed.tzinfo is None:  # pragma: no cover - DRF makes it aware first
             self.fail("naive")
         return parsed
@@ -268,8 +289,18 @@ class ValidationInput(InputSerializer):
     order = OrderInput(required=False, allow_null=True)
 
 
+@extend_schema_field(OpenApiTypes.UUID)
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID as 8-4-4-4-12 ASCII hex digits (uuid.UUID also takes other digits and forms)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or not UUID_PATTERN.fullmatch(data):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 class RedemptionFilters(InputSerializer):
-    coupon_id = serializers.UUIDField(required=False)
+    coupon_id = StrictUUIDField(required=False)
     customer_id = TextField(required=False, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH)
     code = TextField(required=False, min_length=1, max_length=MAX_LOOKUP_LENGTH)
 
@@ -329,7 +360,7 @@ class CouponBatchInput(CouponFieldsMixin):
         default="",
         max_length=MAX_PREFIX_LENGTH,
         trim_whitespace=False,
-        validators=[RegexValidator(PREFIX_PATTERN, PREFIX_RULE)],
+        validators=[FullMatchValidator(PREFIX_PATTERN, PREFIX_RULE)],
     )
     length = StrictIntegerField(min_value=MIN_RANDOM_LENGTH, max_value=MAX_RANDOM_LENGTH)
 

@@ -1,18 +1,39 @@
 """Routes under /v1/."""
 
 import uuid
+from typing import Any
 
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.negotiation import DefaultContentNegotiation
 
 from coupons.api import views
+from coupons.api.http import options_response
 
 
-class SchemaView(SpectacularJSONAPIView):
+class JsonOptions:
+    """OPTIONS as on the API's own views (DRF's would render the docs page's template)."""
+
+    allowed_methods: list[str]
+
+    # Typed loosely: DRF's stubs say Response, Django's View says HttpResponse.
+    def options(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return options_response(self.allowed_methods)
+
+
+class SchemaView(JsonOptions, SpectacularJSONAPIView):
     """The OpenAPI 3 document, as JSON, for everyone (it holds no secrets)."""
 
     content_negotiation_class = DefaultContentNegotiation
+
+    def _get_version_parameter(self, request: Any) -> None:
+        # One API version, and drf-spectacular copies `?version=` into the Content-Disposition
+        # filename (a CR LF was a 500, a NUL cut the connection): the parameter is ignored.
+        return None
+
+
+class DocsView(JsonOptions, SpectacularSwaggerView):
+    """Swagger UI, its files served by this server."""
 
 
 class AnyCaseUUIDConverter:
@@ -52,5 +73,5 @@ urlpatterns = [
     path("validations/", views.ValidationView.as_view(), name="validations"),
     # Last: the routes are tried in order, and these two are not on the hot paths.
     path("schema/", SchemaView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("docs/", DocsView.as_view(url_name="schema"), name="docs"),
 ]

@@ -12,7 +12,7 @@ from coupons.api.auth import ApiClient
 from coupons.api.base import ApiView
 from coupons.api.http import json_response, read_json_object
 from coupons.api.idempotency import answer, stored_json
-from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json, page_request
+from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json
 from coupons.api.problems import problem_response
 from coupons.api.schema import (
     BODY_PROBLEMS,
@@ -48,7 +48,7 @@ from coupons.services import redemptions as redemption_service
 from coupons.services.batches import acreate_coupon_batch
 from coupons.services.idempotency import StoredAnswer
 from coupons.services.operations import adatabase_answers
-from coupons.throttling import count_unknown_code
+from coupons.throttling import count_unknown_code, refuse_throttled_customer
 
 
 class CouponCollectionView(ApiView):
@@ -137,7 +137,7 @@ class CouponRedemptionsView(ApiView):
         responses={200: RedemptionPage, **problems(400, 404)},
     )
     async def get(self, request: Request, coupon_id: uuid.UUID) -> HttpResponse:
-        cursor, size = page_request(request)
+        _, cursor, size = list_request(request)  # no filters, and no unknown parameters
         page = await redemption_service.acoupon_redemption_page(coupon_id, cursor=cursor, size=size)
         return json_response(page_json(request, page, REDEMPTION))
 
@@ -168,6 +168,9 @@ class RedemptionCollectionView(ApiView):
         client: ApiClient = request.user  # type: ignore[assignment]
 
         def produce() -> StoredAnswer:
+            refuse_throttled_customer(
+                api_key_id=client.key_id, customer_id=fields.get("customer_id")
+            )
             try:
                 redemption = redemption_service.redeem_coupon(**fields, api_key_id=client.key_id)
             except CouponNotFound:
@@ -233,6 +236,9 @@ class ValidationView(ApiView):
         client: ApiClient = request.user  # type: ignore[assignment]
 
         def check() -> redemption_service.ValidationResult:
+            refuse_throttled_customer(
+                api_key_id=client.key_id, customer_id=fields.get("customer_id")
+            )
             result = redemption_service.validate_code(**fields)
             if result.reason == CouponNotFound.code:
                 count_unknown_code(api_key_id=client.key_id, customer_id=fields.get("customer_id"))

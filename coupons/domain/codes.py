@@ -14,7 +14,7 @@ def lookup_key(typed: str) -> str | None:
     """The form codes are compared in (upper case), or None when `typed` cannot name any
     code. ASCII only: str.upper() folds Unicode (`ß` -> `SS`, dotless i -> `I`), which would
     let a string outside the alphabet redeem a code."""
-    if len(typed) > MAX_CODE_LENGTH or not typed.isascii() or not _CODE.match(typed):
+    if len(typed) > MAX_CODE_LENGTH or not typed.isascii() or not _CODE.fullmatch(typed):
         return None
     return typed.upper()
 

@@ -3,10 +3,11 @@ commands and the models' CHECK constraints all read them from here."""
 
 from __future__ import annotations
 
-# A code: 1 to 64 of A-Z a-z 0-9 - _, first one a letter or digit. `\Z`, not `$`: `$`
-# also matches before a final newline, which let "NEWLINE\n" pass.
+# A code: 1 to 64 of A-Z a-z 0-9 - _, first one a letter or digit. Patterns are ECMA-262
+# (the OpenAPI document shows them); match them whole (re.fullmatch): `$` also matches
+# before a final newline, which let "NEWLINE\n" pass.
 MAX_CODE_LENGTH = 64
-CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*\Z"
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 CODE_RULE = "Use 1 to 64 of A-Z a-z 0-9 - _, starting with a letter or digit."
 # A looked-up code (what a shopper typed): longer strings simply match no coupon.
 MAX_LOOKUP_LENGTH = 256
@@ -23,7 +24,7 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 MAX_BATCH = 10_000
 MIN_RANDOM_LENGTH, MAX_RANDOM_LENGTH = 6, 32
 MAX_PREFIX_LENGTH = MAX_CODE_LENGTH - MIN_RANDOM_LENGTH
-PREFIX_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_-]*)?\Z"
+PREFIX_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_-]*)?$"
 PREFIX_RULE = "Use A-Z a-z 0-9 - _, starting with a letter or digit."
 # Rows one INSERT may carry: 16 parameters a row (the discount and metadata columns
 # included) stays under PostgreSQL's 65,535 and SQLite's 32,766 parameters a statement.

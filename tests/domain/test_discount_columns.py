@@ -106,7 +106,7 @@ def test_the_database_refuses_a_discount_outside_its_order(constraint, fields):
 
 
 def test_rows_inserted_without_the_new_columns_get_empty_metadata_and_nulls():
-    """The repository's hand-written INSERTs name their columns; they keep working."""
+    """The services' hand-written INSERTs name their columns; they keep working."""
     coupon_id, redemption_id = uuid.uuid4(), uuid.uuid4()
     with connection.cursor() as cursor:
         cursor.execute(

@@ -147,7 +147,7 @@ class Command(BaseCommand):
             problems.append(f"--length must be {MIN_RANDOM_LENGTH} to {MAX_RANDOM_LENGTH}")
         if len(opts["prefix"]) + opts["length"] > MAX_CODE_LENGTH:
             problems.append(f"prefix + length must be at most {MAX_CODE_LENGTH}")
-        if not re.match(PREFIX_PATTERN, opts["prefix"]):
+        if not re.fullmatch(PREFIX_PATTERN, opts["prefix"]):
             problems.append(f"--prefix: {PREFIX_RULE}")
         if not 1 <= opts["init_count"] <= MAX_INIT_COUNT:
             problems.append(f"--init-count must be 1 to {MAX_INIT_COUNT}")
