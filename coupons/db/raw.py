@@ -207,7 +207,7 @@ _INSERT_COLUMNS = (
     "id", "code", "init_count", "remaining_count", "is_active", "starts_at", "expires_at",
     "per_customer_limit", "created_at", "updated_at", "discount_percent_off",
     "discount_amount_off", "discount_currency", "discount_max_amount_off",
-    "discount_min_order_amount", "metadata",
+    "discount_min_order_amount", "metadata", "campaign_id",
 )  # fmt: skip
 # As Model.save() would send them (metadata as jsonb); the same for every row of a batch.
 _INSERT_FIELDS = [
