@@ -221,7 +221,7 @@ class CouponAdmin(admin.ModelAdmin):
     list_display = ("code", "usage", "discount_shown", "is_active", "starts_at", "expires_at",
                     "created_at")  # fmt: skip
     search_fields = ("code__istartswith",)
-    list_filter = ("is_active", WindowFilter)
+    list_filter = ("is_active", WindowFilter, "campaign")
     date_hierarchy = "created_at"
     readonly_fields = ("id", "remaining_count", "metadata", "created_at", "updated_at",
                        "redemptions_link")  # fmt: skip
@@ -270,7 +270,8 @@ class CouponAdmin(admin.ModelAdmin):
         # A code is printed on flyers and typed by shoppers: it never changes. Nor does the
         # discount once redeemed (the service says so too, should a redemption come
         # between this page and its save).
-        if Redemption.objects.filter(coupon_id=obj.pk).exists():
+        # A code of a campaign takes the campaign's discount: none of its own to edit.
+        if obj.campaign_id is not None or Redemption.objects.filter(coupon_id=obj.pk).exists():
             return (*self.readonly_fields, "code", *DISCOUNT_COLUMNS)
         return (*self.readonly_fields, "code")
 
@@ -492,3 +493,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key_id in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True):
             api_keys.revoke_api_key(key_id)
         self.message_user(request, "Revoked. Running servers refuse the keys within seconds.")
+
+
+# Campaigns have their own module (it reuses the discount helpers above); imported here,
+# where the admin's autodiscovery looks.
+from coupons import campaign_admin  # noqa: E402, F401

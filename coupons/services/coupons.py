@@ -164,6 +164,10 @@ def _locked_row_changes(coupon_id: uuid.UUID, changes: dict[str, Any]) -> dict[s
     values: dict[str, Any] = {}
     if "discount" in changes:
         discount = as_discount(changes["discount"])
+        if discount is not None and current.campaign_id is not None:
+            raise ValidationFailed(
+                {"discount": ["A code of a campaign takes the campaign's discount."]}
+            )
         if discount != current.discount:
             if Redemption.objects.filter(coupon_id=coupon_id).exists():
                 raise DiscountLocked()
