@@ -219,3 +219,24 @@ async def test_deleting_a_campaign_never_redeemed_deletes_its_codes(api, manage)
     assert await Campaign.objects.acount() == 0
     assert [c.code async for c in Coupon.objects.all()] == ["KEEP"]
     assert other.status_code == 201
+
+
+async def test_a_code_of_a_campaign_cannot_be_given_a_discount_later(api, manage):
+    campaign = await create(api, manage)
+    coupon = (
+        await api.post(
+            "/v1/coupons/",
+            json={"code": "BF-LATER", "init_count": 1, "campaign_id": campaign["id"]},
+            headers=manage,
+        )
+    ).json()
+
+    response = await api.patch(
+        f"/v1/coupons/{coupon['id']}/", json={"discount": {"percent_off": 5}}, headers=manage
+    )
+    cleared = await api.patch(f"/v1/coupons/{coupon['id']}/", json={"discount": None},
+                              headers=manage)  # fmt: skip
+
+    problem = assert_problem(response, 400, "validation_error")
+    assert "discount" in problem["errors"]
+    assert cleared.status_code == 200 and cleared.json()["campaign_id"] == campaign["id"]
