@@ -55,6 +55,9 @@ function request()
   elseif kind == "spread" then
     return wrk.format("POST", "/v1/redemptions/", nil,
       string.format('{"code":"spread-%05d"}', math.random(1, SPREAD)))
+  elseif kind == "campaign" then
+    return wrk.format("POST", "/v1/redemptions/", nil,
+      string.format('{"code":"camp-%05d"}', math.random(1, SPREAD)))
   elseif kind == "validate" then
     return wrk.format("POST", "/v1/validations/", nil,
       string.format('{"code":"spread-%05d"}', math.random(1, SPREAD)))
@@ -78,6 +81,8 @@ SCENARIOS = [
     ("POST redemption, one hot coupon", "hot"),
     ("POST redemption, discounted", "hot-off"),
     ("POST redemption, 10,000 coupons", "spread"),
+    # The same requests over 10,000 codes of ONE campaign: every one updates its row.
+    ("POST redemption, one campaign's codes", "campaign"),
     ("POST validation", "validate"),
     ("GET list page (50)", "list"),
 ]
@@ -118,6 +123,15 @@ def prepare() -> tuple[str, list[str]]:
                discount_max_amount_off, discount_min_order_amount)
              VALUES (gen_random_uuid(), 'HOT-OFF', 1000000000, 1000000000, true, now(), now(),
                12.5, 'EUR', 5000, 2000);
+             INSERT INTO coupons_campaign (id, name, is_active, redemption_count, held_count,
+               discount_total, metadata, created_at, updated_at)
+             VALUES ('00000000-0000-4000-8000-00000000ca4e', 'bench', true, 0, 0, 0, '{{}}',
+               now(), now());
+             INSERT INTO coupons_coupon (id, code, init_count, remaining_count, is_active,
+               created_at, updated_at, campaign_id)
+             SELECT gen_random_uuid(), 'CAMP-' || lpad(g::text, 5, '0'), 1000000000, 1000000000,
+               true, now() - (g || ' ms')::interval, now(), '00000000-0000-4000-8000-00000000ca4e'
+             FROM generate_series(1, {SPREAD}) g;
              ANALYZE""")  # fmt: skip
     ids = psql("SELECT id FROM coupons_coupon ORDER BY random() LIMIT 200").split()
     return key, ids
@@ -208,13 +222,22 @@ def broken_invariants() -> str:
                       WHERE r.coupon_id = c.id AND r.reverted_at IS NULL)""")
 
 
+def broken_campaign_counters() -> str:
+    return psql("""SELECT count(*) FROM coupons_campaign k
+                   WHERE k.redemption_count <> (SELECT count(*) FROM coupons_redemption r
+                     JOIN coupons_coupon c ON c.id = r.coupon_id
+                     WHERE c.campaign_id = k.id AND r.reverted_at IS NULL)""")
+
+
 def run_all(url: str, script: Path, key: str, ids: list[str]) -> dict[str, dict]:
     results = {}
     for title, kind in SCENARIOS:
         wrk(url, script, kind, key, ids, 2)  # warm-up
         results[title] = wrk(url, script, kind, key, ids, SECONDS)
-        if kind in ("hot", "hot-off", "spread") and broken_invariants() != "0":
+        if kind in ("hot", "hot-off", "spread", "campaign") and broken_invariants() != "0":
             raise SystemExit(f"INVARIANT BROKEN after {title!r}: {broken_invariants()} coupon(s)")
+        if kind == "campaign" and broken_campaign_counters() != "0":
+            raise SystemExit(f"CAMPAIGN COUNTERS BROKEN after {title!r}")
         if kind == "hot-off" and wrong_discounts() != "0":
             raise SystemExit(f"WRONG DISCOUNTS after {title!r}: {wrong_discounts()} redemption(s)")
     return results
