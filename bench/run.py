@@ -266,7 +266,7 @@ def main() -> None:
     cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
     print(f"\n{os.cpu_count()} cores ({cpu.group(1) if cpu else '?'}), wrk -t2 -c{CONNECTIONS} "
           f"-d{SECONDS}s, {WORKERS} worker process, PostgreSQL {psql('SHOW server_version')}\n")  # fmt: skip
-    head = f"{'scenario':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'yardstick':>10} {'ratio':>6}"
+    head = f"{'scenario':38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'yardstick':>10} {'ratio':>6}"
     print(head)
     print("-" * len(head))
     errors = 0
@@ -275,7 +275,7 @@ def main() -> None:
         rps, bare_rps = r["requests"] / r["seconds"], b["requests"] / b["seconds"]
         err = r["status_errors"] + r["socket_errors"]
         errors += err
-        print(f"{title:34} {rps:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {err:7d} {bare_rps:10.0f} "
+        print(f"{title:38} {rps:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {err:7d} {bare_rps:10.0f} "
               f"{rps / bare_rps:6.2f}")  # fmt: skip
     print(f"\nworker RSS after round 1: {', '.join(f'{m:.0f} MB' for m in rss_1)}; "
           f"after round 2: {', '.join(f'{m:.0f} MB' for m in rss_2)}")  # fmt: skip
