@@ -10,7 +10,7 @@ from django.db.models import F, Q
 
 from coupons.columns import CURRENCY_LENGTH, amount_in_range, metadata_field
 from coupons.domain.discounts import DISCOUNT_FIELDS, Discount, discount_from_columns
-from coupons.domain.limits import MAX_INIT_COUNT
+from coupons.domain.limits import MAX_CUSTOMER_ID_LENGTH, MAX_INIT_COUNT
 
 MAX_CAMPAIGN_NAME_LENGTH = 200
 
@@ -168,3 +168,27 @@ class Campaign(models.Model):
         if self.max_redemptions is None:
             return None
         return self.max_redemptions - self.redemption_count - self.held_count
+
+
+class CampaignCustomer(models.Model):
+    """A customer's live redemptions across one campaign's codes: the counter its
+    `per_customer_limit` is checked against, by a conditional upsert whose row count
+    decides (coupons.db.campaign_sql). Kept for every customer id that redeems a code of
+    the campaign, limit or not, so that a limit set later finds the counts right."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    customer_id = models.CharField(max_length=MAX_CUSTOMER_ID_LENGTH)
+    live_count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "customer_id"], name="campaign_customer_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(live_count__gte=0), name="campaign_customer_count_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.live_count}"

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 
-from coupons.campaign_models import Campaign
+from coupons.campaign_models import Campaign, CampaignCustomer
 from coupons.columns import CURRENCY_LENGTH, amount_in_range, metadata_field
 from coupons.domain.codes import lookup_key
 from coupons.domain.discounts import DISCOUNT_FIELDS, Discount, discount_from_columns
@@ -19,6 +19,8 @@ from coupons.domain.limits import (
     MAX_INIT_COUNT,
     MAX_ORDER_ID_LENGTH,
 )
+
+__all__ = ["ApiKey", "Campaign", "CampaignCustomer", "Coupon", "IdempotencyRecord", "Redemption"]
 
 _amount_in_range = amount_in_range
 _metadata_field = metadata_field

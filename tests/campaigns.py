@@ -1,11 +1,12 @@
-"""The campaign invariant for tests: its counters equal the sums over its live redemptions."""
+"""The campaign invariant for tests: its counters (and each customer's) equal the sums over
+its live redemptions."""
 
 from __future__ import annotations
 
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 
-from coupons.models import Campaign
+from coupons.models import Campaign, CampaignCustomer, Redemption
 
 
 def campaign_sums(campaign: Campaign) -> tuple[int, int]:
@@ -34,4 +35,19 @@ def broken_campaign_counters() -> list[str]:
             broken.append(f"{campaign.name}: {count} > max {campaign.max_redemptions}")
         if campaign.budget_amount is not None and total > campaign.budget_amount:
             broken.append(f"{campaign.name}: {total} > budget {campaign.budget_amount}")
+        counted = dict(
+            CampaignCustomer.objects.filter(campaign=campaign, live_count__gt=0).values_list(
+                "customer_id", "live_count"
+            )
+        )
+        live = dict(
+            Redemption.objects.filter(
+                coupon__campaign=campaign, reverted_at__isnull=True, customer_id__isnull=False
+            )
+            .values("customer_id")
+            .annotate(n=Count("id"))
+            .values_list("customer_id", "n")
+        )
+        if counted != live:
+            broken.append(f"{campaign.name}: customer counters {counted} != rows {live}")
     return broken

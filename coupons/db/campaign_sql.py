@@ -1,5 +1,6 @@
-"""The conditional UPDATEs that take and give back a campaign's capacity and budget
-(PostgreSQL and SQLite alike: plain SQL, row counts decide)."""
+"""The conditional writes that take a campaign's capacity, its budget and a customer's slot;
+row counts decide. `spend_campaign_use` is PostgreSQL's (SQLite takes the service's
+read-then-update under its single writer); `take_customer_slot` runs on both."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import NamedTuple
 
 from django.db import connection
 
-from coupons.campaign_models import Campaign
+from coupons.campaign_models import Campaign, CampaignCustomer
 from coupons.db.discount_sql import discount_sql
 from coupons.db.raw import ORDER_FITS_SQL
 
@@ -75,3 +76,33 @@ def spend_campaign_use(
         cursor.execute(_SPEND, params)
         row = cursor.fetchone()
     return None if row is None else CampaignSpent(row[0], row[1])
+
+
+_CUSTOMERS = CampaignCustomer._meta.db_table
+
+# One statement takes a customer's slot in the campaign, or refuses (no row): the first
+# redemption inserts the counter at 1, later ones add 1 only below the limit (NULL: no
+# limit, still counted). A concurrent first insert of the same customer waits on the
+# unique index and then takes the UPDATE branch, its condition re-checked on the row as
+# committed, so the count decides however the two interleave.
+_TAKE_SLOT = f"""
+    INSERT INTO {_CUSTOMERS} (campaign_id, customer_id, live_count)
+    VALUES (%(campaign_id)s, %(customer_id)s, 1)
+    ON CONFLICT (campaign_id, customer_id) DO UPDATE
+       SET live_count = {_CUSTOMERS}.live_count + 1
+     WHERE %(limit)s IS NULL OR {_CUSTOMERS}.live_count < %(limit)s
+ RETURNING live_count
+"""  # noqa: S608 - the table name is ours; values are parameters
+
+
+def take_customer_slot(*, campaign_id: uuid.UUID, customer_id: str, limit: int | None) -> bool:
+    """Count one more live redemption of the customer across the campaign's codes,
+    unless that would pass `limit`; whether it was counted."""
+    params = {
+        "campaign_id": Campaign._meta.pk.get_db_prep_value(campaign_id, connection),
+        "customer_id": customer_id,
+        "limit": limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_SLOT, params)
+        return cursor.fetchone() is not None

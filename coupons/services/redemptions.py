@@ -31,6 +31,7 @@ from coupons.services.campaign_redemptions import (
     campaign_limit_refusal,
     give_back_campaign_use,
     take_campaign_use,
+    take_customer_slot,
 )
 from coupons.services.pages import Cursor, Page, keyset_page
 
@@ -186,11 +187,7 @@ def redeem_coupon(
                     f"redemption(s) of this coupon."
                 )
         if campaign_id is not None:
-            refusal = campaign_limit_refusal(
-                campaign_id, limit=campaign_limit, customer_id=customer_id
-            )
-            if refusal is not None:
-                raise refusal
+            take_customer_slot(campaign_id, customer_id=customer_id, limit=campaign_limit)
         redemption = Redemption.objects.create(
             coupon_id=coupon_id,
             customer_id=customer_id,
@@ -293,8 +290,9 @@ def revert_redemption(redemption_id: uuid.UUID, *, now: datetime | None = None) 
         )
         if redemption.coupon.campaign_id is not None:
             give_back_campaign_use(
-                redemption.coupon.campaign_id, discount_amount=redemption.discount_amount, now=now
-            )
+                redemption.coupon.campaign_id, discount_amount=redemption.discount_amount,
+                customer_id=redemption.customer_id, now=now,
+            )  # fmt: skip
     return _record(redemption, redemption.coupon.code)
 
 

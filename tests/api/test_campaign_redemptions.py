@@ -227,3 +227,16 @@ async def test_a_redeemed_campaign_keeps_its_discount_its_spend_and_its_codes(ap
     assert (await api.get(f"/v1/coupons/?campaign_id={campaign.id}", headers=manage)).json()[
         "results"
     ]
+
+
+async def test_a_limit_set_later_counts_the_redemptions_made_before_it(api, redeem):
+    campaign, codes = await campaign_with_codes()
+    await spend(api, redeem, codes[0], customer_id="ann")
+
+    await sync_to_async(campaign_service.update_campaign)(
+        campaign.id, changes={"per_customer_limit": 1}
+    )
+    again = await spend(api, redeem, codes[1], customer_id="ann")
+
+    assert_problem(again, 409, "customer_limit_reached")
+    assert await sync_to_async(broken_campaign_counters)() == []
