@@ -55,6 +55,9 @@ function request()
   elseif kind == "spread" then
     return wrk.format("POST", "/v1/redemptions/", nil,
       string.format('{"code":"spread-%05d"}', math.random(1, SPREAD)))
+  elseif kind == "campaign" then
+    return wrk.format("POST", "/v1/redemptions/", nil,
+      string.format('{"code":"camp-%05d"}', math.random(1, SPREAD)))
   elseif kind == "validate" then
     return wrk.format("POST", "/v1/validations/", nil,
       string.format('{"code":"spread-%05d"}', math.random(1, SPREAD)))
@@ -78,6 +81,8 @@ SCENARIOS = [
     ("POST redemption, one hot coupon", "hot"),
     ("POST redemption, discounted", "hot-off"),
     ("POST redemption, 10,000 coupons", "spread"),
+    # The same requests over 10,000 codes of ONE campaign: every one updates its row.
+    ("POST redemption, one campaign's codes", "campaign"),
     ("POST validation", "validate"),
     ("GET list page (50)", "list"),
 ]
@@ -118,6 +123,15 @@ def prepare() -> tuple[str, list[str]]:
                discount_max_amount_off, discount_min_order_amount)
              VALUES (gen_random_uuid(), 'HOT-OFF', 1000000000, 1000000000, true, now(), now(),
                12.5, 'EUR', 5000, 2000);
+             INSERT INTO coupons_campaign (id, name, is_active, redemption_count, held_count,
+               discount_total, metadata, created_at, updated_at)
+             VALUES ('00000000-0000-4000-8000-00000000ca4e', 'bench', true, 0, 0, 0, '{{}}',
+               now(), now());
+             INSERT INTO coupons_coupon (id, code, init_count, remaining_count, is_active,
+               created_at, updated_at, campaign_id)
+             SELECT gen_random_uuid(), 'CAMP-' || lpad(g::text, 5, '0'), 1000000000, 1000000000,
+               true, now() - (g || ' ms')::interval, now(), '00000000-0000-4000-8000-00000000ca4e'
+             FROM generate_series(1, {SPREAD}) g;
              ANALYZE""")  # fmt: skip
     ids = psql("SELECT id FROM coupons_coupon ORDER BY random() LIMIT 200").split()
     return key, ids
@@ -208,13 +222,22 @@ def broken_invariants() -> str:
                       WHERE r.coupon_id = c.id AND r.reverted_at IS NULL)""")
 
 
+def broken_campaign_counters() -> str:
+    return psql("""SELECT count(*) FROM coupons_campaign k
+                   WHERE k.redemption_count <> (SELECT count(*) FROM coupons_redemption r
+                     JOIN coupons_coupon c ON c.id = r.coupon_id
+                     WHERE c.campaign_id = k.id AND r.reverted_at IS NULL)""")
+
+
 def run_all(url: str, script: Path, key: str, ids: list[str]) -> dict[str, dict]:
     results = {}
     for title, kind in SCENARIOS:
         wrk(url, script, kind, key, ids, 2)  # warm-up
         results[title] = wrk(url, script, kind, key, ids, SECONDS)
-        if kind in ("hot", "hot-off", "spread") and broken_invariants() != "0":
+        if kind in ("hot", "hot-off", "spread", "campaign") and broken_invariants() != "0":
             raise SystemExit(f"INVARIANT BROKEN after {title!r}: {broken_invariants()} coupon(s)")
+        if kind == "campaign" and broken_campaign_counters() != "0":
+            raise SystemExit(f"CAMPAIGN COUNTERS BROKEN after {title!r}")
         if kind == "hot-off" and wrong_discounts() != "0":
             raise SystemExit(f"WRONG DISCOUNTS after {title!r}: {wrong_discounts()} redemption(s)")
     return results
@@ -243,7 +266,7 @@ def main() -> None:
     cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
     print(f"\n{os.cpu_count()} cores ({cpu.group(1) if cpu else '?'}), wrk -t2 -c{CONNECTIONS} "
           f"-d{SECONDS}s, {WORKERS} worker process, PostgreSQL {psql('SHOW server_version')}\n")  # fmt: skip
-    head = f"{'scenario':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'yardstick':>10} {'ratio':>6}"
+    head = f"{'scenario':38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'yardstick':>10} {'ratio':>6}"
     print(head)
     print("-" * len(head))
     errors = 0
@@ -252,7 +275,7 @@ def main() -> None:
         rps, bare_rps = r["requests"] / r["seconds"], b["requests"] / b["seconds"]
         err = r["status_errors"] + r["socket_errors"]
         errors += err
-        print(f"{title:34} {rps:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {err:7d} {bare_rps:10.0f} "
+        print(f"{title:38} {rps:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {err:7d} {bare_rps:10.0f} "
               f"{rps / bare_rps:6.2f}")  # fmt: skip
     print(f"\nworker RSS after round 1: {', '.join(f'{m:.0f} MB' for m in rss_1)}; "
           f"after round 2: {', '.join(f'{m:.0f} MB' for m in rss_2)}")  # fmt: skip

@@ -7,6 +7,7 @@ an in-memory set, as the service's cache does). `make bench` runs it beside the 
 import json, os, uuid  # noqa: E401
 from datetime import UTC, datetime
 
+from psycopg import Rollback
 from psycopg_pool import AsyncConnectionPool
 
 pool = AsyncConnectionPool(os.environ["DATABASE_URL"], min_size=4, max_size=16, open=False)
@@ -67,6 +68,24 @@ async def app(scope, receive, send):
                            (now, data["code"].upper(), currency, amount, uuid.uuid4(), now, amount, currency,
                             amount, amount, amount, amount))  # fmt: skip
         status, out = (201, {"id": str(rows[0][0]), "coupon_id": str(rows[0][1]), "remaining_count": rows[0][2], "order_amount": amount, "currency": currency, "discount_amount": rows[0][3]}) if rows else (409, {"code": "coupon_exhausted"})  # noqa: E501
+    elif path == "/v1/redemptions/" and b'"camp-' in body:
+        # A code of a campaign: the coupon's row, then the campaign's, then the redemption
+        # row, in one transaction, as the service does.
+        code, out, status = json.loads(body)["code"].upper(), {"code": "campaign_exhausted"}, 409
+        async with pool.connection() as conn, conn.transaction():
+            spent = await (await conn.execute("""UPDATE coupons_coupon SET remaining_count = remaining_count - 1,
+                updated_at = %s WHERE upper(code) = %s AND is_active AND remaining_count > 0
+                RETURNING id, remaining_count, campaign_id""", (now, code))).fetchall()  # fmt: skip
+            took = spent and await (await conn.execute("""UPDATE coupons_campaign SET redemption_count =
+                redemption_count + 1, updated_at = %s WHERE id = %s AND is_active
+                AND (max_redemptions IS NULL OR redemption_count + held_count < max_redemptions)
+                RETURNING id""", (now, spent[0][2]))).fetchall()  # fmt: skip
+            if not took:
+                raise Rollback()
+            rid = uuid.uuid4()
+            await conn.execute("""INSERT INTO coupons_redemption (id, coupon_id, remaining_after, redeemed_at)
+                VALUES (%s, %s, %s, %s)""", (rid, spent[0][0], spent[0][1], now))  # fmt: skip
+            status, out = 201, {"id": str(rid), "coupon_id": str(spent[0][0]), "remaining_count": spent[0][1]}
     elif path == "/v1/redemptions/":
         code = json.loads(body)["code"].upper()
         rows = await query("""WITH spent AS (UPDATE coupons_coupon SET remaining_count = remaining_count - 1, updated_at = %s

@@ -2,227 +2,33 @@
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
-from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
+from coupons.admin_forms import (
+    DISCOUNT_COLUMNS,
+    BatchForm,
+    CouponChangeForm,
+    csv_rows,
+    discount_of,
+)
+from coupons.admin_lists import EstimatedCountPaginator, RevertedFilter, WindowFilter
 from coupons.domain.codes import lookup_key
 from coupons.domain.discounts import (
-    DISCOUNT_FIELDS,
-    Discount,
-    discount_from_columns,
-    discount_problems,
     percent_json,
 )
-from coupons.domain.limits import (
-    CODE_RULE,
-    EDITABLE_FIELDS,
-    MAX_BATCH,
-    MAX_CODE_LENGTH,
-    MAX_INIT_COUNT,
-    MAX_PREFIX_LENGTH,
-    MAX_RANDOM_LENGTH,
-    MIN_RANDOM_LENGTH,
-    PREFIX_PATTERN,
-)
-from coupons.domain.money import MAX_AMOUNT
 from coupons.errors import DomainError
 from coupons.models import ApiKey, Coupon, Redemption
 from coupons.services import api_keys, batches, redemptions
 from coupons.services import coupons as coupon_service
-
-EDITABLE = EDITABLE_FIELDS
-# The discount as the coupon's columns, edited in the form like the API's `discount`:
-# replaced whole, and only while the coupon was never redeemed.
-DISCOUNT_COLUMNS = tuple(f"discount_{name}" for name in DISCOUNT_FIELDS)
-
-
-def discount_errors(values: dict[str, Any]) -> dict[str, list[str]]:
-    """The domain's rules for the five values (None where empty), keyed by form field."""
-    if all(values.get(f"discount_{name}") is None for name in DISCOUNT_FIELDS):
-        return {}
-    problems = discount_problems(
-        **{name: values.get(f"discount_{name}") for name in DISCOUNT_FIELDS}
-    )
-    return {f"discount_{name}": messages for name, messages in problems.items()}
-
-
-def discount_of(values: dict[str, Any]) -> Discount | None:
-    """The discount the form's five values say (None when all are empty)."""
-    return discount_from_columns({column: values.get(column) for column in DISCOUNT_COLUMNS})
-
-
-class EstimatedCountPaginator(Paginator):
-    """Pages of a big table without COUNT(*) over all of it: unfiltered, PostgreSQL's
-    estimate from pg_class is used (a million-row COUNT takes a noticeable fraction of a
-    second on every page); filtered lists count exactly."""
-
-    @property
-    def count(self) -> int:
-        queryset = self.object_list
-        if (
-            isinstance(queryset, QuerySet)
-            and connection.vendor == "postgresql"
-            and not queryset.query.where
-        ):
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [queryset.model._meta.db_table],
-                )
-                row = cursor.fetchone()
-            if row and row[0] > 10_000:
-                return int(row[0])
-        return super().count
-
-
-class WindowFilter(admin.SimpleListFilter):
-    title = "state"
-    parameter_name = "state"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [
-            ("exhausted", "exhausted"),
-            ("expired", "expired"),
-            ("not_started", "not yet started"),
-            ("redeemable", "redeemable now"),
-        ]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> QuerySet[Coupon]:
-        now = timezone.now()
-        match self.value():
-            case "exhausted":
-                return queryset.filter(remaining_count=0)
-            case "expired":
-                return queryset.filter(expires_at__lte=now)
-            case "not_started":
-                return queryset.filter(starts_at__gt=now)
-            case "redeemable":
-                return queryset.redeemable(now)  # type: ignore[attr-defined]
-        return queryset
-
-
-class CouponChangeForm(forms.ModelForm):
-    class Meta:
-        model = Coupon
-        fields = ("code", "init_count", *(f for f in EDITABLE if f != "init_count"),
-                  *DISCOUNT_COLUMNS)  # fmt: skip
-        help_texts = {
-            "discount_percent_off": "e.g. 12.5; or give amount off instead (not both).",
-            "discount_currency": "ISO 4217, e.g. EUR: needed with an amount off, a maximum "
-            "or a minimum order.",
-            "discount_max_amount_off": "In the currency's minor unit (cents for EUR).",
-            "discount_min_order_amount": "In the currency's minor unit (cents for EUR).",
-        }
-
-    def clean_code(self) -> str:
-        # The API's rule (only on add: a code never changes): a code outside the alphabet
-        # would be one that no lookup finds.
-        code = str(self.cleaned_data["code"])
-        if lookup_key(code) is None:
-            raise forms.ValidationError(CODE_RULE)
-        return code
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if any(column in self.fields for column in DISCOUNT_COLUMNS):
-            for field, errors in discount_errors(cleaned).items():
-                for error in errors:
-                    self.add_error(field, error)
-        new_count = cleaned.get("init_count")
-        if not self.instance._state.adding and new_count is not None:
-            used = self.instance.init_count - self.instance.remaining_count
-            if new_count < used:
-                self.add_error(
-                    "init_count", f"{used} uses are already spent: it cannot go below that."
-                )
-        return cleaned
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        if not self.is_bound or self.instance._state.adding or self.errors:
-            return
-        # An edit is the coupon service's conditional UPDATE, and whether it is refused (a
-        # redemption committed after the check above, a window it would break) is known
-        # only by trying it. Django's change view goes back to the form only for a
-        # validation error, so the edit is this form's last validation step: a refusal is
-        # shown on the form, and the change is neither logged nor called a success. The
-        # UPDATE and the admin's LogEntry share the transaction changeform_view opens.
-        changes = {f: self.cleaned_data[f] for f in self.changed_data if f in EDITABLE}
-        if set(self.changed_data) & set(DISCOUNT_COLUMNS):
-            changes["discount"] = discount_of(self.cleaned_data)
-        try:
-            self.saved = coupon_service.update_coupon(self.instance.pk, changes=changes)
-        except DomainError as exc:
-            reasons = [m for field in exc.data.get("errors", {}).values() for m in field]
-            self.add_error(None, f"Not saved: {' '.join(reasons) or exc.detail}")
-
-
-class BatchForm(forms.Form):
-    """The API's batch bounds (`CouponBatchInput`), as a form."""
-
-    count = forms.IntegerField(min_value=1, max_value=MAX_BATCH)
-    prefix = forms.RegexField(  # type: ignore[assignment]
-        regex=PREFIX_PATTERN, required=False, max_length=MAX_PREFIX_LENGTH
-    )
-    length = forms.IntegerField(min_value=MIN_RANDOM_LENGTH, max_value=MAX_RANDOM_LENGTH, initial=8)
-    init_count = forms.IntegerField(
-        min_value=1, max_value=MAX_INIT_COUNT, initial=1, label="uses per code"
-    )
-    starts_at = forms.DateTimeField(required=False)
-    expires_at = forms.DateTimeField(required=False)
-    discount_percent_off = forms.DecimalField(
-        required=False, max_digits=5, decimal_places=2, label="percent off"
-    )
-    discount_amount_off = forms.IntegerField(
-        required=False, min_value=0, max_value=MAX_AMOUNT, label="amount off (minor units)"
-    )
-    discount_currency = forms.CharField(required=False, max_length=3, label="currency")
-    discount_max_amount_off = forms.IntegerField(
-        required=False, min_value=0, max_value=MAX_AMOUNT, label="at most (minor units)"
-    )
-    discount_min_order_amount = forms.IntegerField(
-        required=False, min_value=0, max_value=MAX_AMOUNT, label="minimum order (minor units)"
-    )
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        cleaned["discount_currency"] = cleaned.get("discount_currency") or None
-        for field, errors in discount_errors(cleaned).items():
-            for error in errors:
-                self.add_error(field, error)
-        if len(cleaned.get("prefix") or "") + (cleaned.get("length") or 0) > MAX_CODE_LENGTH:
-            self.add_error(
-                "length", f"prefix + length must be at most {MAX_CODE_LENGTH} characters."
-            )
-        starts, expires = cleaned.get("starts_at"), cleaned.get("expires_at")
-        if starts and expires and starts >= expires:
-            self.add_error("expires_at", "Must be after the start.")
-        return cleaned
-
-
-def _csv_rows(header: list[str], rows: Iterator[list[Any]]) -> Iterator[str]:
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
-    writer = csv.writer(Echo())
-    yield writer.writerow(header)
-    for row in rows:
-        yield writer.writerow(row)
 
 
 @admin.register(Coupon)
@@ -231,7 +37,7 @@ class CouponAdmin(admin.ModelAdmin):
     list_display = ("code", "usage", "discount_shown", "is_active", "starts_at", "expires_at",
                     "created_at")  # fmt: skip
     search_fields = ("code__istartswith",)
-    list_filter = ("is_active", WindowFilter)
+    list_filter = ("is_active", WindowFilter, "campaign")
     date_hierarchy = "created_at"
     readonly_fields = ("id", "remaining_count", "metadata", "created_at", "updated_at",
                        "redemptions_link")  # fmt: skip
@@ -280,7 +86,8 @@ class CouponAdmin(admin.ModelAdmin):
         # A code is printed on flyers and typed by shoppers: it never changes. Nor does the
         # discount once redeemed (the service says so too, should a redemption come
         # between this page and its save).
-        if Redemption.objects.filter(coupon_id=obj.pk).exists():
+        # A code of a campaign takes the campaign's discount: none of its own to edit.
+        if obj.campaign_id is not None or Redemption.objects.filter(coupon_id=obj.pk).exists():
             return (*self.readonly_fields, "code", *DISCOUNT_COLUMNS)
         return (*self.readonly_fields, "code")
 
@@ -333,7 +140,7 @@ class CouponAdmin(admin.ModelAdmin):
             .values_list(*header)
             .iterator(chunk_size=2000)
         )  # fmt: skip
-        response = StreamingHttpResponse(_csv_rows(header, rows), content_type="text/csv")
+        response = StreamingHttpResponse(csv_rows(header, rows), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="coupons.csv"'
         return response
 
@@ -364,7 +171,7 @@ class CouponAdmin(admin.ModelAdmin):
             else:
                 stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
                 response = HttpResponse(
-                    "".join(_csv_rows(["code"], iter([[c] for c in codes]))),
+                    "".join(csv_rows(["code"], iter([[c] for c in codes]))),
                     content_type="text/csv",
                 )
                 response["Content-Disposition"] = f'attachment; filename="codes-{stamp}.csv"'
@@ -376,23 +183,6 @@ class CouponAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/coupons/generate.html", context)
-
-
-class RevertedFilter(admin.SimpleListFilter):
-    title = "reverted"
-    parameter_name = "reverted"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("no", "live"), ("yes", "reverted")]
-
-    def queryset(
-        self, request: HttpRequest, queryset: QuerySet[Redemption]
-    ) -> QuerySet[Redemption]:
-        if self.value() == "yes":
-            return queryset.filter(reverted_at__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(reverted_at__isnull=True)
-        return queryset
 
 
 @admin.register(Redemption)
@@ -419,7 +209,7 @@ class RedemptionAdmin(admin.ModelAdmin):
             .values_list("id", "coupon__code", *header[2:])
             .iterator(chunk_size=2000)
         )  # fmt: skip
-        response = StreamingHttpResponse(_csv_rows(header, rows), content_type="text/csv")
+        response = StreamingHttpResponse(csv_rows(header, rows), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="redemptions.csv"'
         return response
 
@@ -504,3 +294,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key_id in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True):
             api_keys.revoke_api_key(key_id)
         self.message_user(request, "Revoked. Running servers refuse the keys within seconds.")
+
+
+# Campaigns have their own module (it reuses the discount helpers above); imported here,
+# where the admin's autodiscovery looks.
+from coupons import campaign_admin  # noqa: E402, F401

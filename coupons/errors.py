@@ -136,3 +136,36 @@ class CurrencyMismatch(OrderRefused):
 class MinOrderAmountNotMet(OrderRefused):
     code = "min_order_amount_not_met"
     default_detail = "The order is below the discount's minimum order amount."
+
+
+# Why a code of a campaign cannot be redeemed, beyond its own reasons.
+
+
+class CampaignInactive(DomainError):
+    code = "campaign_inactive"
+    default_detail = "The code's campaign has been deactivated."
+
+
+class CampaignNotStarted(DomainError):
+    code = "campaign_not_started"
+    default_detail = "The code's campaign has not started yet."
+
+
+class CampaignExpired(DomainError):
+    code = "campaign_expired"
+    default_detail = "The code's campaign has ended."
+
+
+class CampaignExhausted(DomainError):
+    code = "campaign_exhausted"
+    default_detail = "The code's campaign has reached its max_redemptions."
+
+
+class BudgetExhausted(DomainError):
+    code = "budget_exhausted"
+    default_detail = "This discount would take the campaign past its budget."
+
+
+class BudgetBelowSpent(DomainError):
+    code = "budget_below_spent"
+    default_detail = "The budget cannot go below the discounts already given."

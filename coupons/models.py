@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 
+from coupons.campaign_models import Campaign, CampaignCustomer
+from coupons.columns import CURRENCY_LENGTH, amount_in_range, metadata_field
 from coupons.domain.codes import lookup_key
 from coupons.domain.discounts import DISCOUNT_FIELDS, Discount, discount_from_columns
 from coupons.domain.limits import (
@@ -17,20 +19,11 @@ from coupons.domain.limits import (
     MAX_INIT_COUNT,
     MAX_ORDER_ID_LENGTH,
 )
-from coupons.domain.money import MAX_AMOUNT
 
-CURRENCY_LENGTH = 3
+__all__ = ["ApiKey", "Campaign", "CampaignCustomer", "Coupon", "IdempotencyRecord", "Redemption"]
 
-
-def _amount_in_range(field: str) -> Q:
-    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": 0, f"{field}__lte": MAX_AMOUNT})
-
-
-def _metadata_field() -> models.JSONField:
-    # db_default as well as default: the hand-written INSERTs (coupons.db.raw) name their
-    # columns, and a row they write must still get {} rather than break NOT NULL.
-    return models.JSONField(default=dict, db_default=models.Value({}, models.JSONField()))
-
+_amount_in_range = amount_in_range
+_metadata_field = metadata_field
 
 # `code__upper="PIOTR"` compiles to UPPER("code") = 'PIOTR', the very expression of the
 # unique index, so a case-insensitive lookup is an index lookup.
@@ -80,6 +73,11 @@ class Coupon(models.Model):
     discount_max_amount_off = models.BigIntegerField(null=True, blank=True)
     discount_min_order_amount = models.BigIntegerField(null=True, blank=True)
     metadata = _metadata_field()
+    # Its campaign, whose discount, window, flags and limits apply as well as its own.
+    # PROTECT: deleting a campaign deletes its codes first (coupons.services.campaigns).
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, null=True, blank=True, related_name="coupons"
+    )
 
     objects = CouponQuerySet.as_manager()
 
@@ -148,6 +146,18 @@ class Coupon(models.Model):
                 | Q(discount_amount_off__isnull=False)
                 | Q(discount_currency__isnull=True, discount_min_order_amount__isnull=True),
                 name="coupon_discount_parts_need_a_discount",
+            ),
+            # A code of a campaign takes the campaign's discount, never one of its own.
+            models.CheckConstraint(
+                condition=Q(campaign__isnull=True)
+                | Q(
+                    discount_percent_off__isnull=True,
+                    discount_amount_off__isnull=True,
+                    discount_currency__isnull=True,
+                    discount_max_amount_off__isnull=True,
+                    discount_min_order_amount__isnull=True,
+                ),
+                name="coupon_in_a_campaign_has_no_discount",
             ),
         ]
         indexes = [
@@ -263,7 +273,8 @@ class Redemption(models.Model):
             models.Index(
                 "customer_id", F("redeemed_at").desc(), F("id").desc(), name="redemption_customer"
             ),
-            # The per-customer limit counts live redemptions of one customer on one coupon.
+            # The per-customer limit counts live redemptions of one customer on one coupon
+            # (and, under a campaign's row lock, on all of the campaign's codes).
             models.Index(
                 fields=["coupon", "customer_id"],
                 condition=Q(reverted_at__isnull=True),

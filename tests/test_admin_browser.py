@@ -145,3 +145,58 @@ def test_api_keys_are_created_once_and_revoked(page: Page) -> None:
     expect(page.locator(".messagelist")).to_contain_text("Revoked")
     api_keys.forget_api_keys()
     assert api_keys.key_holder(plain) is None
+
+
+def test_a_campaign_runs_from_creation_to_exhaustion(page: Page, tmp_path: Path) -> None:
+    from coupons.errors import BudgetExhausted
+    from coupons.models import Campaign
+
+    # Create it: 5 EUR off, a budget of 10 EUR, at most 5 redemptions.
+    page.goto("/admin/coupons/campaign/add/")
+    page.fill("#id_name", "Black Friday browser")
+    page.fill("#id_discount_amount_off", "500")
+    page.fill("#id_discount_currency", "EUR")
+    page.fill("#id_max_redemptions", "5")
+    page.fill("#id_budget_amount", "1000")
+    page.fill("#id_budget_currency", "EUR")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("Black Friday browser")
+    campaign = Campaign.objects.get(name="Black Friday browser")
+
+    # Generate its codes and download them.
+    page.goto(f"/admin/coupons/campaign/{campaign.pk}/change/")
+    page.click("text=Generate codes for this campaign")
+    page.fill("#id_count", "4")
+    page.fill("#id_prefix", "BFB-")
+    page.fill("#id_length", "8")
+    with page.expect_download() as download_info:
+        page.click("input[type=submit]")
+    saved = tmp_path / "campaign-codes.csv"
+    download_info.value.save_as(saved)
+    codes = [row[0] for row in csv.reader(saved.open())][1:]
+    assert len(codes) == 4
+    assert Coupon.objects.filter(code__in=codes, campaign=campaign).count() == 4
+
+    # Spend the budget: two orders take 5 EUR each; a third finds it exhausted.
+    order = {"amount": 2000, "currency": "EUR"}
+    for code in codes[:2]:
+        redemptions.redeem_coupon(code=code, order=order)
+    with pytest.raises(BudgetExhausted):
+        redemptions.redeem_coupon(code=codes[2], order=order)
+
+    # Its counters and spend bar, then its codes from the link.
+    page.goto("/admin/coupons/campaign/")
+    row = page.locator("tr", has_text="Black Friday browser")
+    expect(row).to_contain_text("1000 / 1000 EUR")
+    expect(row).to_contain_text("2 / 5")
+    row.locator("text=its codes").click()
+    for code in codes:
+        expect(page.locator("#result_list")).to_contain_text(code)
+
+    # Stop it with the action.
+    page.goto("/admin/coupons/campaign/")
+    run_action(page, "Black Friday browser", "deactivate")
+    expect(page.locator(".messagelist")).to_contain_text("Deactivated 1")
+    campaign.refresh_from_db()
+    assert campaign.is_active is False
+    assert (campaign.redemption_count, campaign.discount_total) == (2, 1000)

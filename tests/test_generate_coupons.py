@@ -148,3 +148,37 @@ def test_the_generator_gives_every_coupon_the_discount_and_metadata(tmp_path: Pa
         )
     }  # fmt: skip
     assert {tuple(sorted(c.metadata.items())) for c in made} == {(("by", "ops"), ("run", "spring"))}
+
+
+def test_the_generator_puts_codes_in_a_campaign(tmp_path: Path):
+    from coupons.services.campaigns import create_campaign
+
+    campaign = create_campaign(name="BF", discount={"percent_off": 20})
+    call_command(
+        "generate_coupons", "--count", "15", "--prefix", "BF-", "--length", "8",
+        "--campaign", str(campaign.id), "--output", str(tmp_path / "codes.csv"),
+        "--no-progress",
+    )  # fmt: skip
+
+    made = Coupon.objects.filter(code__startswith="BF-")
+    assert made.count() == 15
+    assert {(c.campaign_id, c.discount) for c in made} == {(campaign.id, None)}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--percent-off", "5"], "--campaign"),
+        ([], "campaign_id"),
+    ],
+)
+def test_the_generator_refuses_a_discount_or_an_unknown_campaign(tmp_path: Path, extra, message):
+    import uuid
+
+    with pytest.raises(CommandError, match=message):
+        call_command(
+            "generate_coupons", "--count", "5", "--length", "8",
+            "--campaign", str(uuid.uuid4()), *extra,
+            "--output", str(tmp_path / "codes.csv"), "--no-progress",
+        )  # fmt: skip
+    assert Coupon.objects.count() == 0

@@ -145,3 +145,60 @@ def test_the_coupon_comes_before_the_order_and_the_customer_id_before_both():
     assert found is not None and found.code == "order_required"
     found = refusal_for(discounted, now=NOW, customer_id="c", order=Order(1, "USD"))
     assert found is not None and found.code == "currency_mismatch"
+
+
+# A campaign: the conditional UPDATE that takes its capacity and budget
+# (coupons.db.campaign_sql) against campaign_refusal_for, over every edge of its window,
+# capacity and budget, and each kind of order.
+
+CAPACITY = {"none": (None, 0), "one-left": (2, 1), "full": (2, 2)}
+# (budget, discount_total) for a discount of 500 EUR (at most the order).
+BUDGETS = {"none": (None, 0), "exactly-enough": (1000, 500), "one-short": (1000, 501)}
+CAMPAIGN_ORDERS = {
+    "none": None, "eur": Order(2000, "EUR"), "eur-small": Order(100, "EUR"),
+    "usd": Order(2000, "USD"),
+}  # fmt: skip
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_campaign_sql_agrees_with_the_rule():
+    from django.db import transaction
+
+    from coupons.campaign_models import Campaign
+    from coupons.db.campaign_sql import spend_campaign_use
+    from coupons.domain.discounts import discount_for
+    from coupons.domain.rules import campaign_refusal_for
+
+    windows = [(a, s, e) for a, s, e, r in CASES if r == 1 and (a or (s, e) == ("none", "none"))]
+    answers = set()
+    for (active, start, end), capacity, budget, order in itertools.product(
+        windows, CAPACITY, BUDGETS, CAMPAIGN_ORDERS
+    ):
+        (max_redemptions, count), (amount, total) = CAPACITY[capacity], BUDGETS[budget]
+        given = CAMPAIGN_ORDERS[order]
+        case = (active, start, end, capacity, budget, order)
+        with transaction.atomic():
+            campaign = Campaign.objects.create(
+                name=str(case), is_active=active, starts_at=STARTS[start],
+                expires_at=EXPIRES[end], max_redemptions=max_redemptions,
+                redemption_count=count, discount_amount_off=500, discount_currency="EUR",
+                budget_amount=amount, budget_currency=amount and "EUR", discount_total=total,
+            )  # fmt: skip
+            refusal = campaign_refusal_for(campaign, now=NOW, order=given, order_required=True)
+            spent = spend_campaign_use(
+                campaign_id=campaign.pk, customer_id="c", now=NOW,
+                order_amount=given and given.amount, currency=given and given.currency,
+            )  # fmt: skip
+            transaction.set_rollback(True)
+        answers.add(getattr(refusal, "code", None))
+        assert (spent is not None) is (refusal is None), (case, refusal)
+        if spent is not None:
+            assert given is not None and campaign.discount is not None
+            assert spent.discount_amount == discount_for(
+                campaign.discount, order_amount=given.amount
+            )
+    assert answers == {
+        None, "campaign_inactive", "campaign_not_started", "campaign_expired",
+        "campaign_exhausted", "order_required", "currency_mismatch", "budget_exhausted",
+    }  # fmt: skip

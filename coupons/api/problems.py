@@ -67,10 +67,17 @@ PROBLEMS: dict[str, Problem] = {
     "customer_limit_reached": Problem(409, "Customer limit reached"),
     "already_reverted": Problem(409, "Already reverted"),
     "count_below_used": Problem(409, "Count below used"),
-    "has_redemptions": Problem(409, "Coupon has redemptions"),
+    "has_redemptions": Problem(409, "Has redemptions"),
     "discount_locked": Problem(409, "Discount locked"),
     "currency_mismatch": Problem(409, "Currency mismatch"),
     "min_order_amount_not_met": Problem(409, "Minimum order amount not met"),
+    # Campaigns
+    "campaign_inactive": Problem(409, "Campaign inactive"),
+    "campaign_not_started": Problem(409, "Campaign not started"),
+    "campaign_expired": Problem(409, "Campaign expired"),
+    "campaign_exhausted": Problem(409, "Campaign exhausted"),
+    "budget_exhausted": Problem(409, "Budget exhausted"),
+    "budget_below_spent": Problem(409, "Budget below spent"),
     # Ours
     "internal_error": Problem(500, "Internal server error"),
     "database_unavailable": Problem(503, "Database unavailable", replayable=False),

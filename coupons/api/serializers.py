@@ -243,6 +243,7 @@ class CouponCreateInput(CouponFieldsMixin):
     )
     init_count = StrictIntegerField(min_value=1, max_value=MAX_INIT_COUNT)
     remaining_count = IgnoredField()
+    campaign_id = serializers.UUIDField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs.pop("remaining_count", None)
@@ -325,6 +326,7 @@ class CouponFilters(InputSerializer):
     code_prefix = TextField(required=False, min_length=1, max_length=MAX_CODE_LENGTH)
     is_active = QueryBooleanField(required=False)
     exhausted = QueryBooleanField(required=False)
+    campaign_id = serializers.UUIDField(required=False)
 
 
 class CouponPatchInput(CouponFieldsMixin):
@@ -363,6 +365,7 @@ class CouponBatchInput(CouponFieldsMixin):
         validators=[FullMatchValidator(PREFIX_PATTERN, PREFIX_RULE)],
     )
     length = StrictIntegerField(min_value=MIN_RANDOM_LENGTH, max_value=MAX_RANDOM_LENGTH)
+    campaign_id = serializers.UUIDField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if len(attrs["prefix"]) + attrs["length"] > MAX_CODE_LENGTH:

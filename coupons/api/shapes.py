@@ -21,7 +21,15 @@ from coupons.domain.discounts import Discount, discount_json
 from coupons.domain.metadata import metadata_json
 
 Kind = Literal[
-    "uuid", "string", "integer", "boolean", "datetime", "discount", "metadata", "details"
+    "uuid",
+    "string",
+    "integer",
+    "boolean",
+    "datetime",
+    "discount",
+    "metadata",
+    "details",
+    "money",
 ]
 
 
@@ -54,6 +62,7 @@ _ENCODE: dict[Kind, Callable[[Any], Any]] = {
     "discount": _discount,
     "metadata": _metadata,
     "details": _same,
+    "money": _same,
 }
 
 
@@ -74,6 +83,12 @@ class DetailsSchema(serializers.Serializer):
     currency = CurrencyField(required=False)
 
 
+@extend_schema_serializer(component_name="Money")
+class MoneySchema(serializers.Serializer):
+    amount = AmountField()
+    currency = CurrencyField()
+
+
 def _metadata_schema(**options: Any) -> serializers.Field:
     return serializers.DictField(child=serializers.CharField(), **options)
 
@@ -87,6 +102,7 @@ _SCHEMA: dict[Kind, Callable[..., serializers.Field]] = {
     "discount": DiscountSchema,
     "metadata": _metadata_schema,
     "details": DetailsSchema,
+    "money": MoneySchema,
 }
 
 
@@ -140,8 +156,14 @@ COUPON = Shape(
     per_customer_limit=Out("integer", nullable=True, minimum=1),
     created_at=Out("datetime"),
     updated_at=Out("datetime"),
-    discount=Out("discount", nullable=True, help="null: a code that only counts uses."),
+    discount=Out(
+        "discount",
+        nullable=True,
+        help="null: a code that only counts uses, or a code of a campaign (the campaign's "
+        "discount applies).",
+    ),
     metadata=Out("metadata"),
+    campaign_id=Out("uuid", nullable=True, help="null: a code of no campaign."),
 )
 
 REDEMPTION = Shape(
@@ -177,4 +199,27 @@ VALIDATION = Shape(
     details=Out(
         "details", nullable=True, help="currency_mismatch and min_order_amount_not_met only."
     ),
+)
+
+CAMPAIGN = Shape(
+    "Campaign",
+    id=Out("uuid"),
+    name=Out("string"),
+    is_active=Out("boolean"),
+    starts_at=Out("datetime", nullable=True),
+    expires_at=Out("datetime", nullable=True),
+    discount=Out("discount", nullable=True, help="Its codes' discount; null: none."),
+    per_customer_limit=Out(
+        "integer", nullable=True, minimum=1, help="A customer's live redemptions across its codes."
+    ),
+    max_redemptions=Out("integer", nullable=True, minimum=1),
+    budget=Out("money", nullable=True, help="At most this much discount in total."),
+    redemption_count=Out("integer", minimum=0, help="Live redemptions of its codes."),
+    held_count=Out("integer", minimum=0),
+    discount_total=Out("integer", minimum=0, help="The discounts of its live redemptions."),
+    budget_remaining=Out("integer", nullable=True, minimum=0),
+    coupon_count=Out("integer", minimum=0),
+    metadata=Out("metadata"),
+    created_at=Out("datetime"),
+    updated_at=Out("datetime"),
 )

@@ -7,7 +7,7 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.negotiation import DefaultContentNegotiation
 
-from coupons.api import views
+from coupons.api import campaign_views, views
 from coupons.api.http import options_response
 
 
@@ -71,6 +71,12 @@ urlpatterns = [
         name="redemption-revert",
     ),
     path("validations/", views.ValidationView.as_view(), name="validations"),
+    path("campaigns/", campaign_views.CampaignCollectionView.as_view(), name="campaign-collection"),
+    path(
+        "campaigns/<id:campaign_id>/",
+        campaign_views.CampaignDetailView.as_view(),
+        name="campaign-detail",
+    ),
     # Last: the routes are tried in order, and these two are not on the hot paths.
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="schema"), name="docs"),

@@ -157,8 +157,9 @@ class RedemptionCollectionView(ApiView):
                 "order_required (a coupon with a discount)",
                 _404="coupon_not_found",
                 _409="coupon_exhausted, coupon_inactive, coupon_not_started, coupon_expired, "
-                "currency_mismatch, min_order_amount_not_met (with details) or "
-                "customer_limit_reached",
+                "campaign_inactive, campaign_not_started, campaign_expired, "
+                "campaign_exhausted, currency_mismatch, min_order_amount_not_met (with "
+                "details), budget_exhausted or customer_limit_reached",
             ),
         },
     )  # fmt: skip

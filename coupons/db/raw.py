@@ -134,14 +134,15 @@ SPEND_ONE_USE = f"""
     UPDATE {_COUPONS}
        SET remaining_count = remaining_count - 1, updated_at = %(now)s
      WHERE UPPER(code) = %(code)s AND {REDEEMABLE_SQL}
- RETURNING id, code, remaining_count, per_customer_limit, {_DISCOUNT_COLUMNS}
+ RETURNING id, code, remaining_count, per_customer_limit, {_DISCOUNT_COLUMNS}, campaign_id
 """  # noqa: S608 - the table name is ours; values are parameters
 
-# The common case (no per-customer limit, a use left, an order that fits the discount if
-# there is one) in ONE statement, atomic by itself: spend the use and write the redemption
-# row together, with no BEGIN/COMMIT round trips and no read of the coupon first. The
-# discount is computed from the row the UPDATE returns (locked, as committed last), by the
-# expression pinned to coupons.domain.discounts.discount_for.
+# The common case (no campaign, no per-customer limit, a use left, an order that fits the
+# discount if there is one) in ONE statement, atomic by itself: spend the use and write the
+# redemption row together, with no BEGIN/COMMIT round trips and no read of the coupon
+# first. The discount is computed from the row the UPDATE returns (locked, as committed
+# last), by the expression pinned to coupons.domain.discounts.discount_for. A code of a
+# campaign takes the general path (coupons.services.campaign_redemptions).
 _DISCOUNT = discount_sql(
     order_amount="%(order_amount)s",
     percent_off="spent.discount_percent_off",
@@ -152,7 +153,8 @@ _SPEND_AND_RECORD = f"""
     WITH spent AS (
         UPDATE {_COUPONS}
            SET remaining_count = remaining_count - 1, updated_at = %(now)s
-         WHERE UPPER(code) = %(code)s AND per_customer_limit IS NULL AND {REDEEMABLE_SQL}
+         WHERE UPPER(code) = %(code)s AND per_customer_limit IS NULL AND campaign_id IS NULL
+           AND {REDEEMABLE_SQL}
            AND {ORDER_FITS_SQL}
      RETURNING id, code, remaining_count, discount_percent_off, discount_amount_off,
                discount_max_amount_off
@@ -205,7 +207,7 @@ _INSERT_COLUMNS = (
     "id", "code", "init_count", "remaining_count", "is_active", "starts_at", "expires_at",
     "per_customer_limit", "created_at", "updated_at", "discount_percent_off",
     "discount_amount_off", "discount_currency", "discount_max_amount_off",
-    "discount_min_order_amount", "metadata",
+    "discount_min_order_amount", "metadata", "campaign_id",
 )  # fmt: skip
 # As Model.save() would send them (metadata as jsonb); the same for every row of a batch.
 _INSERT_FIELDS = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from coupons.domain.discounts import Discount, discount_columns
 from coupons.domain.limits import BATCH_CHUNK_SIZE
 from coupons.errors import ValidationFailed
 from coupons.models import Coupon
-from coupons.services.coupons import as_discount
+from coupons.services.coupons import as_discount, check_campaign_code
 
 
 def generate_coupons(
@@ -32,17 +33,20 @@ def generate_coupons(
     per_customer_limit: int | None = None,
     discount: Discount | Mapping[str, Any] | None = None,
     metadata: dict[str, str] | None = None,
+    campaign_id: uuid.UUID | None = None,
     chunk_size: int = BATCH_CHUNK_SIZE,
 ) -> Iterator[list[str]]:
     """Create `count` coupons with fresh random codes, yielding each chunk's codes once
     inserted. Run it inside a transaction for all-or-none. Memory stays flat in `count`:
     uniqueness is the database's unique index, and a code that collides is drawn again."""
+    check_campaign_code(campaign_id, discount=discount)
     now = timezone.now()
     row = {
         "init_count": init_count, "remaining_count": init_count, "is_active": is_active,
         "starts_at": starts_at, "expires_at": expires_at,
         "per_customer_limit": per_customer_limit, "created_at": now, "updated_at": now,
-        "metadata": metadata or {}, **discount_columns(as_discount(discount)),
+        "metadata": metadata or {}, "campaign_id": campaign_id,
+        **discount_columns(as_discount(discount)),
     }  # fmt: skip
     left = count
     while left > 0:

@@ -25,9 +25,10 @@ from coupons.errors import (
     NotFound,
     ValidationFailed,
 )
-from coupons.models import Coupon, Redemption
+from coupons.models import Campaign, Coupon, Redemption
 from coupons.services.pages import Cursor, Page, keyset_page
 
+NO_SUCH_CAMPAIGN = "No campaign has this id."
 CODE_UNIQUE_CONSTRAINT = "coupon_code_unique_ignoring_case"
 WINDOW_CONSTRAINT = "coupon_window_starts_before_it_expires"
 _EDITABLE = frozenset(EDITABLE_FIELDS)
@@ -43,14 +44,16 @@ def create_coupon(
     per_customer_limit: int | None = None,
     discount: Discount | Mapping[str, Any] | None = None,
     metadata: dict[str, str] | None = None,
+    campaign_id: uuid.UUID | None = None,
 ) -> Coupon:
     """Insert a coupon with all its uses left; the unique index, not a prior SELECT,
     decides a duplicate, so two concurrent creates of one code cannot both succeed."""
+    check_campaign_code(campaign_id, discount=discount)
     fields = {
         "code": code, "init_count": init_count, "remaining_count": init_count,
         "is_active": is_active, "starts_at": starts_at, "expires_at": expires_at,
         "per_customer_limit": per_customer_limit, "metadata": metadata or {},
-        **discount_columns(as_discount(discount)),
+        "campaign_id": campaign_id, **discount_columns(as_discount(discount)),
     }  # fmt: skip
     try:
         if connection.in_atomic_block:
@@ -62,7 +65,25 @@ def create_coupon(
     except IntegrityError as exc:
         if raw.violates(exc, CODE_UNIQUE_CONSTRAINT):
             raise DuplicateCode(f"A coupon with the code {code!r} already exists.") from exc
+        if campaign_id is not None and "campaign_id" in str(exc):  # deleted meanwhile
+            raise ValidationFailed({"campaign_id": [NO_SUCH_CAMPAIGN]}) from exc
         raise
+
+
+def check_campaign_code(
+    campaign_id: uuid.UUID | None, *, discount: Discount | Mapping[str, Any] | None
+) -> None:
+    """A code joins an existing campaign, and takes its discount rather than one of its
+    own. (The FK still decides a campaign deleted between this check and the INSERT.)"""
+    if campaign_id is None:
+        return
+    problems: dict[str, list[str]] = {}
+    if discount is not None:
+        problems["discount"] = ["A code of a campaign takes the campaign's discount."]
+    if not Campaign.objects.filter(pk=campaign_id).exists():
+        problems["campaign_id"] = [NO_SUCH_CAMPAIGN]
+    if problems:
+        raise ValidationFailed(problems)
 
 
 def as_discount(value: Discount | Mapping[str, Any] | None) -> Discount | None:
@@ -143,6 +164,10 @@ def _locked_row_changes(coupon_id: uuid.UUID, changes: dict[str, Any]) -> dict[s
     values: dict[str, Any] = {}
     if "discount" in changes:
         discount = as_discount(changes["discount"])
+        if discount is not None and current.campaign_id is not None:
+            raise ValidationFailed(
+                {"discount": ["A code of a campaign takes the campaign's discount."]}
+            )
         if discount != current.discount:
             if Redemption.objects.filter(coupon_id=coupon_id).exists():
                 raise DiscountLocked()
@@ -183,9 +208,12 @@ def coupon_page(
     code_prefix: str | None = None,
     is_active: bool | None = None,
     exhausted: bool | None = None,
+    campaign_id: uuid.UUID | None = None,
 ) -> Page[Coupon]:
     """Coupons newest first, by keyset on (created_at, id): stable while rows are added."""
     queryset = Coupon.objects.all()
+    if campaign_id is not None:
+        queryset = queryset.filter(campaign_id=campaign_id)
     if code is not None:
         queryset = queryset.with_code(code)
     if code_prefix is not None:

@@ -26,7 +26,13 @@ from coupons.errors import (
     DomainError,
     NotFound,
 )
-from coupons.models import Coupon, Redemption
+from coupons.models import Campaign, Coupon, Redemption
+from coupons.services.campaign_redemptions import (
+    campaign_limit_refusal,
+    give_back_campaign_use,
+    take_campaign_use,
+    take_customer_slot,
+)
 from coupons.services.pages import Cursor, Page, keyset_page
 
 # The discount's columns as raw.SPEND_ONE_USE returns them, after the use's own.
@@ -148,14 +154,29 @@ def redeem_coupon(
             raise _why_not_redeemable(code, now=now, customer_id=customer_id, order=given)
         coupon_id = Coupon._meta.pk.to_python(row[0])
         exact_code, remaining, per_customer_limit = row[1], row[2], row[3]
-        discount = discount_from_columns(dict(zip(_DISCOUNT_COLUMNS, row[4:], strict=True)))
+        discount = discount_from_columns(dict(zip(_DISCOUNT_COLUMNS, row[4:9], strict=True)))
+        campaign_id = row[9]
         # Any refusal from here on rolls the spend back. In refusal_for's order: the
-        # customer id, the order, then the customer's count.
+        # customer id, the campaign, the order, the budget, then the customer's counts.
         if per_customer_limit is not None and not customer_id:
             raise CustomerIdRequired()
-        refusal = order_refusal_for(discount, order=given, order_required=True)
-        if refusal is not None:
-            raise refusal
+        if campaign_id is None:
+            refusal = order_refusal_for(discount, order=given, order_required=True)
+            if refusal is not None:
+                raise refusal
+            off = (
+                None
+                if discount is None or given is None
+                else discount_for(discount, order_amount=given.amount)
+            )
+            campaign_limit = None
+        else:
+            # The coupon row is locked: the campaign row comes second (lock order in
+            # coupons.services.campaign_redemptions).
+            campaign_id = Campaign._meta.pk.to_python(campaign_id)
+            off, campaign_limit = take_campaign_use(
+                campaign_id, customer_id=customer_id, order=given, now=now
+            )
         if per_customer_limit is not None:
             assert customer_id is not None
             # Race-free: concurrent redemptions of this coupon wait on the row lock the
@@ -165,6 +186,8 @@ def redeem_coupon(
                     f"Customer {customer_id!r} already holds {per_customer_limit} "
                     f"redemption(s) of this coupon."
                 )
+        if campaign_id is not None:
+            take_customer_slot(campaign_id, customer_id=customer_id, limit=campaign_limit)
         redemption = Redemption.objects.create(
             coupon_id=coupon_id,
             customer_id=customer_id,
@@ -174,11 +197,7 @@ def redeem_coupon(
             api_key_id=api_key_id,
             order_amount=given and given.amount,
             currency=given and given.currency,
-            discount_amount=(
-                None
-                if discount is None or given is None
-                else discount_for(discount, order_amount=given.amount)
-            ),
+            discount_amount=off,
             metadata=metadata,
         )
     return _record(redemption, exact_code)
@@ -187,14 +206,15 @@ def redeem_coupon(
 def _why_not_redeemable(
     code: str, *, now: datetime, customer_id: str | None, order: Order | None
 ) -> DomainError:
-    coupon = Coupon.objects.with_code(code).first()
+    coupon = Coupon.objects.select_related("campaign").with_code(code).first()
     if coupon is None:
         return _not_found(code)
     # A use given back between the UPDATE and this read still counts as exhausted: at the
     # moment of the UPDATE, it was.
     refusal = refusal_for(
-        coupon, now=now, customer_id=customer_id, order=order, order_required=True
-    )
+        coupon, now=now, customer_id=customer_id, order=order, order_required=True,
+        campaign=coupon.campaign,
+    )  # fmt: skip
     return refusal or CouponExhausted()
 
 
@@ -213,7 +233,8 @@ def validate_code(
     coupon = None if key is None else raw.one_coupon(code_key=key)
     if coupon is None:
         return ValidationResult(valid=False, reason=CouponNotFound.code, remaining_count=None)
-    refusal = refusal_for(coupon, now=now, customer_id=customer_id, order=given)
+    campaign = None if coupon.campaign_id is None else Campaign.objects.get(pk=coupon.campaign_id)
+    refusal = refusal_for(coupon, now=now, customer_id=customer_id, order=given, campaign=campaign)
     if (
         refusal is None
         and coupon.per_customer_limit is not None
@@ -221,6 +242,10 @@ def validate_code(
         and _live_redemptions_of(coupon.id, customer_id) >= coupon.per_customer_limit
     ):
         refusal = CustomerLimitReached()
+    if refusal is None and campaign is not None:
+        refusal = campaign_limit_refusal(
+            campaign.id, limit=campaign.per_customer_limit, customer_id=customer_id
+        )
     if refusal is not None:
         return ValidationResult(
             valid=False,
@@ -228,7 +253,7 @@ def validate_code(
             remaining_count=coupon.remaining_count,
             details=refusal.data.get("details"),
         )
-    discount = coupon.discount
+    discount = coupon.discount if campaign is None else campaign.discount
     if discount is None or given is None:
         return ValidationResult(valid=True, reason=None, remaining_count=coupon.remaining_count)
     off = discount_for(discount, order_amount=given.amount)
@@ -243,13 +268,15 @@ def validate_code(
 
 
 def revert_redemption(redemption_id: uuid.UUID, *, now: datetime | None = None) -> RedemptionRecord:
-    """Give the use back, exactly once."""
+    """Give the use back, exactly once; for a code of a campaign, its capacity and its
+    discount too."""
     now = now or timezone.now()
     with transaction.atomic():
-        # Lock order: the redemption row, then its coupon row. Redeeming locks only the
-        # coupon row (and inserts new rows), so the two can never wait on each other in a
-        # cycle. The conditional UPDATE makes concurrent reverts of one redemption race on
-        # that row: exactly one matches.
+        # Lock order: the redemption row, then its coupon row, then its campaign row, the
+        # one order of every path (coupons.services.campaign_redemptions). Redeeming locks
+        # the coupon row, then the campaign row (and inserts new rows), so the two can
+        # never wait on each other in a cycle. The conditional UPDATE makes concurrent
+        # reverts of one redemption race on that row: exactly one matches.
         stamped = Redemption.objects.filter(pk=redemption_id, reverted_at__isnull=True).update(
             reverted_at=now
         )
@@ -261,6 +288,11 @@ def revert_redemption(redemption_id: uuid.UUID, *, now: datetime | None = None) 
         Coupon.objects.filter(pk=redemption.coupon_id).update(
             remaining_count=F("remaining_count") + 1, updated_at=now
         )
+        if redemption.coupon.campaign_id is not None:
+            give_back_campaign_use(
+                redemption.coupon.campaign_id, discount_amount=redemption.discount_amount,
+                customer_id=redemption.customer_id, now=now,
+            )  # fmt: skip
     return _record(redemption, redemption.coupon.code)
 
 

@@ -17,6 +17,9 @@ CONTRACT = {
     ("get", "/v1/redemptions/{redemption_id}/"),
     ("post", "/v1/redemptions/{redemption_id}/revert/"), ("post", "/v1/validations/"),
     ("get", "/healthz"), ("get", "/readyz"),
+    ("post", "/v1/campaigns/"), ("get", "/v1/campaigns/"),
+    ("get", "/v1/campaigns/{campaign_id}/"), ("patch", "/v1/campaigns/{campaign_id}/"),
+    ("delete", "/v1/campaigns/{campaign_id}/"),
 }  # fmt: skip
 
 
@@ -44,12 +47,13 @@ async def test_the_schema_lists_every_contract_operation_with_its_problems(api):
     assert any(p["name"] == "Idempotency-Key" for p in redeem["parameters"])
     listing = document["paths"]["/v1/coupons/"]["get"]
     assert {p["name"] for p in listing["parameters"]} == {
-        "code", "code_prefix", "is_active", "exhausted", "cursor", "page_size",
+        "code", "code_prefix", "is_active", "exhausted", "campaign_id", "cursor", "page_size",
     }  # fmt: skip
     coupon = document["components"]["schemas"]["Coupon"]["properties"]
     assert set(coupon) == {
         "id", "code", "init_count", "remaining_count", "is_active", "starts_at",
         "expires_at", "per_customer_limit", "created_at", "updated_at", "discount", "metadata",
+        "campaign_id",
     }  # fmt: skip
 
 
@@ -84,6 +88,33 @@ async def test_the_schema_shows_every_field_and_code_of_discounts_and_metadata(a
         assert code in redeem["409"]["description"]
     patch = document["paths"]["/v1/coupons/{coupon_id}/"]["patch"]["responses"]
     assert "discount_locked" in patch["409"]["description"]
+
+
+async def test_the_schema_shows_campaigns_their_codes_and_their_refusals(api):
+    document = (await api.get("/v1/schema/")).json()
+    schemas = document["components"]["schemas"]
+
+    assert set(schemas["Campaign"]["properties"]) == {
+        "id", "name", "is_active", "starts_at", "expires_at", "discount",
+        "per_customer_limit", "max_redemptions", "budget", "redemption_count", "held_count",
+        "discount_total", "budget_remaining", "coupon_count", "metadata", "created_at",
+        "updated_at",
+    }  # fmt: skip
+    assert set(schemas["Money"]["properties"]) == {"amount", "currency"}
+    for name in ("CouponCreateInput", "CouponBatchInput"):
+        assert "campaign_id" in schemas[name]["properties"], name
+    assert "campaign_id" not in schemas["PatchedCouponPatchInput"]["properties"]
+    listing = document["paths"]["/v1/campaigns/"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"is_active", "cursor", "page_size"}
+    redeem = document["paths"]["/v1/redemptions/"]["post"]["responses"]
+    for code in ("campaign_inactive", "campaign_not_started", "campaign_expired",
+                 "campaign_exhausted", "budget_exhausted"):  # fmt: skip
+        assert code in redeem["409"]["description"]
+    patch = document["paths"]["/v1/campaigns/{campaign_id}/"]["patch"]["responses"]
+    for code in ("discount_locked", "budget_below_spent", "count_below_used"):
+        assert code in patch["409"]["description"]
+    delete = document["paths"]["/v1/campaigns/{campaign_id}/"]["delete"]["responses"]
+    assert "has_redemptions" in delete["409"]["description"]
 
 
 def test_the_schema_is_a_valid_openapi_document():

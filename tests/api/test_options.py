@@ -35,7 +35,8 @@ ID = "<id>"
 ROUTES = [
     "/v1/coupons/", "/v1/coupons/batch/", f"/v1/coupons/{ID}/", f"/v1/coupons/{ID}/redemptions/",
     "/v1/redemptions/", f"/v1/redemptions/{ID}/", f"/v1/redemptions/{ID}/revert/",
-    "/v1/validations/", "/v1/schema/", "/v1/docs/", "/healthz", "/healthz/", "/readyz", "/readyz/",
+    "/v1/validations/", "/v1/campaigns/", f"/v1/campaigns/{ID}/",
+    "/v1/schema/", "/v1/docs/", "/healthz", "/healthz/", "/readyz", "/readyz/",
 ]  # fmt: skip
 
 

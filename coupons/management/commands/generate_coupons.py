@@ -14,6 +14,7 @@ import re
 import sys
 import tempfile
 import time
+import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -71,6 +72,10 @@ class Command(BaseCommand):
         parser.add_argument("--expires-at", type=timestamp, default=None)
         parser.add_argument("--per-customer-limit", type=int, default=None)
         parser.add_argument("--inactive", action="store_true", help="create them deactivated")
+        parser.add_argument(
+            "--campaign", type=uuid.UUID, default=None, metavar="ID",
+            help="the codes join this campaign and take its discount",
+        )  # fmt: skip
         discount = parser.add_argument_group("discount (as the API's `discount`)")
         discount.add_argument(
             "--percent-off", type=percent, default=None, help="e.g. 12.5 (at most 2 decimals)"
@@ -121,6 +126,7 @@ class Command(BaseCommand):
                     per_customer_limit=opts["per_customer_limit"],
                     discount=self._discount(opts),
                     metadata=self._metadata(opts),
+                    campaign_id=opts["campaign"],
                     chunk_size=opts["chunk_size"],
                 ):
                     writer.writerows([code] for code in chunk)
@@ -161,6 +167,8 @@ class Command(BaseCommand):
             problems.append(f"--output: no directory {opts['output'].parent}")
         discount = {name: opts[name] for name in DISCOUNT_FIELDS}
         if any(value is not None for value in discount.values()):
+            if opts["campaign"] is not None:
+                problems.append("--campaign: its codes take the campaign's discount")
             for name, messages in discount_problems(**discount).items():
                 problems.append(f"--{name.replace('_', '-')}: {' '.join(messages)}")
         pairs = [entry.partition("=") for entry in opts["metadata"]]

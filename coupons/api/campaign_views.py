@@ -1,0 +1,94 @@
+"""Thin async views of /v1/campaigns/: parse input, call the campaign service, shape the
+answer."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from coupons.api.base import ApiView
+from coupons.api.campaign_serializers import (
+    CampaignCreateInput,
+    CampaignFilters,
+    CampaignPatchInput,
+)
+from coupons.api.http import json_response, read_json_object
+from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json
+from coupons.api.schema import BODY_PROBLEMS, problems
+from coupons.api.serializers import validated
+from coupons.api.shapes import CAMPAIGN
+from coupons.models import ApiKeyScope
+from coupons.services import campaigns as campaign_service
+
+CampaignOut = CAMPAIGN.serializer
+
+
+class CampaignPage(serializers.Serializer):
+    results = CampaignOut(many=True)
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+
+
+class CampaignCollectionView(ApiView):
+    required_scope = ApiKeyScope.MANAGE
+
+    @extend_schema(
+        operation_id="create_campaign",
+        request=CampaignCreateInput,
+        responses={201: CampaignOut, **problems(*BODY_PROBLEMS)},
+    )
+    async def post(self, request: Request) -> HttpResponse:
+        fields = validated(CampaignCreateInput, read_json_object(request))
+        campaign = await campaign_service.acreate_campaign(**fields)
+        location = request.build_absolute_uri(f"/v1/campaigns/{campaign.id}/")
+        return json_response(CAMPAIGN(campaign), status=201, headers={"Location": location})
+
+    @extend_schema(
+        operation_id="list_campaigns",
+        parameters=[CampaignFilters, *PAGE_PARAMETERS],
+        responses={200: CampaignPage, **problems(400)},
+    )
+    async def get(self, request: Request) -> HttpResponse:
+        filters, cursor, size = list_request(request, CampaignFilters)
+        page = await campaign_service.acampaign_page(cursor=cursor, size=size, **filters)
+        return json_response(page_json(request, page, CAMPAIGN))
+
+
+class CampaignDetailView(ApiView):
+    required_scope = ApiKeyScope.MANAGE
+
+    @extend_schema(operation_id="get_campaign", responses={200: CampaignOut, **problems(404)})
+    async def get(self, request: Request, campaign_id: uuid.UUID) -> HttpResponse:
+        return json_response(CAMPAIGN(await campaign_service.aget_campaign(campaign_id)))
+
+    @extend_schema(
+        operation_id="update_campaign",
+        request=CampaignPatchInput,
+        responses={
+            200: CampaignOut,
+            **problems(
+                *BODY_PROBLEMS, 404, 409,
+                _409="discount_locked (a code was redeemed), budget_below_spent or "
+                "count_below_used (max_redemptions below the live redemptions and holds)",
+            ),
+        },
+    )  # fmt: skip
+    async def patch(self, request: Request, campaign_id: uuid.UUID) -> HttpResponse:
+        changes = validated(CampaignPatchInput, read_json_object(request))
+        campaign = await campaign_service.aupdate_campaign(campaign_id, changes=changes)
+        return json_response(CAMPAIGN(campaign))
+
+    @extend_schema(
+        operation_id="delete_campaign",
+        responses={
+            204: OpenApiResponse(description="Deleted, with its codes."),
+            **problems(404, 409, _409="has_redemptions: deactivate it instead"),
+        },
+    )
+    async def delete(self, request: Request, campaign_id: uuid.UUID) -> HttpResponse:
+        await campaign_service.adelete_campaign(campaign_id)
+        return HttpResponse(status=204)

@@ -1,0 +1,206 @@
+"""Campaigns: create, read, edit, delete and list them, and turn them on and off."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, ProtectedError, QuerySet
+from django.utils import timezone
+
+from coupons.campaign_models import Campaign
+from coupons.db import raw
+from coupons.db.workers import in_worker
+from coupons.domain.discounts import Discount, discount_columns
+from coupons.domain.metadata import MetadataTooLarge, merge_metadata
+from coupons.errors import (
+    BudgetBelowSpent,
+    CountBelowUsed,
+    DiscountLocked,
+    HasRedemptions,
+    NotFound,
+    ValidationFailed,
+)
+from coupons.models import Coupon, Redemption
+from coupons.services.coupons import as_discount
+from coupons.services.pages import Cursor, Page, keyset_page
+
+WINDOW_CONSTRAINT = "campaign_window_starts_before_it_expires"
+BUDGET_CURRENCY_CONSTRAINT = "campaign_budget_in_the_discount_currency"
+BUDGET_CURRENCY_MESSAGE = "Must be the discount's currency."
+EDITABLE = frozenset(
+    {"name", "is_active", "starts_at", "expires_at", "per_customer_limit", "max_redemptions"}
+)
+
+
+def _with_counts() -> QuerySet[Campaign]:
+    return Campaign.objects.annotate(coupon_count=Count("coupons"))
+
+
+def _budget_columns(budget: Mapping[str, Any] | None) -> dict[str, Any]:
+    if budget is None:
+        return {"budget_amount": None, "budget_currency": None}
+    return {"budget_amount": budget["amount"], "budget_currency": budget["currency"]}
+
+
+def _integrity_problem(exc: IntegrityError) -> ValidationFailed | None:
+    if raw.violates(exc, WINDOW_CONSTRAINT):
+        return ValidationFailed({"expires_at": ["Must be after starts_at."]})
+    if raw.violates(exc, BUDGET_CURRENCY_CONSTRAINT):
+        return ValidationFailed({"budget.currency": [BUDGET_CURRENCY_MESSAGE]})
+    return None
+
+
+def create_campaign(
+    *,
+    name: str,
+    is_active: bool = True,
+    starts_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    discount: Discount | Mapping[str, Any] | None = None,
+    per_customer_limit: int | None = None,
+    max_redemptions: int | None = None,
+    budget: Mapping[str, Any] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Campaign:
+    """A campaign with no codes yet and nothing spent; the database's CHECKs back the
+    rules the API checks first (a budget in the discount's currency, the window)."""
+    try:
+        with transaction.atomic():
+            campaign = Campaign.objects.create(
+                name=name, is_active=is_active, starts_at=starts_at, expires_at=expires_at,
+                per_customer_limit=per_customer_limit, max_redemptions=max_redemptions,
+                metadata=metadata or {}, **_budget_columns(budget),
+                **discount_columns(as_discount(discount)),
+            )  # fmt: skip
+    except IntegrityError as exc:
+        problem = _integrity_problem(exc)
+        if problem is None:
+            raise
+        raise problem from exc
+    campaign.coupon_count = 0  # type: ignore[attr-defined]
+    return campaign
+
+
+def get_campaign(campaign_id: uuid.UUID) -> Campaign:
+    campaign = _with_counts().filter(pk=campaign_id).first()
+    if campaign is None:
+        raise NotFound(f"No campaign has the id {campaign_id}.")
+    return campaign
+
+
+def update_campaign(campaign_id: uuid.UUID, *, changes: dict[str, Any]) -> Campaign:
+    """Apply `changes` (the editable fields, `discount`, `budget` and a `metadata` patch)
+    in one transaction, decided on the campaign's row locked FOR UPDATE.
+
+    Redemptions change the counters under the same row lock, so once it is held every
+    redemption of the campaign's codes has either committed (its counts and its row are
+    seen) or waits to run against what this transaction leaves: a budget is never set
+    below the discounts given (`budget_below_spent`), nor `max_redemptions` below the
+    live redemptions and holds (`count_below_used`), nor the discount changed once one
+    of its codes was redeemed (`discount_locked`). The CHECKs on the row back the first
+    two. Locks only the campaign row (lock order: coupons.services.campaign_redemptions).
+    """
+    unknown = set(changes) - EDITABLE - {"discount", "budget", "metadata"}
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            current = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+            if current is None:
+                raise NotFound(f"No campaign has the id {campaign_id}.")
+            values = {name: value for name, value in changes.items() if name in EDITABLE}
+            values.update(_checked_changes(current, changes))
+            if values:
+                Campaign.objects.filter(pk=campaign_id).update(**values, updated_at=now)
+    except IntegrityError as exc:
+        problem = _integrity_problem(exc)
+        if problem is None:
+            raise
+        raise problem from exc
+    return get_campaign(campaign_id)
+
+
+def _checked_changes(current: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    discount = current.discount
+    if "discount" in changes:
+        discount = as_discount(changes["discount"])
+        if discount != current.discount:
+            if Redemption.objects.filter(coupon__campaign_id=current.pk).exists():
+                raise DiscountLocked(
+                    "A code of the campaign has been redeemed: its discount can no longer "
+                    "change (create a new campaign)."
+                )
+            values.update(discount_columns(discount))
+    budget = changes.get("budget", current.budget)
+    if "budget" in changes:
+        if budget is not None and budget["amount"] < current.discount_total:
+            raise BudgetBelowSpent(
+                f"{current.discount_total} has already been given in discounts; the budget "
+                "cannot go below that."
+            )
+        values.update(_budget_columns(budget))
+    if budget is not None and (discount is None or discount.currency != budget["currency"]):
+        raise ValidationFailed({"budget.currency": [BUDGET_CURRENCY_MESSAGE]})
+    new_max = changes.get("max_redemptions")
+    used = current.redemption_count + current.held_count
+    if new_max is not None and new_max < used:
+        raise CountBelowUsed(
+            f"{used} redemption(s) and hold(s) are live; max_redemptions cannot go below that."
+        )
+    if "metadata" in changes:
+        try:
+            values["metadata"] = merge_metadata(current.metadata, changes["metadata"])
+        except MetadataTooLarge as exc:
+            raise ValidationFailed(exc.errors) from exc
+    return values
+
+
+def set_campaigns_active(campaign_ids: list[uuid.UUID], *, active: bool) -> int:
+    """Turn campaigns on or off in one UPDATE: all their codes stop (or start) at once."""
+    return Campaign.objects.filter(pk__in=campaign_ids).update(
+        is_active=active, updated_at=timezone.now()
+    )
+
+
+def delete_campaign(campaign_id: uuid.UUID) -> None:
+    """Delete a campaign and its codes, if none of them was ever redeemed.
+
+    Its coupon rows go first, then its own row: the lock order of every path (coupons.
+    services.campaign_redemptions), so a delete never deadlocks with a redemption."""
+    try:
+        with transaction.atomic():
+            Coupon.objects.filter(campaign_id=campaign_id).delete()
+            deleted, _ = Campaign.objects.filter(pk=campaign_id).delete()
+    except ProtectedError as exc:  # the redemptions' FK is PROTECT
+        raise HasRedemptions("A code of the campaign has been redeemed: deactivate it.") from exc
+    except IntegrityError as exc:  # a redemption (or a code) committed meanwhile
+        raise HasRedemptions("A code of the campaign has been redeemed: deactivate it.") from exc
+    if not deleted:
+        raise NotFound(f"No campaign has the id {campaign_id}.")
+
+
+def campaign_page(
+    *, cursor: Cursor | None, size: int, is_active: bool | None = None
+) -> Page[Campaign]:
+    """Campaigns newest first, by keyset on (created_at, id)."""
+    queryset = _with_counts()
+    if is_active is not None:
+        queryset = queryset.filter(is_active=is_active)
+    return keyset_page(queryset, moment="created_at", cursor=cursor, size=size)
+
+
+def campaign_exists(campaign_id: uuid.UUID) -> bool:
+    return Campaign.objects.filter(pk=campaign_id).exists()
+
+
+acreate_campaign = in_worker(create_campaign)
+aget_campaign = in_worker(get_campaign)
+aupdate_campaign = in_worker(update_campaign)
+adelete_campaign = in_worker(delete_campaign)
+acampaign_page = in_worker(campaign_page)
