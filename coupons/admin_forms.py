@@ -52,7 +52,31 @@ def discount_of(values: dict[str, Any]) -> Discount | None:
     return discount_from_columns({column: values.get(column) for column in DISCOUNT_COLUMNS})
 
 
-class CouponChangeForm(forms.ModelForm):
+class EditThroughServiceForm(forms.ModelForm):
+    """A change form whose edit is a service's conditional UPDATE (`service_edit`).
+
+    Whether the edit is refused (a redemption committed after the form's checks, a window
+    it would break, a budget below the spend) is known only by trying it. Django's change
+    view goes back to the form only for a validation error, so the edit is the form's last
+    validation step: a refusal is shown on the form, and the change is neither logged nor
+    called a success. The UPDATE and the admin's LogEntry share the transaction
+    changeform_view opens; `saved` holds the row the service returned."""
+
+    def service_edit(self) -> Any:
+        raise NotImplementedError
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if not self.is_bound or self.instance._state.adding or self.errors:
+            return
+        try:
+            self.saved = self.service_edit()
+        except DomainError as exc:
+            reasons = [m for field in exc.data.get("errors", {}).values() for m in field]
+            self.add_error(None, f"Not saved: {' '.join(reasons) or exc.detail}")
+
+
+class CouponChangeForm(EditThroughServiceForm):
     class Meta:
         model = Coupon
         fields = ("code", "init_count", *(f for f in EDITABLE if f != "init_count"),
@@ -88,28 +112,16 @@ class CouponChangeForm(forms.ModelForm):
                 )
         return cleaned
 
-    def full_clean(self) -> None:
-        super().full_clean()
-        if not self.is_bound or self.instance._state.adding or self.errors:
-            return
-        # An edit is the coupon service's conditional UPDATE, and whether it is refused (a
-        # redemption committed after the check above, a window it would break) is known
-        # only by trying it. Django's change view goes back to the form only for a
-        # validation error, so the edit is this form's last validation step: a refusal is
-        # shown on the form, and the change is neither logged nor called a success. The
-        # UPDATE and the admin's LogEntry share the transaction changeform_view opens.
+    def service_edit(self) -> Any:
         changes = {f: self.cleaned_data[f] for f in self.changed_data if f in EDITABLE}
         if set(self.changed_data) & set(DISCOUNT_COLUMNS):
             changes["discount"] = discount_of(self.cleaned_data)
-        try:
-            self.saved = coupon_service.update_coupon(self.instance.pk, changes=changes)
-        except DomainError as exc:
-            reasons = [m for field in exc.data.get("errors", {}).values() for m in field]
-            self.add_error(None, f"Not saved: {' '.join(reasons) or exc.detail}")
+        return coupon_service.update_coupon(self.instance.pk, changes=changes)
 
 
-class BatchForm(forms.Form):
-    """The API's batch bounds (`CouponBatchInput`), as a form."""
+class CodeBatchForm(forms.Form):
+    """The API's batch bounds (`CouponBatchInput`), as a form: how many codes, what they
+    look like, how many uses each."""
 
     count = forms.IntegerField(min_value=1, max_value=MAX_BATCH)
     prefix = forms.RegexField(  # type: ignore[assignment]
@@ -119,6 +131,19 @@ class BatchForm(forms.Form):
     init_count = forms.IntegerField(
         min_value=1, max_value=MAX_INIT_COUNT, initial=1, label="uses per code"
     )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if len(cleaned.get("prefix") or "") + (cleaned.get("length") or 0) > MAX_CODE_LENGTH:
+            self.add_error(
+                "length", f"prefix + length must be at most {MAX_CODE_LENGTH} characters."
+            )
+        return cleaned
+
+
+class BatchForm(CodeBatchForm):
+    """A batch of stand-alone coupons: the batch bounds plus a window and a discount."""
+
     starts_at = forms.DateTimeField(required=False)
     expires_at = forms.DateTimeField(required=False)
     discount_percent_off = forms.DecimalField(
@@ -141,10 +166,6 @@ class BatchForm(forms.Form):
         for field, errors in discount_errors(cleaned).items():
             for error in errors:
                 self.add_error(field, error)
-        if len(cleaned.get("prefix") or "") + (cleaned.get("length") or 0) > MAX_CODE_LENGTH:
-            self.add_error(
-                "length", f"prefix + length must be at most {MAX_CODE_LENGTH} characters."
-            )
         starts, expires = cleaned.get("starts_at"), cleaned.get("expires_at")
         if starts and expires and starts >= expires:
             self.add_error("expires_at", "Must be after the start.")

@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -18,17 +17,15 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from coupons.admin_forms import DISCOUNT_COLUMNS, csv_rows, discount_errors, discount_of
-from coupons.campaign_models import Campaign
-from coupons.domain.limits import (
-    MAX_BATCH,
-    MAX_CODE_LENGTH,
-    MAX_INIT_COUNT,
-    MAX_PREFIX_LENGTH,
-    MAX_RANDOM_LENGTH,
-    MIN_RANDOM_LENGTH,
-    PREFIX_PATTERN,
+from coupons.admin_forms import (
+    DISCOUNT_COLUMNS,
+    CodeBatchForm,
+    EditThroughServiceForm,
+    csv_rows,
+    discount_errors,
+    discount_of,
 )
+from coupons.campaign_models import Campaign
 from coupons.errors import DomainError
 from coupons.models import Coupon, Redemption
 from coupons.services import batches
@@ -45,7 +42,7 @@ def _budget_of(values: dict[str, Any]) -> dict[str, Any] | None:
     return {"amount": values["budget_amount"], "currency": values.get("budget_currency")}
 
 
-class CampaignForm(forms.ModelForm):
+class CampaignForm(EditThroughServiceForm):
     class Meta:
         model = Campaign
         fields = (*FIELDS, *DISCOUNT_COLUMNS, *BUDGET_COLUMNS)
@@ -70,43 +67,18 @@ class CampaignForm(forms.ModelForm):
             self.add_error("budget_currency", "Must be the discount's currency.")
         return cleaned
 
-    def full_clean(self) -> None:
-        super().full_clean()
-        if not self.is_bound or self.instance._state.adding or self.errors:
-            return
-        # As the coupon form: the edit is the service's, decided on the locked row, and a
-        # refusal (budget_below_spent, count_below_used, discount_locked) shows on the form.
+    def service_edit(self) -> Any:
+        # Refusals (budget_below_spent, count_below_used, discount_locked) show on the form.
         changes = {f: self.cleaned_data[f] for f in self.changed_data if f in FIELDS}
         if set(self.changed_data) & set(DISCOUNT_COLUMNS):
             changes["discount"] = discount_of(self.cleaned_data)
         if set(self.changed_data) & set(BUDGET_COLUMNS):
             changes["budget"] = _budget_of(self.cleaned_data)
-        try:
-            self.saved = campaign_service.update_campaign(self.instance.pk, changes=changes)
-        except DomainError as exc:
-            reasons = [m for field in exc.data.get("errors", {}).values() for m in field]
-            self.add_error(None, f"Not saved: {' '.join(reasons) or exc.detail}")
+        return campaign_service.update_campaign(self.instance.pk, changes=changes)
 
 
-class CampaignCodesForm(forms.Form):
+class CampaignCodesForm(CodeBatchForm):
     """The API's batch bounds, less the discount: the codes take the campaign's."""
-
-    count = forms.IntegerField(min_value=1, max_value=MAX_BATCH)
-    prefix = forms.RegexField(  # type: ignore[assignment]
-        regex=PREFIX_PATTERN, required=False, max_length=MAX_PREFIX_LENGTH
-    )
-    length = forms.IntegerField(min_value=MIN_RANDOM_LENGTH, max_value=MAX_RANDOM_LENGTH, initial=8)
-    init_count = forms.IntegerField(
-        min_value=1, max_value=MAX_INIT_COUNT, initial=1, label="uses per code"
-    )
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if len(cleaned.get("prefix") or "") + (cleaned.get("length") or 0) > MAX_CODE_LENGTH:
-            self.add_error(
-                "length", f"prefix + length must be at most {MAX_CODE_LENGTH} characters."
-            )
-        return cleaned
 
 
 @admin.register(Campaign)
