@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import admin, messages
@@ -17,6 +16,7 @@ from coupons.admin_forms import (
     DISCOUNT_COLUMNS,
     BatchForm,
     CouponChangeForm,
+    codes_csv_response,
     csv_rows,
     discount_of,
 )
@@ -169,13 +169,7 @@ class CouponAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 messages.error(request, f"Nothing created: {exc.detail}")
             else:
-                stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
-                response = HttpResponse(
-                    "".join(csv_rows(["code"], iter([[c] for c in codes]))),
-                    content_type="text/csv",
-                )
-                response["Content-Disposition"] = f'attachment; filename="codes-{stamp}.csv"'
-                return response
+                return codes_csv_response(codes)
         context = {
             **self.admin_site.each_context(request),
             "title": "Generate a batch of coupons",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
+from django.http import HttpResponse
 
 from coupons.domain.codes import lookup_key
 from coupons.domain.discounts import (
@@ -181,3 +183,13 @@ def csv_rows(header: list[str], rows: Iterator[list[Any]]) -> Iterator[str]:
     yield writer.writerow(header)
     for row in rows:
         yield writer.writerow(row)
+
+
+def codes_csv_response(codes: list[str]) -> HttpResponse:
+    """A generated batch's codes as a CSV download, named by the moment it was made."""
+    stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
+    response = HttpResponse(
+        "".join(csv_rows(["code"], iter([[c] for c in codes]))), content_type="text/csv"
+    )
+    response["Content-Disposition"] = f'attachment; filename="codes-{stamp}.csv"'
+    return response

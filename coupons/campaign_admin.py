@@ -5,7 +5,6 @@ coupons.services.campaigns and coupons.services.batches, as the API's do."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import admin, messages
@@ -21,7 +20,7 @@ from coupons.admin_forms import (
     DISCOUNT_COLUMNS,
     CodeBatchForm,
     EditThroughServiceForm,
-    csv_rows,
+    codes_csv_response,
     discount_errors,
     discount_of,
 )
@@ -206,13 +205,7 @@ class CampaignAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 messages.error(request, f"Nothing created: {exc.detail}")
             else:
-                stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
-                response = HttpResponse(
-                    "".join(csv_rows(["code"], iter([[c] for c in codes]))),
-                    content_type="text/csv",
-                )
-                response["Content-Disposition"] = f'attachment; filename="codes-{stamp}.csv"'
-                return response
+                return codes_csv_response(codes)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Generate codes for {campaign.name}",

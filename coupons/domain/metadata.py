@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from coupons.errors import ValidationFailed
+
 MAX_KEYS = 50
 MAX_KEY_LENGTH = 40
 MAX_VALUE_LENGTH = 500
@@ -21,12 +23,8 @@ PATCH_VALUE_MESSAGE = (
 TEXT_MESSAGE = "Must be text without NUL characters or lone surrogates."
 
 
-class MetadataTooLarge(ValueError):
+class MetadataTooLarge(ValidationFailed):
     """A merge whose result would have more than MAX_KEYS keys: a 400 on `field`."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__(errors)
-        self.errors = errors
 
 
 def _storable(text: str) -> bool:

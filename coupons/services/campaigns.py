@@ -15,7 +15,7 @@ from coupons.campaign_models import Campaign
 from coupons.db import raw
 from coupons.db.workers import in_worker
 from coupons.domain.discounts import Discount, discount_columns
-from coupons.domain.metadata import MetadataTooLarge, merge_metadata
+from coupons.domain.metadata import merge_metadata
 from coupons.errors import (
     BudgetBelowSpent,
     CountBelowUsed,
@@ -154,10 +154,8 @@ def _checked_changes(current: Campaign, changes: dict[str, Any]) -> dict[str, An
             f"{used} redemption(s) and hold(s) are live; max_redemptions cannot go below that."
         )
     if "metadata" in changes:
-        try:
-            values["metadata"] = merge_metadata(current.metadata, changes["metadata"])
-        except MetadataTooLarge as exc:
-            raise ValidationFailed(exc.errors) from exc
+        # MetadataTooLarge (a ValidationFailed) when the result would hold too many keys.
+        values["metadata"] = merge_metadata(current.metadata, changes["metadata"])
     return values
 
 
