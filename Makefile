@@ -34,8 +34,9 @@ setup: .venv/.synced
 migrate: setup
 	$(PY) manage.py migrate --noinput
 
-# Development server: the production command (bin/serve: its header cap, proxy-header
-# setting and error answers) with one worker; debug on unless told otherwise; a local secret
+# Development server (bin/serve, the production command: its header cap, proxy-header setting
+# and error answers) with one worker process, and beside it the background worker that returns
+# expired holds (bin/run-all starts and stops both); debug on unless told otherwise; a local secret
 # is generated once (production refuses to start without DJANGO_SECRET_KEY, config/asgi.py).
 run: migrate
 	@test -s .secret-key || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > .secret-key
@@ -46,7 +47,7 @@ run: migrate
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$(cat .secret-key)} \
 	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-localhost,127.0.0.1,[::1],$(HOST)} \
 	PYTHON=$(PY) HOST=$(HOST) PORT=$(PORT) WEB_CONCURRENCY=$${WEB_CONCURRENCY:-1} \
-	exec bin/serve
+	exec bin/run-all
 
 lint: setup
 	.venv/bin/ruff check .

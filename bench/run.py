@@ -219,7 +219,9 @@ def broken_invariants() -> str:
     return psql("""SELECT count(*) FROM coupons_coupon c
                    WHERE c.remaining_count < 0 OR c.init_count - c.remaining_count <>
                      (SELECT count(*) FROM coupons_redemption r
-                      WHERE r.coupon_id = c.id AND r.reverted_at IS NULL)""")
+                      WHERE r.coupon_id = c.id AND r.reverted_at IS NULL)
+                     + (SELECT count(*) FROM coupons_reservation h
+                        WHERE h.coupon_id = c.id AND h.status = 'held')""")
 
 
 def broken_campaign_counters() -> str:

@@ -39,8 +39,8 @@ class CouponAdmin(admin.ModelAdmin):
     search_fields = ("code__istartswith",)
     list_filter = ("is_active", WindowFilter, "campaign")
     date_hierarchy = "created_at"
-    readonly_fields = ("id", "remaining_count", "metadata", "created_at", "updated_at",
-                       "redemptions_link")  # fmt: skip
+    readonly_fields = ("id", "remaining_count", "held_count", "metadata", "created_at",
+                       "updated_at", "redemptions_link", "holds_link")  # fmt: skip
     ordering = ("-created_at", "-id")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -79,6 +79,14 @@ class CouponAdmin(admin.ModelAdmin):
         url = reverse("admin:coupons_redemption_changelist") + f"?coupon__id__exact={coupon.pk}"
         return format_html('<a href="{}">{} used: see them, newest first</a>', url,
                            coupon.used_count)  # fmt: skip
+
+    @admin.display(description="holds")
+    def holds_link(self, coupon: Coupon) -> str:
+        if not coupon.pk:
+            return "-"
+        url = reverse("admin:coupons_reservation_changelist") + f"?coupon__id__exact={coupon.pk}"
+        return format_html('<a href="{}">{} held now: see all holds and their status</a>',
+                           url, coupon.held_count)  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Coupon | None = None) -> Any:
         if obj is None:
@@ -292,4 +300,4 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 # Campaigns have their own module (it reuses the discount helpers above); imported here,
 # where the admin's autodiscovery looks.
-from coupons import campaign_admin  # noqa: E402, F401
+from coupons import campaign_admin, reservation_admin  # noqa: E402, F401

@@ -169,3 +169,21 @@ class BudgetExhausted(DomainError):
 class BudgetBelowSpent(DomainError):
     code = "budget_below_spent"
     default_detail = "The budget cannot go below the discounts already given."
+
+
+# Why a reservation cannot be confirmed or released.
+
+
+class ReservationExpired(DomainError):
+    code = "reservation_expired"
+    default_detail = "The hold has expired; its use was (or is being) given back."
+
+
+class ReservationReleased(DomainError):
+    code = "reservation_released"
+    default_detail = "The hold was released; its use was given back."
+
+
+class AlreadyConfirmed(DomainError):
+    code = "already_confirmed"
+    default_detail = "The hold was already confirmed: it is a redemption now."

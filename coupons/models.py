@@ -19,8 +19,18 @@ from coupons.domain.limits import (
     MAX_INIT_COUNT,
     MAX_ORDER_ID_LENGTH,
 )
+from coupons.reservation_models import Reservation, ReservationStatus
 
-__all__ = ["ApiKey", "Campaign", "CampaignCustomer", "Coupon", "IdempotencyRecord", "Redemption"]
+__all__ = [
+    "ApiKey",
+    "Campaign",
+    "CampaignCustomer",
+    "Coupon",
+    "IdempotencyRecord",
+    "Redemption",
+    "Reservation",
+    "ReservationStatus",
+]
 
 _amount_in_range = amount_in_range
 _metadata_field = metadata_field
@@ -54,6 +64,9 @@ class Coupon(models.Model):
     code = models.CharField(max_length=MAX_CODE_LENGTH)
     init_count = models.IntegerField()
     remaining_count = models.IntegerField()
+    # Uses taken by holds not yet confirmed, released or expired-and-returned (included in
+    # init_count - remaining_count). db_default: the batch INSERT names its columns.
+    held_count = models.IntegerField(default=0, db_default=0)
     is_active = models.BooleanField(default=True)
     starts_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -91,6 +104,12 @@ class Coupon(models.Model):
             models.CheckConstraint(
                 condition=Q(remaining_count__gte=0, remaining_count__lte=F("init_count")),
                 name="coupon_remaining_count_within_init_count",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    held_count__gte=0, held_count__lte=F("init_count") - F("remaining_count")
+                ),
+                name="coupon_held_count_within_used",
             ),
             models.CheckConstraint(
                 condition=Q(starts_at__isnull=True)

@@ -3,10 +3,12 @@ its live redemptions."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 
-from coupons.models import Campaign, CampaignCustomer, Redemption
+from coupons.models import Campaign, CampaignCustomer, Redemption, Reservation, ReservationStatus
 
 
 def campaign_sums(campaign: Campaign) -> tuple[int, int]:
@@ -19,20 +21,30 @@ def campaign_sums(campaign: Campaign) -> tuple[int, int]:
     return row["count"], row["total"]
 
 
+def campaign_holds(campaign: Campaign) -> tuple[int, int]:
+    """(held holds, their discounts) over the campaign's codes, counted from rows."""
+    row = Reservation.objects.filter(
+        coupon__campaign=campaign, status=ReservationStatus.HELD
+    ).aggregate(count=Count("id"), total=Coalesce(Sum("discount_amount"), 0))
+    return row["count"], row["total"]
+
+
 def broken_campaign_counters() -> list[str]:
     """Every campaign whose counters differ from its rows, or past its limits (none)."""
     broken = []
     for campaign in Campaign.objects.all():
         count, total = campaign_sums(campaign)
+        holds, held_total = campaign_holds(campaign)
+        if campaign.held_count != holds:
+            broken.append(f"{campaign.name}: held_count {campaign.held_count} != holds {holds}")
+        total += held_total
         if (campaign.redemption_count, campaign.discount_total) != (count, total):
             broken.append(
                 f"{campaign.name}: counters {campaign.redemption_count}, "
-                f"{campaign.discount_total} != rows {count}, {total}"
+                f"{campaign.discount_total} != rows {count}, {total} (holds included)"
             )
-        if campaign.held_count != 0:
-            broken.append(f"{campaign.name}: held_count {campaign.held_count}")
-        if campaign.max_redemptions is not None and count > campaign.max_redemptions:
-            broken.append(f"{campaign.name}: {count} > max {campaign.max_redemptions}")
+        if campaign.max_redemptions is not None and count + holds > campaign.max_redemptions:
+            broken.append(f"{campaign.name}: {count} + {holds} > max {campaign.max_redemptions}")
         if campaign.budget_amount is not None and total > campaign.budget_amount:
             broken.append(f"{campaign.name}: {total} > budget {campaign.budget_amount}")
         counted = dict(
@@ -40,14 +52,29 @@ def broken_campaign_counters() -> list[str]:
                 "customer_id", "live_count"
             )
         )
-        live = dict(
-            Redemption.objects.filter(
-                coupon__campaign=campaign, reverted_at__isnull=True, customer_id__isnull=False
+        live = Counter(
+            dict(
+                Redemption.objects.filter(
+                    coupon__campaign=campaign, reverted_at__isnull=True, customer_id__isnull=False
+                )
+                .values("customer_id")
+                .annotate(n=Count("id"))
+                .values_list("customer_id", "n")
             )
-            .values("customer_id")
-            .annotate(n=Count("id"))
-            .values_list("customer_id", "n")
         )
-        if counted != live:
+        live.update(
+            dict(
+                Reservation.objects.filter(
+                    coupon__campaign=campaign,
+                    status=ReservationStatus.HELD,
+                    customer_id__isnull=False,
+                )
+                .values("customer_id")
+                .annotate(n=Count("id"))
+                .values_list("customer_id", "n")
+            )
+        )
+        live = Counter({k: v for k, v in live.items() if v})
+        if Counter(counted) != live:
             broken.append(f"{campaign.name}: customer counters {counted} != rows {live}")
     return broken

@@ -9,7 +9,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db.models import Count, Q
 
-from coupons.models import Coupon
+from coupons.models import Coupon, ReservationStatus
 from coupons.services import coupons as coupon_service
 
 _numbers = count(1)
@@ -38,15 +38,20 @@ acoupon_state = sync_to_async(coupon_state)
 
 
 def broken_invariants() -> list[str]:
-    """Every coupon whose spent uses differ from its live redemptions (should be none)."""
+    """Every coupon whose spent uses differ from its live redemptions plus its unreturned
+    holds, or whose held_count differs from its held holds (should be none)."""
+    held = Q(reservations__status=ReservationStatus.HELD)
     rows = Coupon.objects.annotate(
-        live=Count("redemptions", filter=Q(redemptions__reverted_at__isnull=True))
-    ).values_list("code", "init_count", "remaining_count", "live")
-    return [
-        f"{code}: init {init} - remaining {left} != live {live}"
-        for code, init, left, live in rows
-        if init - left != live
-    ]
+        live=Count("redemptions", filter=Q(redemptions__reverted_at__isnull=True), distinct=True),
+        holds=Count("reservations", filter=held, distinct=True),
+    ).values_list("code", "init_count", "remaining_count", "held_count", "live", "holds")
+    broken = []
+    for code, init, left, held_count, live, holds in rows:
+        if init - left != live + holds:
+            broken.append(f"{code}: init {init} - remaining {left} != live {live} + held {holds}")
+        if held_count != holds:
+            broken.append(f"{code}: held_count {held_count} != held holds {holds}")
+    return broken
 
 
 abroken_invariants = sync_to_async(broken_invariants)

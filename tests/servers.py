@@ -79,12 +79,13 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_server(log_dir: Path, **env: str) -> Server:
-    """bin/serve, the production command (one worker), on a free loopback port."""
+def start_server(log_dir: Path, command: str = "bin/serve", **env: str) -> Server:
+    """bin/serve, the production command (one worker), on a free loopback port (or
+    `command`, bin/run-all: with the background worker, as `make run` starts them)."""
     port = free_port()
     log = log_dir / f"server-{port}.log"
     process = subprocess.Popen(
-        [str(ROOT / "bin/serve")],
+        [str(ROOT / command)],
         cwd=ROOT,
         env=server_env(
             PYTHON=sys.executable, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="1",

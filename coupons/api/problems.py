@@ -78,6 +78,10 @@ PROBLEMS: dict[str, Problem] = {
     "campaign_exhausted": Problem(409, "Campaign exhausted"),
     "budget_exhausted": Problem(409, "Budget exhausted"),
     "budget_below_spent": Problem(409, "Budget below spent"),
+    # Reservations
+    "reservation_expired": Problem(409, "Reservation expired"),
+    "reservation_released": Problem(409, "Reservation released"),
+    "already_confirmed": Problem(409, "Already confirmed"),
     # Ours
     "internal_error": Problem(500, "Internal server error"),
     "database_unavailable": Problem(503, "Database unavailable", replayable=False),

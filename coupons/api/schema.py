@@ -17,7 +17,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from coupons.api.problems import PROBLEM_CONTENT_TYPE
-from coupons.api.shapes import COUPON, REDEMPTION, VALIDATION, DetailsSchema
+from coupons.api.shapes import COUPON, REDEMPTION, RESERVATION, VALIDATION, DetailsSchema
 
 PROBLEM = PROBLEM_CONTENT_TYPE
 
@@ -37,6 +37,7 @@ class ApiKeySchemeExtension(OpenApiAuthenticationExtension):
 CouponOut = COUPON.serializer
 RedemptionOut = REDEMPTION.serializer
 ValidationOut = VALIDATION.serializer
+ReservationOut = RESERVATION.serializer
 
 
 @extend_schema_serializer(component_name="Batch")

@@ -44,6 +44,7 @@ from coupons.domain.limits import (
     PREFIX_RULE,
 )
 from coupons.errors import ValidationFailed
+from coupons.services.reservations import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS
 
 
 class FullMatchValidator(RegexValidator):
@@ -374,3 +375,9 @@ class CouponBatchInput(CouponFieldsMixin):
             )
         check_window(attrs)
         return attrs
+
+
+class ReservationInput(RedemptionInput):
+    ttl_seconds = StrictIntegerField(
+        required=False, min_value=1, max_value=MAX_TTL_SECONDS, default=DEFAULT_TTL_SECONDS
+    )

@@ -150,6 +150,7 @@ COUPON = Shape(
     code=Out("string"),
     init_count=Out("integer", minimum=1),
     remaining_count=Out("integer", minimum=0),
+    held_count=Out("integer", minimum=0, help="Uses held by live reservations (counted as used)."),
     is_active=Out("boolean"),
     starts_at=Out("datetime", nullable=True),
     expires_at=Out("datetime", nullable=True),
@@ -183,6 +184,25 @@ REDEMPTION = Shape(
     discount_amount=Out(
         "integer", nullable=True, minimum=0, help="null for a coupon without a discount."
     ),
+    metadata=Out("metadata"),
+)
+
+RESERVATION = Shape(
+    "Reservation",
+    id=Out("uuid"),
+    coupon_id=Out("uuid"),
+    code=Out("string"),
+    customer_id=Out("string", nullable=True),
+    order_id=Out("string", nullable=True),
+    order_amount=Out("integer", nullable=True, minimum=0, help="The order's amount, if sent."),
+    currency=Out("string", nullable=True, help="The order's currency, if sent."),
+    discount_amount=Out(
+        "integer", nullable=True, minimum=0, help="null for a coupon without a discount."
+    ),
+    status=Out("string", help="held, confirmed, released or expired."),
+    expires_at=Out("datetime"),
+    created_at=Out("datetime"),
+    redemption_id=Out("uuid", nullable=True, help="Its redemption, once confirmed."),
     metadata=Out("metadata"),
 )
 

@@ -7,7 +7,7 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.negotiation import DefaultContentNegotiation
 
-from coupons.api import campaign_views, views
+from coupons.api import campaign_views, reservation_views, views
 from coupons.api.http import options_response
 
 
@@ -71,6 +71,26 @@ urlpatterns = [
         name="redemption-revert",
     ),
     path("validations/", views.ValidationView.as_view(), name="validations"),
+    path(
+        "reservations/",
+        reservation_views.ReservationCollectionView.as_view(),
+        name="reservation-collection",
+    ),
+    path(
+        "reservations/<id:reservation_id>/",
+        reservation_views.ReservationDetailView.as_view(),
+        name="reservation-detail",
+    ),
+    path(
+        "reservations/<id:reservation_id>/confirm/",
+        reservation_views.ReservationConfirmView.as_view(),
+        name="reservation-confirm",
+    ),
+    path(
+        "reservations/<id:reservation_id>/release/",
+        reservation_views.ReservationReleaseView.as_view(),
+        name="reservation-release",
+    ),
     path("campaigns/", campaign_views.CampaignCollectionView.as_view(), name="campaign-collection"),
     path(
         "campaigns/<id:campaign_id>/",

@@ -38,9 +38,9 @@ _DISCOUNT = discount_sql(
 # other redemption of the campaign's codes wait for this transaction, so the counters
 # (and a customer's count across the codes, taken next) are exact at every commit; the
 # CHECK constraints on the row back it.
-_SPEND = f"""
+_SPEND_TEMPLATE = f"""
     UPDATE {_CAMPAIGNS}
-       SET redemption_count = redemption_count + 1,
+       SET {{counter}} = {{counter}} + 1,
            discount_total = discount_total + COALESCE({_DISCOUNT}, 0),
            updated_at = %(now)s
      WHERE id = %(campaign_id)s AND {CAMPAIGN_REDEEMABLE_SQL} AND {ORDER_FITS_SQL}
@@ -48,6 +48,9 @@ _SPEND = f"""
        AND (budget_amount IS NULL OR discount_total + COALESCE({_DISCOUNT}, 0) <= budget_amount)
  RETURNING {_DISCOUNT}, per_customer_limit
 """  # noqa: S608 - the table name is ours; values are parameters
+# A redemption counts its use as a redemption; a hold, as held (both take capacity).
+_SPEND = _SPEND_TEMPLATE.replace("{counter}", "redemption_count")
+_SPEND_HOLD = _SPEND_TEMPLATE.replace("{counter}", "held_count")
 
 
 class CampaignSpent(NamedTuple):
@@ -62,6 +65,7 @@ def spend_campaign_use(
     order_amount: int | None,
     currency: str | None,
     now: datetime,
+    hold: bool = False,
 ) -> CampaignSpent | None:
     """Take one redemption's capacity and its discount from the campaign's budget; None
     when the campaign refuses (the caller rolls back and says why)."""
@@ -73,7 +77,7 @@ def spend_campaign_use(
         "now": connection.ops.adapt_datetimefield_value(now),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_SPEND, params)
+        cursor.execute(_SPEND_HOLD if hold else _SPEND, params)
         row = cursor.fetchone()
     return None if row is None else CampaignSpent(row[0], row[1])
 

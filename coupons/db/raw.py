@@ -137,6 +137,16 @@ SPEND_ONE_USE = f"""
  RETURNING id, code, remaining_count, per_customer_limit, {_DISCOUNT_COLUMNS}, campaign_id
 """  # noqa: S608 - the table name is ours; values are parameters
 
+# A hold takes the use as a redemption does, and counts it as held (coupons.services.
+# reservations): the same test, the same row lock, one more column.
+SPEND_ONE_HOLD = f"""
+    UPDATE {_COUPONS}
+       SET remaining_count = remaining_count - 1, held_count = held_count + 1,
+           updated_at = %(now)s
+     WHERE UPPER(code) = %(code)s AND {REDEEMABLE_SQL}
+ RETURNING id, code, remaining_count, per_customer_limit, {_DISCOUNT_COLUMNS}, campaign_id
+"""  # noqa: S608 - the table name is ours; values are parameters
+
 # The common case (no campaign, no per-customer limit, a use left, an order that fits the
 # discount if there is one) in ONE statement, atomic by itself: spend the use and write the
 # redemption row together, with no BEGIN/COMMIT round trips and no read of the coupon

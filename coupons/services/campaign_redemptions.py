@@ -83,6 +83,7 @@ def take_campaign_use(
     customer_id: str | None,
     order: Order | None,
     now: datetime,
+    hold: bool = False,
 ) -> CampaignSpent:
     """Take one use of the campaign's capacity and this order's discount from its budget,
     inside the caller's transaction, which already holds the code's coupon row: the
@@ -92,7 +93,7 @@ def take_campaign_use(
     if raw.is_postgres():
         spent = campaign_sql.spend_campaign_use(
             campaign_id=campaign_id, customer_id=customer_id, now=now,
-            order_amount=order and order.amount, currency=order and order.currency,
+            order_amount=order and order.amount, currency=order and order.currency, hold=hold,
         )  # fmt: skip
         if spent is None:
             raise _why_the_campaign_refused(
@@ -111,8 +112,9 @@ def take_campaign_use(
         if discount is None or order is None
         else discount_for(discount, order_amount=order.amount)
     )
+    counter = "held_count" if hold else "redemption_count"
     Campaign.objects.filter(pk=campaign_id).update(
-        redemption_count=F("redemption_count") + 1,
+        **{counter: F(counter) + 1},
         discount_total=F("discount_total") + (off or 0),
         updated_at=now,
     )

@@ -131,7 +131,10 @@ def _checked_changes(current: Campaign, changes: dict[str, Any]) -> dict[str, An
     if "discount" in changes:
         discount = as_discount(changes["discount"])
         if discount != current.discount:
-            if Redemption.objects.filter(coupon__campaign_id=current.pk).exists():
+            if (
+                current.held_count
+                or Redemption.objects.filter(coupon__campaign_id=current.pk).exists()
+            ):
                 raise DiscountLocked(
                     "A code of the campaign has been redeemed: its discount can no longer "
                     "change (create a new campaign)."

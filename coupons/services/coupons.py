@@ -25,8 +25,10 @@ from coupons.errors import (
     NotFound,
     ValidationFailed,
 )
-from coupons.models import Campaign, Coupon, Redemption
+from coupons.models import Campaign, Coupon, Redemption, Reservation, ReservationStatus
 from coupons.services.pages import Cursor, Page, keyset_page
+
+HELD = ReservationStatus.HELD
 
 NO_SUCH_CAMPAIGN = "No campaign has this id."
 CODE_UNIQUE_CONSTRAINT = "coupon_code_unique_ignoring_case"
@@ -169,7 +171,10 @@ def _locked_row_changes(coupon_id: uuid.UUID, changes: dict[str, Any]) -> dict[s
                 {"discount": ["A code of a campaign takes the campaign's discount."]}
             )
         if discount != current.discount:
-            if Redemption.objects.filter(coupon_id=coupon_id).exists():
+            if (
+                Redemption.objects.filter(coupon_id=coupon_id).exists()
+                or Reservation.objects.filter(coupon_id=coupon_id, status=HELD).exists()
+            ):
                 raise DiscountLocked()
             values.update(discount_columns(discount))
     if "metadata" in changes:

@@ -8,35 +8,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from coupons.db import raw
 from coupons.db.workers import in_worker
 from coupons.domain.codes import lookup_key
-from coupons.domain.discounts import DISCOUNT_FIELDS, Order, discount_for, discount_from_columns
-from coupons.domain.rules import order_refusal_for, refusal_for
+from coupons.domain.discounts import Order, discount_for
+from coupons.domain.rules import refusal_for
 from coupons.errors import (
     AlreadyReverted,
-    CouponExhausted,
     CouponNotFound,
-    CustomerIdRequired,
     CustomerLimitReached,
-    DomainError,
     NotFound,
 )
 from coupons.models import Campaign, Coupon, Redemption
 from coupons.services.campaign_redemptions import (
     campaign_limit_refusal,
     give_back_campaign_use,
-    take_campaign_use,
-    take_customer_slot,
 )
 from coupons.services.pages import Cursor, Page, keyset_page
-
-# The discount's columns as raw.SPEND_ONE_USE returns them, after the use's own.
-_DISCOUNT_COLUMNS = [f"discount_{name}" for name in DISCOUNT_FIELDS]
+from coupons.services.spending import live_uses_of, not_found, reclaiming_expired_holds, take_use
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,16 +88,6 @@ def _order(order: Order | Mapping[str, Any] | None) -> Order | None:
     return Order(amount=order["amount"], currency=order["currency"])
 
 
-def _live_redemptions_of(coupon_id: uuid.UUID, customer_id: str) -> int:
-    return Redemption.objects.filter(
-        coupon_id=coupon_id, customer_id=customer_id, reverted_at__isnull=True
-    ).count()
-
-
-def _not_found(code: str) -> CouponNotFound:
-    return CouponNotFound(f"No coupon has the code {code!r}.")
-
-
 def redeem_coupon(
     *,
     code: str,
@@ -127,7 +110,7 @@ def redeem_coupon(
     metadata = metadata or {}
     key = lookup_key(code)
     if key is None:
-        raise _not_found(code)
+        raise not_found(code)
     if raw.is_postgres():
         redemption_id = uuid.uuid4()
         spent = raw.spend_and_record(
@@ -144,78 +127,32 @@ def redeem_coupon(
                 order_amount=given and given.amount, currency=given and given.currency,
                 discount_amount=spent.discount_amount, metadata=metadata,
             )  # fmt: skip
-    # Coupons with a per-customer limit, refusals, and SQLite take the general path.
-    db_now = connection.ops.adapt_datetimefield_value(now)
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        # One statement both tests and spends; the matched row stays locked until commit.
-        cursor.execute(raw.SPEND_ONE_USE, {"now": db_now, "code": key})
-        row = cursor.fetchone()
-        if row is None:
-            raise _why_not_redeemable(code, now=now, customer_id=customer_id, order=given)
-        coupon_id = Coupon._meta.pk.to_python(row[0])
-        exact_code, remaining, per_customer_limit = row[1], row[2], row[3]
-        discount = discount_from_columns(dict(zip(_DISCOUNT_COLUMNS, row[4:9], strict=True)))
-        campaign_id = row[9]
-        # Any refusal from here on rolls the spend back. In refusal_for's order: the
-        # customer id, the campaign, the order, the budget, then the customer's counts.
-        if per_customer_limit is not None and not customer_id:
-            raise CustomerIdRequired()
-        if campaign_id is None:
-            refusal = order_refusal_for(discount, order=given, order_required=True)
-            if refusal is not None:
-                raise refusal
-            off = (
-                None
-                if discount is None or given is None
-                else discount_for(discount, order_amount=given.amount)
-            )
-            campaign_limit = None
-        else:
-            # The coupon row is locked: the campaign row comes second (lock order in
-            # coupons.services.campaign_redemptions).
-            campaign_id = Campaign._meta.pk.to_python(campaign_id)
-            off, campaign_limit = take_campaign_use(
-                campaign_id, customer_id=customer_id, order=given, now=now
-            )
-        if per_customer_limit is not None:
-            assert customer_id is not None
-            # Race-free: concurrent redemptions of this coupon wait on the row lock the
-            # UPDATE took, so this count (a fresh snapshot) sees every one committed before.
-            if _live_redemptions_of(coupon_id, customer_id) >= per_customer_limit:
-                raise CustomerLimitReached(
-                    f"Customer {customer_id!r} already holds {per_customer_limit} "
-                    f"redemption(s) of this coupon."
-                )
-        if campaign_id is not None:
-            take_customer_slot(campaign_id, customer_id=customer_id, limit=campaign_limit)
-        redemption = Redemption.objects.create(
-            coupon_id=coupon_id,
-            customer_id=customer_id,
-            order_id=order_id,
-            remaining_after=remaining,
-            redeemed_at=now,
-            api_key_id=api_key_id,
-            order_amount=given and given.amount,
-            currency=given and given.currency,
-            discount_amount=off,
-            metadata=metadata,
-        )
-    return _record(redemption, exact_code)
 
+    # Coupons with a per-customer limit or a campaign, refusals, and SQLite take the
+    # general path (coupons.services.spending), refused ones once more if expired holds
+    # kept the use.
+    def attempt() -> RedemptionRecord:
+        # A savepoint when nested (under an Idempotency-Key's claim): a refusal undoes
+        # this attempt alone, and the retry after returning expired holds can run.
+        with transaction.atomic():
+            taken = take_use(
+                key=key, code=code, customer_id=customer_id, order=given, now=now, hold=False
+            )
+            redemption = Redemption.objects.create(
+                coupon_id=taken.coupon_id,
+                customer_id=customer_id,
+                order_id=order_id,
+                remaining_after=taken.remaining_count,
+                redeemed_at=now,
+                api_key_id=api_key_id,
+                order_amount=given and given.amount,
+                currency=given and given.currency,
+                discount_amount=taken.discount_amount,
+                metadata=metadata,
+            )
+        return _record(redemption, taken.code)
 
-def _why_not_redeemable(
-    code: str, *, now: datetime, customer_id: str | None, order: Order | None
-) -> DomainError:
-    coupon = Coupon.objects.select_related("campaign").with_code(code).first()
-    if coupon is None:
-        return _not_found(code)
-    # A use given back between the UPDATE and this read still counts as exhausted: at the
-    # moment of the UPDATE, it was.
-    refusal = refusal_for(
-        coupon, now=now, customer_id=customer_id, order=order, order_required=True,
-        campaign=coupon.campaign,
-    )  # fmt: skip
-    return refusal or CouponExhausted()
+    return reclaiming_expired_holds(key, now, attempt)
 
 
 def validate_code(
@@ -239,7 +176,7 @@ def validate_code(
         refusal is None
         and coupon.per_customer_limit is not None
         and customer_id
-        and _live_redemptions_of(coupon.id, customer_id) >= coupon.per_customer_limit
+        and live_uses_of(coupon.id, customer_id) >= coupon.per_customer_limit
     ):
         refusal = CustomerLimitReached()
     if refusal is None and campaign is not None:

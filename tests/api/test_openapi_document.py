@@ -20,6 +20,9 @@ CONTRACT = {
     ("post", "/v1/campaigns/"), ("get", "/v1/campaigns/"),
     ("get", "/v1/campaigns/{campaign_id}/"), ("patch", "/v1/campaigns/{campaign_id}/"),
     ("delete", "/v1/campaigns/{campaign_id}/"),
+    ("post", "/v1/reservations/"), ("get", "/v1/reservations/{reservation_id}/"),
+    ("post", "/v1/reservations/{reservation_id}/confirm/"),
+    ("post", "/v1/reservations/{reservation_id}/release/"),
 }  # fmt: skip
 
 
@@ -51,7 +54,7 @@ async def test_the_schema_lists_every_contract_operation_with_its_problems(api):
     }  # fmt: skip
     coupon = document["components"]["schemas"]["Coupon"]["properties"]
     assert set(coupon) == {
-        "id", "code", "init_count", "remaining_count", "is_active", "starts_at",
+        "id", "code", "init_count", "remaining_count", "held_count", "is_active", "starts_at",
         "expires_at", "per_customer_limit", "created_at", "updated_at", "discount", "metadata",
         "campaign_id",
     }  # fmt: skip

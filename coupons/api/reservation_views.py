@@ -1,0 +1,124 @@
+"""Thin async views of reservations: hold a use during payment, confirm, release."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+
+from coupons.api.auth import ApiClient
+from coupons.api.base import ApiView
+from coupons.api.http import json_response, read_json_object
+from coupons.api.idempotency import answer, stored_json
+from coupons.api.schema import (
+    BODY_PROBLEMS,
+    IDEMPOTENCY_KEY,
+    RedemptionOut,
+    ReservationOut,
+    problems,
+)
+from coupons.api.serializers import ReservationInput, RevertInput, validated
+from coupons.api.shapes import REDEMPTION, RESERVATION
+from coupons.errors import CouponNotFound
+from coupons.models import ApiKeyScope
+from coupons.services import reservations as reservation_service
+from coupons.services.idempotency import StoredAnswer
+from coupons.throttling import count_unknown_code, refuse_throttled_customer
+
+_SETTLED = "reservation_expired, reservation_released or already_confirmed"
+
+
+class ReservationCollectionView(ApiView):
+    required_scope = ApiKeyScope.REDEEM
+
+    @extend_schema(
+        operation_id="hold",
+        request=ReservationInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: ReservationOut,
+            **problems(
+                *BODY_PROBLEMS, 404, 409, 422, 429,
+                _400="validation_error, malformed_json, customer_id_required or order_required",
+                _404="coupon_not_found",
+                _409="the refusals of POST /v1/redemptions/",
+            ),
+        },
+    )  # fmt: skip
+    async def post(self, request: Request) -> HttpResponse:
+        body = read_json_object(request)
+        fields = validated(ReservationInput, body)
+        client: ApiClient = request.user  # type: ignore[assignment]
+
+        def produce() -> StoredAnswer:
+            # As a redemption: a hold answers the same question about a code.
+            refuse_throttled_customer(
+                api_key_id=client.key_id, customer_id=fields.get("customer_id")
+            )
+            try:
+                held = reservation_service.hold_coupon(**fields, api_key_id=client.key_id)
+            except CouponNotFound:
+                count_unknown_code(api_key_id=client.key_id, customer_id=fields.get("customer_id"))
+                raise
+            location = request.build_absolute_uri(f"/v1/reservations/{held.id}/")
+            return stored_json(RESERVATION(held), status=201, headers={"Location": location})
+
+        return await answer(request, body, produce)
+
+
+class ReservationDetailView(ApiView):
+    required_scope = ApiKeyScope.REDEEM
+
+    @extend_schema(operation_id="get_reservation", responses={200: ReservationOut, **problems(404)})
+    async def get(self, request: Request, reservation_id: uuid.UUID) -> HttpResponse:
+        held = await reservation_service.aget_reservation(reservation_id)
+        return json_response(RESERVATION(held))
+
+
+class ReservationConfirmView(ApiView):
+    required_scope = ApiKeyScope.REDEEM
+
+    @extend_schema(
+        operation_id="confirm_reservation",
+        request=None,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: RedemptionOut,
+            **problems(*BODY_PROBLEMS, 404, 409, 422, _409=_SETTLED),
+        },
+    )
+    async def post(self, request: Request, reservation_id: uuid.UUID) -> HttpResponse:
+        body = read_json_object(request)
+        validated(RevertInput, body)
+
+        def produce() -> StoredAnswer:
+            redemption = reservation_service.confirm_reservation(reservation_id)
+            location = request.build_absolute_uri(f"/v1/redemptions/{redemption.id}/")
+            return stored_json(REDEMPTION(redemption), status=201, headers={"Location": location})
+
+        return await answer(request, body, produce)
+
+
+class ReservationReleaseView(ApiView):
+    required_scope = ApiKeyScope.REDEEM
+
+    @extend_schema(
+        operation_id="release_reservation",
+        request=None,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            200: ReservationOut,
+            **problems(*BODY_PROBLEMS, 404, 409, 422, _409=_SETTLED),
+        },
+    )
+    async def post(self, request: Request, reservation_id: uuid.UUID) -> HttpResponse:
+        body = read_json_object(request)
+        validated(RevertInput, body)
+
+        def produce() -> StoredAnswer:
+            released = reservation_service.release_reservation(reservation_id)
+            return stored_json(RESERVATION(released), status=200)
+
+        return await answer(request, body, produce)

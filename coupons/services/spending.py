@@ -1,0 +1,226 @@
+"""Taking one use of a code, for a redemption or a hold, inside the caller's transaction:
+the coupon's use, its campaign's capacity and budget, the customer's slots; and giving
+back the holds that expired, which must never keep a use from anyone.
+
+Lock order (coupons.services.campaign_redemptions): a redemption or reservation row, then
+the coupon row, then the campaign row, then the customer's counter row. Returning expired
+holds locks their reservation rows (SKIP LOCKED: one being confirmed or released is that
+transaction's business), then their coupons in id order, then campaigns in id order, then
+counters; so it never waits on a redemption, a hold, a confirm or a release in a cycle.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from typing import NamedTuple
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+
+from coupons.db import raw
+from coupons.domain.discounts import DISCOUNT_FIELDS, Order, discount_for, discount_from_columns
+from coupons.domain.rules import order_refusal_for, refusal_for
+from coupons.errors import (
+    BudgetExhausted,
+    CampaignExhausted,
+    CouponExhausted,
+    CouponNotFound,
+    CustomerIdRequired,
+    CustomerLimitReached,
+    DomainError,
+)
+from coupons.models import (
+    Campaign,
+    CampaignCustomer,
+    Coupon,
+    Redemption,
+    Reservation,
+    ReservationStatus,
+)
+from coupons.services.campaign_redemptions import take_campaign_use, take_customer_slot
+
+_DISCOUNT_COLUMNS = [f"discount_{name}" for name in DISCOUNT_FIELDS]
+
+# Refusals that expired holds can cause: the uses, capacity, budget or slots they took.
+_RECLAIMABLE = (CouponExhausted, CampaignExhausted, BudgetExhausted, CustomerLimitReached)
+
+
+class Taken(NamedTuple):
+    coupon_id: uuid.UUID
+    code: str
+    remaining_count: int
+    discount_amount: int | None
+
+
+def live_uses_of(coupon_id: uuid.UUID, customer_id: str) -> int:
+    """A customer's live redemptions and held holds of one coupon (its per-customer limit)."""
+    redeemed = Redemption.objects.filter(
+        coupon_id=coupon_id, customer_id=customer_id, reverted_at__isnull=True
+    ).count()
+    held = Reservation.objects.filter(
+        coupon_id=coupon_id, customer_id=customer_id, status=ReservationStatus.HELD
+    ).count()
+    return redeemed + held
+
+
+def not_found(code: str) -> CouponNotFound:
+    return CouponNotFound(f"No coupon has the code {code!r}.")
+
+
+def take_use(
+    *,
+    key: str,
+    code: str,
+    customer_id: str | None,
+    order: Order | None,
+    now: datetime,
+    hold: bool,
+) -> Taken:
+    """Spend one use of the coupon `key` names (as held, for a hold) with every check of
+    coupons.domain.rules; the caller's transaction holds the locks and rolls back on the
+    refusal this raises."""
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        # One statement both tests and spends; the matched row stays locked until commit.
+        cursor.execute(
+            raw.SPEND_ONE_HOLD if hold else raw.SPEND_ONE_USE, {"now": db_now, "code": key}
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise _why_not_redeemable(code, now=now, customer_id=customer_id, order=order)
+    coupon_id = Coupon._meta.pk.to_python(row[0])
+    exact_code, remaining, per_customer_limit = row[1], row[2], row[3]
+    discount = discount_from_columns(dict(zip(_DISCOUNT_COLUMNS, row[4:9], strict=True)))
+    campaign_id = row[9]
+    # In refusal_for's order: the customer id, the campaign, the order, the budget, then
+    # the customer's counts.
+    if per_customer_limit is not None and not customer_id:
+        raise CustomerIdRequired()
+    if campaign_id is None:
+        refusal = order_refusal_for(discount, order=order, order_required=True)
+        if refusal is not None:
+            raise refusal
+        off = (
+            None
+            if discount is None or order is None
+            else discount_for(discount, order_amount=order.amount)
+        )
+        campaign_limit = None
+    else:
+        # The coupon row is locked: the campaign row comes second.
+        campaign_id = Campaign._meta.pk.to_python(campaign_id)
+        off, campaign_limit = take_campaign_use(
+            campaign_id, customer_id=customer_id, order=order, now=now, hold=hold
+        )
+    if per_customer_limit is not None:
+        assert customer_id is not None
+        # Race-free: concurrent redemptions and holds of this coupon wait on the row lock
+        # the UPDATE took, so this count (a fresh snapshot) sees every one committed before.
+        if live_uses_of(coupon_id, customer_id) >= per_customer_limit:
+            raise CustomerLimitReached(
+                f"Customer {customer_id!r} already holds {per_customer_limit} "
+                f"redemption(s) of this coupon."
+            )
+    if campaign_id is not None:
+        take_customer_slot(campaign_id, customer_id=customer_id, limit=campaign_limit)
+    return Taken(coupon_id, exact_code, remaining, off)
+
+
+def _why_not_redeemable(
+    code: str, *, now: datetime, customer_id: str | None, order: Order | None
+) -> DomainError:
+    coupon = Coupon.objects.select_related("campaign").with_code(code).first()
+    if coupon is None:
+        return not_found(code)
+    # A use given back between the UPDATE and this read still counts as exhausted: at the
+    # moment of the UPDATE, it was.
+    refusal = refusal_for(
+        coupon, now=now, customer_id=customer_id, order=order, order_required=True,
+        campaign=coupon.campaign,
+    )  # fmt: skip
+    return refusal or CouponExhausted()
+
+
+def reclaiming_expired_holds[T](key: str, now: datetime, attempt: Callable[[], T]) -> T:
+    """`attempt` (a transaction of its own, or a savepoint); when refused for want of
+    uses, capacity, budget or a slot while holds of the code (or of its campaign's codes)
+    have expired, those are given back first and `attempt` runs once more."""
+    try:
+        return attempt()
+    except _RECLAIMABLE:
+        if not return_expired_holds(now=now, code_key=key):
+            raise
+    return attempt()
+
+
+def return_expired_holds(
+    *, now: datetime, code_key: str | None = None, ids: list[uuid.UUID] | None = None,
+    limit: int = 1000,
+) -> int:  # fmt: skip
+    """Mark held holds past `expires_at` as expired and give back what each took, exactly
+    once (the status moves from held under the row lock); of one code and its campaign's
+    codes, of `ids`, or (the sweeper) all. How many were returned."""
+    holds = Reservation.objects.filter(status=ReservationStatus.HELD, expires_at__lte=now)
+    if ids is not None:
+        holds = holds.filter(pk__in=ids)
+    if code_key is not None:
+        coupon = (
+            Coupon.objects.filter(code__upper=code_key)
+            .values_list("id", "campaign_id", "held_count", "campaign__held_count")
+            .first()
+        )
+        # One read decides the common refusal (nothing held anywhere): no transaction.
+        if coupon is None or not (coupon[2] or coupon[3]):
+            return 0
+        same = Q(coupon_id=coupon[0])
+        holds = holds.filter(same | Q(coupon__campaign_id=coupon[1]) if coupon[1] else same)
+    with transaction.atomic():
+        rows = list(
+            holds.select_for_update(skip_locked=True, of=("self",))
+            .order_by("id")
+            .values_list(
+                "id", "coupon_id", "coupon__campaign_id", "customer_id", "discount_amount"
+            )[:limit]
+        )
+        if not rows:
+            return 0
+        Reservation.objects.filter(pk__in=[r[0] for r in rows]).update(
+            status=ReservationStatus.EXPIRED, returned_at=now
+        )
+        give_back_holds([(r[1], r[2], r[3], r[4]) for r in rows], now=now)
+    return len(rows)
+
+
+def give_back_holds(
+    holds: list[tuple[uuid.UUID, uuid.UUID | None, str | None, int | None]], *, now: datetime
+) -> None:
+    """Return holds' uses (coupon, campaign, customer, discount each), inside the caller's
+    transaction, which holds their reservation rows: coupons, then campaigns, then
+    counters, each in id order (the lock order)."""
+    per_coupon: Counter[uuid.UUID] = Counter()
+    per_campaign: dict[uuid.UUID, list[int]] = defaultdict(lambda: [0, 0])
+    per_customer: Counter[tuple[uuid.UUID, str]] = Counter()
+    for coupon_id, campaign_id, customer_id, discount in holds:
+        per_coupon[coupon_id] += 1
+        if campaign_id is not None:
+            per_campaign[campaign_id][0] += 1
+            per_campaign[campaign_id][1] += discount or 0
+            if customer_id:
+                per_customer[(campaign_id, customer_id)] += 1
+    for coupon_id in sorted(per_coupon):
+        n = per_coupon[coupon_id]
+        Coupon.objects.filter(pk=coupon_id).update(
+            remaining_count=F("remaining_count") + n, held_count=F("held_count") - n, updated_at=now
+        )
+    for campaign_id in sorted(per_campaign):
+        n, off = per_campaign[campaign_id]
+        Campaign.objects.filter(pk=campaign_id).update(
+            held_count=F("held_count") - n, discount_total=F("discount_total") - off, updated_at=now
+        )
+    for (campaign_id, customer_id), n in sorted(per_customer.items()):
+        CampaignCustomer.objects.filter(campaign_id=campaign_id, customer_id=customer_id).update(
+            live_count=F("live_count") - n
+        )

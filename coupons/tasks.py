@@ -1,0 +1,21 @@
+"""Background work, on Django's own tasks framework (django.tasks): the periodic sweep that
+gives back holds past their expiry. `manage.py run_worker` enqueues it every few seconds."""
+
+from __future__ import annotations
+
+import logging
+
+from django.tasks import task
+
+from coupons.services.reservations import sweep_expired_holds
+
+logger = logging.getLogger(__name__)
+
+
+@task
+def sweep_expired_holds_task() -> int:
+    """Return every expired hold's use, capacity, budget and slot; how many were returned."""
+    returned = sweep_expired_holds()
+    if returned:
+        logger.info("returned %d expired hold(s)", returned)
+    return returned
