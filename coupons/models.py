@@ -19,6 +19,7 @@ from coupons.domain.limits import (
     MAX_INIT_COUNT,
     MAX_ORDER_ID_LENGTH,
 )
+from coupons.event_models import Event
 from coupons.reservation_models import Reservation, ReservationStatus
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Campaign",
     "CampaignCustomer",
     "Coupon",
+    "Event",
     "IdempotencyRecord",
     "Redemption",
     "Reservation",
