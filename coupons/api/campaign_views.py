@@ -20,11 +20,11 @@ from coupons.api.http import json_response, read_json_object
 from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json
 from coupons.api.schema import BODY_PROBLEMS, problems
 from coupons.api.serializers import validated
-from coupons.api.shapes import CAMPAIGN
+from coupons.api.shapes import CAMPAIGN, serializer_of
 from coupons.models import ApiKeyScope
 from coupons.services import campaigns as campaign_service
 
-CampaignOut = CAMPAIGN.serializer
+CampaignOut = serializer_of(CAMPAIGN)
 
 
 class CampaignPage(serializers.Serializer):

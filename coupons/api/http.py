@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
 from coupons.errors import CodedError, ValidationFailed
+from coupons.shapes import rfc3339
 
 
 class RequestError(CodedError):
@@ -38,12 +39,6 @@ class PayloadTooLarge(RequestError):
 class UnsupportedMediaType(RequestError):
     code = "unsupported_media_type"
     default_detail = "Send the body as application/json."
-
-
-def rfc3339(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def json_default(value: object) -> object:

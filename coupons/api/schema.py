@@ -17,7 +17,14 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from coupons.api.problems import PROBLEM_CONTENT_TYPE
-from coupons.api.shapes import COUPON, REDEMPTION, RESERVATION, VALIDATION, DetailsSchema
+from coupons.api.shapes import (
+    COUPON,
+    REDEMPTION,
+    RESERVATION,
+    VALIDATION,
+    DetailsSchema,
+    serializer_of,
+)
 
 PROBLEM = PROBLEM_CONTENT_TYPE
 
@@ -34,10 +41,10 @@ class ApiKeySchemeExtension(OpenApiAuthenticationExtension):
         }
 
 
-CouponOut = COUPON.serializer
-RedemptionOut = REDEMPTION.serializer
-ValidationOut = VALIDATION.serializer
-ReservationOut = RESERVATION.serializer
+CouponOut = serializer_of(COUPON)
+RedemptionOut = serializer_of(REDEMPTION)
+ValidationOut = serializer_of(VALIDATION)
+ReservationOut = serializer_of(RESERVATION)
 
 
 @extend_schema_serializer(component_name="Batch")

@@ -1,72 +1,41 @@
-"""The JSON shapes of the API's answers, each declared once: the same declaration encodes
-an answer (one pass, no serializer machinery: adrf's serializers hop threads per field)
-and gives the OpenAPI component (`Shape.serializer`, for drf-spectacular only)."""
+"""The OpenAPI side of the answers' shapes (coupons.shapes declares and encodes them):
+each Shape's serializer, for drf-spectacular only (nothing encodes with these)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from functools import cached_property
-from operator import attrgetter
-from typing import Any, Literal
+from functools import cache
+from typing import Any
 
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from coupons.api.http import rfc3339
 from coupons.api.money_fields import AmountField, CurrencyField, PercentField
-from coupons.domain.discounts import Discount, discount_json
-from coupons.domain.metadata import metadata_json
+from coupons.shapes import (
+    CAMPAIGN,
+    COUPON,
+    EVENT,
+    REDEMPTION,
+    RESERVATION,
+    VALIDATION,
+    Kind,
+    Out,
+    Shape,
+)
 
-Kind = Literal[
-    "uuid",
-    "string",
-    "integer",
-    "boolean",
-    "datetime",
-    "discount",
-    "metadata",
-    "details",
-    "money",
+__all__ = [
+    "CAMPAIGN",
+    "COUPON",
+    "EVENT",
+    "REDEMPTION",
+    "RESERVATION",
+    "VALIDATION",
+    "Out",
+    "Shape",
+    "serializer_of",
 ]
 
 
-def _uuid(value: uuid.UUID | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _datetime(value: datetime | None) -> str | None:
-    return rfc3339(value)
-
-
-def _discount(value: Discount | None) -> dict[str, Any] | None:
-    return None if value is None else discount_json(value)
-
-
-def _metadata(value: dict[str, str] | None) -> dict[str, str]:
-    return metadata_json(value)
-
-
-_ENCODE: dict[Kind, Callable[[Any], Any]] = {
-    "uuid": _uuid,
-    "string": _same,
-    "integer": _same,
-    "boolean": _same,
-    "datetime": _datetime,
-    "discount": _discount,
-    "metadata": _metadata,
-    "details": _same,
-    "money": _same,
-}
-
-
-# The OpenAPI side of the nested kinds (drf-spectacular reads these, nothing encodes with them).
 @extend_schema_serializer(component_name="Discount")
 class DiscountSchema(serializers.Serializer):
     percent_off = PercentField(allow_null=True)
@@ -93,6 +62,10 @@ def _metadata_schema(**options: Any) -> serializers.Field:
     return serializers.DictField(child=serializers.CharField(), **options)
 
 
+def _object_schema(**options: Any) -> serializers.Field:
+    return serializers.DictField(**options)
+
+
 _SCHEMA: dict[Kind, Callable[..., serializers.Field]] = {
     "uuid": serializers.UUIDField,
     "string": serializers.CharField,
@@ -103,143 +76,20 @@ _SCHEMA: dict[Kind, Callable[..., serializers.Field]] = {
     "metadata": _metadata_schema,
     "details": DetailsSchema,
     "money": MoneySchema,
+    "object": _object_schema,
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Out:
-    """One field of an answer: its JSON kind, and where it comes from (the attribute of
-    the same name unless `source` says otherwise)."""
-
-    kind: Kind
-    nullable: bool = False
-    minimum: int | None = None
-    help: str = ""
-    source: str | None = None
-
-
-class Shape:
-    def __init__(self, component: str, **fields: Out) -> None:
-        self.component = component
-        self.fields = fields
-        self._steps = [
-            (name, attrgetter(field.source or name), _ENCODE[field.kind])
-            for name, field in fields.items()
-        ]
-
-    def __call__(self, obj: Any) -> dict[str, Any]:
-        return {name: encode(get(obj)) for name, get, encode in self._steps}
-
-    @cached_property
-    def serializer(self) -> type[serializers.Serializer]:
-        declared: dict[str, Any] = {}
-        for name, field in self.fields.items():
-            options: dict[str, Any] = {"allow_null": field.nullable}
-            if field.minimum is not None:
-                options["min_value"] = field.minimum
-            if field.help:
-                options["help_text"] = field.help
-            declared[name] = _SCHEMA[field.kind](**options)
-        cls = type(f"{self.component}Out", (serializers.Serializer,), declared)
-        return extend_schema_serializer(component_name=self.component)(cls)
-
-
-COUPON = Shape(
-    "Coupon",
-    id=Out("uuid"),
-    code=Out("string"),
-    init_count=Out("integer", minimum=1),
-    remaining_count=Out("integer", minimum=0),
-    held_count=Out("integer", minimum=0, help="Uses held by live reservations (counted as used)."),
-    is_active=Out("boolean"),
-    starts_at=Out("datetime", nullable=True),
-    expires_at=Out("datetime", nullable=True),
-    per_customer_limit=Out("integer", nullable=True, minimum=1),
-    created_at=Out("datetime"),
-    updated_at=Out("datetime"),
-    discount=Out(
-        "discount",
-        nullable=True,
-        help="null: a code that only counts uses, or a code of a campaign (the campaign's "
-        "discount applies).",
-    ),
-    metadata=Out("metadata"),
-    campaign_id=Out("uuid", nullable=True, help="null: a code of no campaign."),
-)
-
-REDEMPTION = Shape(
-    "Redemption",
-    id=Out("uuid"),
-    coupon_id=Out("uuid"),
-    code=Out("string"),
-    customer_id=Out("string", nullable=True),
-    order_id=Out("string", nullable=True),
-    remaining_count=Out(
-        "integer", minimum=0, help="The coupon's remaining uses right after this redemption."
-    ),
-    redeemed_at=Out("datetime"),
-    reverted_at=Out("datetime", nullable=True),
-    order_amount=Out("integer", nullable=True, minimum=0, help="The order's amount, if sent."),
-    currency=Out("string", nullable=True, help="The order's currency, if sent."),
-    discount_amount=Out(
-        "integer", nullable=True, minimum=0, help="null for a coupon without a discount."
-    ),
-    metadata=Out("metadata"),
-)
-
-RESERVATION = Shape(
-    "Reservation",
-    id=Out("uuid"),
-    coupon_id=Out("uuid"),
-    code=Out("string"),
-    customer_id=Out("string", nullable=True),
-    order_id=Out("string", nullable=True),
-    order_amount=Out("integer", nullable=True, minimum=0, help="The order's amount, if sent."),
-    currency=Out("string", nullable=True, help="The order's currency, if sent."),
-    discount_amount=Out(
-        "integer", nullable=True, minimum=0, help="null for a coupon without a discount."
-    ),
-    status=Out("string", help="held, confirmed, released or expired."),
-    expires_at=Out("datetime"),
-    created_at=Out("datetime"),
-    redemption_id=Out("uuid", nullable=True, help="Its redemption, once confirmed."),
-    metadata=Out("metadata"),
-)
-
-VALIDATION = Shape(
-    "ValidationResult",
-    valid=Out("boolean"),
-    reason=Out("string", nullable=True, help="An error code, or null if valid."),
-    remaining_count=Out("integer", nullable=True),
-    discount_amount=Out(
-        "integer", nullable=True, minimum=0, help="With an order, on a valid code's discount."
-    ),
-    amount_after_discount=Out("integer", nullable=True, minimum=0),
-    currency=Out("string", nullable=True, help="The order's currency, when amounts are given."),
-    details=Out(
-        "details", nullable=True, help="currency_mismatch and min_order_amount_not_met only."
-    ),
-)
-
-CAMPAIGN = Shape(
-    "Campaign",
-    id=Out("uuid"),
-    name=Out("string"),
-    is_active=Out("boolean"),
-    starts_at=Out("datetime", nullable=True),
-    expires_at=Out("datetime", nullable=True),
-    discount=Out("discount", nullable=True, help="Its codes' discount; null: none."),
-    per_customer_limit=Out(
-        "integer", nullable=True, minimum=1, help="A customer's live redemptions across its codes."
-    ),
-    max_redemptions=Out("integer", nullable=True, minimum=1),
-    budget=Out("money", nullable=True, help="At most this much discount in total."),
-    redemption_count=Out("integer", minimum=0, help="Live redemptions of its codes."),
-    held_count=Out("integer", minimum=0),
-    discount_total=Out("integer", minimum=0, help="The discounts of its live redemptions."),
-    budget_remaining=Out("integer", nullable=True, minimum=0),
-    coupon_count=Out("integer", minimum=0),
-    metadata=Out("metadata"),
-    created_at=Out("datetime"),
-    updated_at=Out("datetime"),
-)
+@cache
+def serializer_of(shape: Shape) -> type[serializers.Serializer]:
+    """The OpenAPI component of `shape` (one class per shape, made once)."""
+    declared: dict[str, Any] = {}
+    for name, field in shape.fields.items():
+        options: dict[str, Any] = {"allow_null": field.nullable}
+        if field.minimum is not None:
+            options["min_value"] = field.minimum
+        if field.help:
+            options["help_text"] = field.help
+        declared[name] = _SCHEMA[field.kind](**options)
+    cls = type(f"{shape.component}Out", (serializers.Serializer,), declared)
+    return extend_schema_serializer(component_name=shape.component)(cls)
