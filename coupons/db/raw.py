@@ -14,9 +14,11 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from coupons.db.discount_sql import discount_sql
+from coupons.event_models import Event
 from coupons.models import ApiKey, Coupon, IdempotencyRecord, Redemption
 
 _COUPONS, _REDEMPTIONS = Coupon._meta.db_table, Redemption._meta.db_table
+_EVENTS = Event._meta.db_table
 _COUPON_COLUMNS = [str(f.column) for f in Coupon._meta.concrete_fields]
 _COUPON_FIELDS = [f.attname for f in Coupon._meta.concrete_fields]
 _INSERT_COUPON = (
@@ -147,10 +149,14 @@ SPEND_ONE_HOLD = f"""
  RETURNING id, code, remaining_count, per_customer_limit, {_DISCOUNT_COLUMNS}, campaign_id
 """  # noqa: S608 - the table name is ours; values are parameters
 
-# The common case (no campaign, no per-customer limit, a use left, an order that fits the
-# discount if there is one) in ONE statement, atomic by itself: spend the use and write the
-# redemption row together, with no BEGIN/COMMIT round trips and no read of the coupon
-# first. The discount is computed from the row the UPDATE returns (locked, as committed
+# The common case (no campaign, no per-customer limit, more than one use left, an order
+# that fits the discount if there is one) in ONE statement, atomic by itself: spend the
+# use, write the redemption row and its `redemption.created` event together, with no
+# BEGIN/COMMIT round trips and no read of the coupon first. The last use takes the general
+# path, which writes `coupon.exhausted` in its transaction too. The event's data is the
+# caller's (encoded by coupons.shapes.REDEMPTION) with the four values only the UPDATE
+# knows set from its row; tests/test_events_fast_path.py pins it to the API's answer.
+# The discount is computed from the row the UPDATE returns (locked, as committed
 # last), by the expression pinned to coupons.domain.discounts.discount_for. A code of a
 # campaign takes the general path (coupons.services.campaign_redemptions).
 _DISCOUNT = discount_sql(
@@ -165,19 +171,32 @@ _SPEND_AND_RECORD = f"""
            SET remaining_count = remaining_count - 1, updated_at = %(now)s
          WHERE UPPER(code) = %(code)s AND per_customer_limit IS NULL AND campaign_id IS NULL
            AND {REDEEMABLE_SQL}
+           AND remaining_count > 1
            AND {ORDER_FITS_SQL}
      RETURNING id, code, remaining_count, discount_percent_off, discount_amount_off,
                discount_max_amount_off
+    ), redeemed AS (
+        INSERT INTO {_REDEMPTIONS}
+               (id, coupon_id, customer_id, order_id, remaining_after, redeemed_at, api_key_id,
+                order_amount, currency, discount_amount, metadata)
+        SELECT %(id)s, id, %(customer_id)s, %(order_id)s, remaining_count, %(now)s,
+               %(api_key_id)s, %(order_amount)s, %(currency)s, {_DISCOUNT}, %(metadata)s
+          FROM spent
+        RETURNING coupon_id, remaining_after, discount_amount
+    ), logged AS (
+        INSERT INTO {_EVENTS} (id, type, created_at, data)
+        SELECT %(event_id)s, 'redemption.created', %(now)s,
+               %(event_data)s::jsonb || jsonb_build_object(
+                   'coupon_id', redeemed.coupon_id::text, 'code', spent.code,
+                   'remaining_count', redeemed.remaining_after,
+                   'discount_amount', redeemed.discount_amount)
+          FROM redeemed, spent
     )
-    INSERT INTO {_REDEMPTIONS}
-           (id, coupon_id, customer_id, order_id, remaining_after, redeemed_at, api_key_id,
-            order_amount, currency, discount_amount, metadata)
-    SELECT %(id)s, id, %(customer_id)s, %(order_id)s, remaining_count, %(now)s, %(api_key_id)s,
-           %(order_amount)s, %(currency)s, {_DISCOUNT}, %(metadata)s
-      FROM spent
-    RETURNING coupon_id, (SELECT code FROM spent), remaining_after, discount_amount
+    SELECT redeemed.coupon_id, spent.code, redeemed.remaining_after, redeemed.discount_amount
+      FROM redeemed, spent
 """  # noqa: S608 - the table names are ours; values are parameters
 _REDEMPTION_METADATA = Redemption._meta.get_field("metadata")
+_EVENT_DATA = Event._meta.get_field("data")
 
 
 class Spent(NamedTuple):
@@ -198,14 +217,19 @@ def spend_and_record(
     metadata: dict[str, str],
     api_key_id: uuid.UUID | None,
     now: datetime,
+    event_data: dict[str, Any],
 ) -> Spent | None:
     """What was spent and recorded (the coupon, the exact code, the uses left, the
-    discount); None when nothing was (the general path then decides, and says why)."""
+    discount); None when nothing was (the general path then decides, and says why).
+    `event_data`: the redemption as the API answers it, but for `coupon_id`, `code`,
+    `remaining_count` and `discount_amount`, which the statement sets."""
     params: dict[str, Any] = {
         "now": now, "code": code_key, "id": redemption_id,
         "customer_id": customer_id, "order_id": order_id, "api_key_id": api_key_id,
         "order_amount": order_amount, "currency": currency,
         "metadata": _REDEMPTION_METADATA.get_db_prep_save(metadata, connection),
+        "event_id": uuid.uuid4(),
+        "event_data": _EVENT_DATA.get_db_prep_save(event_data, connection),
     }  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_SPEND_AND_RECORD, params)
@@ -226,9 +250,10 @@ _INSERT_FIELDS = [
 ]
 
 
-def insert_new_codes(codes: list[str], row: dict[str, Any]) -> list[str]:
+def insert_new_codes(codes: list[str], row: dict[str, Any]) -> list[Coupon]:
     """Insert one coupon per code in ONE statement; the codes that already existed (in any
-    letter case) are skipped by the unique index and left out of the answer."""
+    letter case) are skipped by the unique index and left out of the answer (the coupons
+    inserted, as read back, for their events)."""
     if not codes:
         return []
     pk = Coupon._meta.pk
@@ -243,11 +268,11 @@ def insert_new_codes(codes: list[str], row: dict[str, Any]) -> list[str]:
     sql = (
         f"INSERT INTO {_COUPONS} ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608
         f"VALUES {', '.join([placeholders] * len(codes))} "
-        "ON CONFLICT DO NOTHING RETURNING code"
+        f"ON CONFLICT DO NOTHING RETURNING {', '.join(_COUPON_COLUMNS)}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [r[0] for r in cursor.fetchall()]
+        return [coupon_from_row(r) for r in cursor.fetchall()]
 
 
 _CLAIM_IDEMPOTENCY_KEY = f"""

@@ -19,6 +19,8 @@ from coupons.domain.limits import BATCH_CHUNK_SIZE
 from coupons.errors import ValidationFailed
 from coupons.models import Coupon
 from coupons.services.coupons import as_discount, check_campaign_code
+from coupons.services.events import record_many
+from coupons.shapes import COUPON
 
 
 def generate_coupons(
@@ -69,7 +71,11 @@ def generate_coupons(
                     )
                 )
                 drawn = {c for c in drawn if c.upper() not in taken}
-            made.extend(raw.insert_new_codes(sorted(drawn)[:needed], row))
+            # The codes and their events commit together (a savepoint when nested).
+            with transaction.atomic():
+                inserted = raw.insert_new_codes(sorted(drawn)[:needed], row)
+                record_many("coupon.created", COUPON, inserted, now=now)
+            made.extend(c.code for c in inserted)
             if len(made) == wanted:
                 break
         else:

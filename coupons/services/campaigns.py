@@ -26,7 +26,9 @@ from coupons.errors import (
 )
 from coupons.models import Coupon, Redemption
 from coupons.services.coupons import as_discount
+from coupons.services.events import record, record_campaign, record_many
 from coupons.services.pages import Cursor, Page, keyset_page
+from coupons.shapes import CAMPAIGN, COUPON
 
 WINDOW_CONSTRAINT = "campaign_window_starts_before_it_expires"
 BUDGET_CURRENCY_CONSTRAINT = "campaign_budget_in_the_discount_currency"
@@ -76,12 +78,13 @@ def create_campaign(
                 metadata=metadata or {}, **_budget_columns(budget),
                 **discount_columns(as_discount(discount)),
             )  # fmt: skip
+            campaign.coupon_count = 0  # type: ignore[attr-defined]
+            record("campaign.created", CAMPAIGN, campaign, now=campaign.created_at)
     except IntegrityError as exc:
         problem = _integrity_problem(exc)
         if problem is None:
             raise
         raise problem from exc
-    campaign.coupon_count = 0  # type: ignore[attr-defined]
     return campaign
 
 
@@ -117,12 +120,21 @@ def update_campaign(campaign_id: uuid.UUID, *, changes: dict[str, Any]) -> Campa
             values.update(_checked_changes(current, changes))
             if values:
                 Campaign.objects.filter(pk=campaign_id).update(**values, updated_at=now)
+                record_campaign("campaign.updated", campaign_id, now=now)
+                if current.budget_remaining != 0 and _budget_left(campaign_id) == 0:
+                    # A budget lowered to exactly what was given leaves none either.
+                    record_campaign("campaign.budget_exhausted", campaign_id, now=now)
     except IntegrityError as exc:
         problem = _integrity_problem(exc)
         if problem is None:
             raise
         raise problem from exc
     return get_campaign(campaign_id)
+
+
+def _budget_left(campaign_id: uuid.UUID) -> int | None:
+    campaign = Campaign.objects.only("budget_amount", "discount_total").get(pk=campaign_id)
+    return campaign.budget_remaining
 
 
 def _checked_changes(current: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
@@ -163,10 +175,20 @@ def _checked_changes(current: Campaign, changes: dict[str, Any]) -> dict[str, An
 
 
 def set_campaigns_active(campaign_ids: list[uuid.UUID], *, active: bool) -> int:
-    """Turn campaigns on or off in one UPDATE: all their codes stop (or start) at once."""
-    return Campaign.objects.filter(pk__in=campaign_ids).update(
-        is_active=active, updated_at=timezone.now()
-    )
+    """Turn campaigns on or off in one UPDATE: all their codes stop (or start) at once;
+    each with its `campaign.updated`."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Campaign.objects.select_for_update()
+            .filter(pk__in=campaign_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        Campaign.objects.filter(pk__in=ids).update(is_active=active, updated_at=now)
+        for campaign in _with_counts().filter(pk__in=ids).order_by("pk"):
+            record("campaign.updated", CAMPAIGN, campaign, now=now)
+    return len(ids)
 
 
 def delete_campaign(campaign_id: uuid.UUID) -> None:
@@ -176,8 +198,15 @@ def delete_campaign(campaign_id: uuid.UUID) -> None:
     services.campaign_redemptions), so a delete never deadlocks with a redemption."""
     try:
         with transaction.atomic():
+            # Their data: each object as it was last.
+            last = _with_counts().filter(pk=campaign_id).first()
+            codes = list(Coupon.objects.filter(campaign_id=campaign_id).order_by("pk"))
             Coupon.objects.filter(campaign_id=campaign_id).delete()
             deleted, _ = Campaign.objects.filter(pk=campaign_id).delete()
+            if deleted:
+                now = timezone.now()
+                record_many("coupon.deleted", COUPON, codes, now=now)
+                record("campaign.deleted", CAMPAIGN, last, now=now)
     except ProtectedError as exc:  # the redemptions' FK is PROTECT
         raise HasRedemptions("A code of the campaign has been redeemed: deactivate it.") from exc
     except IntegrityError as exc:  # a redemption (or a code) committed meanwhile

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
 
@@ -26,7 +26,9 @@ from coupons.errors import (
     ValidationFailed,
 )
 from coupons.models import Campaign, Coupon, Redemption, Reservation, ReservationStatus
+from coupons.services.events import record, record_coupon
 from coupons.services.pages import Cursor, Page, keyset_page
+from coupons.shapes import COUPON
 
 HELD = ReservationStatus.HELD
 
@@ -58,12 +60,12 @@ def create_coupon(
         "campaign_id": campaign_id, **discount_columns(as_discount(discount)),
     }  # fmt: skip
     try:
-        if connection.in_atomic_block:
-            # A savepoint, so that a duplicate does not break the caller's transaction.
-            with transaction.atomic():
-                return raw.insert_coupon(fields)
-        # Alone, one INSERT in autocommit is atomic by itself: no BEGIN/COMMIT round trips.
-        return raw.insert_coupon(fields)
+        # The coupon and its event commit together (a savepoint when nested, so that a
+        # duplicate does not break the caller's transaction).
+        with transaction.atomic():
+            coupon = raw.insert_coupon(fields)
+            record("coupon.created", COUPON, coupon, now=coupon.created_at)
+            return coupon
     except IntegrityError as exc:
         if raw.violates(exc, CODE_UNIQUE_CONSTRAINT):
             raise DuplicateCode(f"A coupon with the code {code!r} already exists.") from exc
@@ -144,7 +146,7 @@ def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
                 raise CountBelowUsed(
                     f"{used} use(s) are already spent; init_count cannot go below that."
                 )
-            return Coupon.objects.get(pk=coupon_id)
+            return record_coupon("coupon.updated", coupon_id, now=values["updated_at"])
     except IntegrityError as exc:
         if raw.violates(exc, WINDOW_CONSTRAINT):
             raise ValidationFailed({"expires_at": ["Must be after starts_at."]}) from exc
@@ -184,17 +186,29 @@ def _locked_row_changes(coupon_id: uuid.UUID, changes: dict[str, Any]) -> dict[s
 
 
 def set_coupons_active(coupon_ids: list[uuid.UUID], *, active: bool) -> int:
-    """Activate or deactivate many coupons in one UPDATE (the counts are not touched)."""
-    return Coupon.objects.filter(pk__in=coupon_ids).update(
-        is_active=active, updated_at=timezone.now()
-    )
+    """Activate or deactivate many coupons in one UPDATE (the counts are not touched),
+    each with its `coupon.updated`."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = list(Coupon.objects.select_for_update().filter(pk__in=coupon_ids).order_by("pk"))
+        Coupon.objects.filter(pk__in=[c.pk for c in changed]).update(
+            is_active=active, updated_at=now
+        )
+        for coupon in changed:
+            coupon.is_active, coupon.updated_at = active, now
+            record("coupon.updated", COUPON, coupon, now=now)
+    return len(changed)
 
 
 def delete_coupon(coupon_id: uuid.UUID) -> None:
     """Delete a coupon that was never redeemed; history is never lost."""
     try:
         with transaction.atomic():
+            last = raw.one_coupon(coupon_id=coupon_id)
             deleted, _ = Coupon.objects.filter(pk=coupon_id).delete()
+            if deleted:
+                # Its data: the coupon as it was last.
+                record("coupon.deleted", COUPON, last)
     except ProtectedError as exc:  # the redemptions' FK is PROTECT
         raise HasRedemptions() from exc
     except IntegrityError as exc:  # a redemption committed between Django's check and delete

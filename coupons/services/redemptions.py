@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,8 +28,10 @@ from coupons.services.campaign_redemptions import (
     campaign_limit_refusal,
     give_back_campaign_use,
 )
+from coupons.services.events import record, record_use_taken
 from coupons.services.pages import Cursor, Page, keyset_page
 from coupons.services.spending import live_uses_of, not_found, reclaiming_expired_holds, take_use
+from coupons.shapes import REDEMPTION
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,10 @@ def _record(redemption: Redemption, code: str) -> RedemptionRecord:
     )
 
 
+def record_redemption(type_: str, redemption: RedemptionRecord, *, now: datetime) -> None:
+    record(type_, REDEMPTION, redemption, now=now)
+
+
 def _order(order: Order | Mapping[str, Any] | None) -> Order | None:
     """An order as the API's input gives it (`{"amount", "currency"}`), or as the domain's."""
     if order is None or isinstance(order, Order):
@@ -112,20 +118,22 @@ def redeem_coupon(
     if key is None:
         raise not_found(code)
     if raw.is_postgres():
-        redemption_id = uuid.uuid4()
+        # What the statement will record, less what only its UPDATE knows (set there).
+        known = RedemptionRecord(
+            id=uuid.uuid4(), coupon_id=uuid.UUID(int=0), code="", customer_id=customer_id,
+            order_id=order_id, remaining_count=0, redeemed_at=now, reverted_at=None,
+            order_amount=given and given.amount, currency=given and given.currency,
+            discount_amount=None, metadata=metadata,
+        )  # fmt: skip
         spent = raw.spend_and_record(
-            redemption_id=redemption_id, code_key=key, customer_id=customer_id,
-            order_id=order_id, order_amount=given and given.amount,
-            currency=given and given.currency, metadata=metadata, api_key_id=api_key_id,
-            now=now,
+            redemption_id=known.id, code_key=key, customer_id=customer_id,
+            order_id=order_id, order_amount=known.order_amount, currency=known.currency,
+            metadata=metadata, api_key_id=api_key_id, now=now, event_data=REDEMPTION(known),
         )  # fmt: skip
         if spent is not None:
-            return RedemptionRecord(
-                id=redemption_id, coupon_id=spent.coupon_id, code=spent.code,
-                customer_id=customer_id, order_id=order_id,
-                remaining_count=spent.remaining_count, redeemed_at=now, reverted_at=None,
-                order_amount=given and given.amount, currency=given and given.currency,
-                discount_amount=spent.discount_amount, metadata=metadata,
+            return replace(
+                known, coupon_id=spent.coupon_id, code=spent.code,
+                remaining_count=spent.remaining_count, discount_amount=spent.discount_amount,
             )  # fmt: skip
 
     # Coupons with a per-customer limit or a campaign, refusals, and SQLite take the
@@ -150,7 +158,13 @@ def redeem_coupon(
                 discount_amount=taken.discount_amount,
                 metadata=metadata,
             )
-        return _record(redemption, taken.code)
+            done = _record(redemption, taken.code)
+            record_redemption("redemption.created", done, now=now)
+            record_use_taken(
+                coupon_id=taken.coupon_id, remaining_count=taken.remaining_count,
+                discount_amount=taken.discount_amount, now=now,
+            )  # fmt: skip
+        return done
 
     return reclaiming_expired_holds(key, now, attempt)
 
@@ -230,7 +244,9 @@ def revert_redemption(redemption_id: uuid.UUID, *, now: datetime | None = None) 
                 redemption.coupon.campaign_id, discount_amount=redemption.discount_amount,
                 customer_id=redemption.customer_id, now=now,
             )  # fmt: skip
-    return _record(redemption, redemption.coupon.code)
+        reverted = _record(redemption, redemption.coupon.code)
+        record_redemption("redemption.reverted", reverted, now=now)
+    return reverted
 
 
 def get_redemption(redemption_id: uuid.UUID) -> RedemptionRecord:

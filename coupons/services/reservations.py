@@ -23,7 +23,8 @@ from coupons.errors import (
     ReservationReleased,
 )
 from coupons.models import Campaign, Coupon, Redemption, Reservation, ReservationStatus
-from coupons.services.redemptions import RedemptionRecord, get_redemption
+from coupons.services.events import record, record_use_taken
+from coupons.services.redemptions import RedemptionRecord, get_redemption, record_redemption
 from coupons.services.spending import (
     give_back_holds,
     not_found,
@@ -31,6 +32,7 @@ from coupons.services.spending import (
     return_expired_holds,
     take_use,
 )
+from coupons.shapes import RESERVATION
 
 DEFAULT_TTL_SECONDS = 900
 MAX_TTL_SECONDS = 86_400
@@ -113,7 +115,13 @@ def hold_coupon(
                 api_key_id=api_key_id,
                 metadata=metadata,
             )
-        return _record(reservation, taken.code, now)
+            held = _record(reservation, taken.code, now)
+            record("reservation.created", RESERVATION, held, now=now)
+            record_use_taken(
+                coupon_id=taken.coupon_id, remaining_count=taken.remaining_count,
+                discount_amount=taken.discount_amount, now=now,
+            )  # fmt: skip
+        return held
 
     return reclaiming_expired_holds(key, now, attempt)
 
@@ -175,9 +183,14 @@ def confirm_reservation(
                 discount_amount=hold.discount_amount,
                 metadata=hold.metadata,
             )
+            hold.status, hold.redemption_id = ReservationStatus.CONFIRMED, redemption_id
+            confirmed_hold = _record(hold, hold.coupon.code, now)
+            record("reservation.confirmed", RESERVATION, confirmed_hold, now=now)
+            redemption = get_redemption(redemption_id)
+            record_redemption("redemption.created", redemption, now=now)
     if not confirmed:
         raise _refusal(reservation_id, now=now)
-    return get_redemption(redemption_id)
+    return redemption
 
 
 def release_reservation(
@@ -197,9 +210,19 @@ def release_reservation(
                 [(hold.coupon_id, hold.coupon.campaign_id, hold.customer_id, hold.discount_amount)],
                 now=now,
             )
+            released_hold = _record(hold, hold.coupon.code, now)
+            record("reservation.released", RESERVATION, released_hold, now=now)
     if not released:
         raise _refusal(reservation_id, now=now)
     return _record(hold, hold.coupon.code, now)
+
+
+def record_expired_holds(ids: list[uuid.UUID], *, now: datetime) -> None:
+    """`reservation.expired` for each of these holds, just returned in the caller's
+    transaction (coupons.services.spending)."""
+    holds = Reservation.objects.select_related("coupon").filter(pk__in=ids).order_by("pk")
+    for hold in holds:
+        record("reservation.expired", RESERVATION, _record(hold, hold.coupon.code, now), now=now)
 
 
 def get_reservation(reservation_id: uuid.UUID) -> ReservationRecord:

@@ -191,6 +191,10 @@ def return_expired_holds(
             status=ReservationStatus.EXPIRED, returned_at=now
         )
         give_back_holds([(r[1], r[2], r[3], r[4]) for r in rows], now=now)
+        # Imported here: coupons.services.reservations imports this module.
+        from coupons.services.reservations import record_expired_holds
+
+        record_expired_holds([r[0] for r in rows], now=now)
     return len(rows)
 
 
