@@ -55,16 +55,17 @@ def list_request(
 
 
 def page_request(request: Request) -> tuple[Cursor | None, int]:
-    params = request.query_params
-    size = DEFAULT_PAGE_SIZE
-    if (raw_size := params.get("page_size")) is not None:
-        if not _PAGE_SIZE.fullmatch(raw_size) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
-            raise ValidationFailed(
-                {"page_size": [f"Must be an integer from 1 to {MAX_PAGE_SIZE}."]}
-            )
-        size = int(raw_size)
-    raw_cursor = params.get("cursor")
-    return (Cursor.parse(raw_cursor) if raw_cursor else None), size
+    raw_cursor = request.query_params.get("cursor")
+    return (Cursor.parse(raw_cursor) if raw_cursor else None), page_size(request)
+
+
+def page_size(request: Request) -> int:
+    raw_size = request.query_params.get("page_size")
+    if raw_size is None:
+        return DEFAULT_PAGE_SIZE
+    if not _PAGE_SIZE.fullmatch(raw_size) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
+        raise ValidationFailed({"page_size": [f"Must be an integer from 1 to {MAX_PAGE_SIZE}."]})
+    return int(raw_size)
 
 
 def _link(request: Request, cursor: Cursor | None) -> str | None:

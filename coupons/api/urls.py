@@ -7,7 +7,7 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.negotiation import DefaultContentNegotiation
 
-from coupons.api import campaign_views, reservation_views, views
+from coupons.api import campaign_views, event_views, reservation_views, views
 from coupons.api.http import options_response
 
 
@@ -97,6 +97,8 @@ urlpatterns = [
         campaign_views.CampaignDetailView.as_view(),
         name="campaign-detail",
     ),
+    path("events/", event_views.EventCollectionView.as_view(), name="event-collection"),
+    path("events/<id:event_id>/", event_views.EventDetailView.as_view(), name="event-detail"),
     # Last: the routes are tried in order, and these two are not on the hot paths.
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="schema"), name="docs"),

@@ -23,6 +23,7 @@ CONTRACT = {
     ("post", "/v1/reservations/"), ("get", "/v1/reservations/{reservation_id}/"),
     ("post", "/v1/reservations/{reservation_id}/confirm/"),
     ("post", "/v1/reservations/{reservation_id}/release/"),
+    ("get", "/v1/events/"), ("get", "/v1/events/{event_id}/"),
 }  # fmt: skip
 
 
