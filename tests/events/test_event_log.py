@@ -1,0 +1,120 @@
+"""The log's order: a poller that follows the cursor sees every committed event exactly
+once, even when transactions commit in another order than they began, and never an event
+of a change that rolled back."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+
+from coupons.event_models import Event
+from coupons.services.coupons import create_coupon
+from coupons.services.event_log import EventCursor, events_after
+from coupons.services.redemptions import redeem_coupon
+from tests.events.helpers import wait_for_log
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def follow(cursor: EventCursor | None) -> tuple[list[str], EventCursor]:
+    """Every event after `cursor` available now, by pages of 2, and the cursor after."""
+    codes: list[str] = []
+    while True:
+        events, cursor = events_after(cursor, limit=2)
+        if not events:
+            return codes, cursor
+        codes.extend(e.data["code"] for e in events)
+
+
+@pytest.mark.postgres
+def test_a_poller_sees_both_when_the_earlier_begun_transaction_commits_last():
+    early_wrote, late_committed, polled = threading.Event(), threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def early() -> None:
+        try:
+            with transaction.atomic():
+                create_coupon(code="EARLY", init_count=1)  # its event takes the lower position
+                early_wrote.set()
+                assert polled.wait(10)  # commits only once LATE has and a poller looked
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+            early_wrote.set()
+        finally:
+            connections.close_all()
+
+    def late() -> None:
+        try:
+            assert early_wrote.wait(10)
+            create_coupon(code="LATE", init_count=1)
+        finally:
+            late_committed.set()
+            connections.close_all()
+
+    first = threading.Thread(target=early)
+    second = threading.Thread(target=late)
+    first.start()
+    second.start()
+    assert late_committed.wait(15)
+    # LATE has committed, EARLY not yet: a cursor on "the last position seen" would move
+    # past EARLY's lower position here and never see it.
+    seen, cursor = follow(None)
+    polled.set()
+    assert "EARLY" not in seen and "LATE" not in seen
+    first.join(15)
+    second.join(15)
+    assert not failures, failures
+
+    wait_for_log()
+    more, cursor = follow(cursor)
+    seen += more
+    assert sorted(seen) == ["EARLY", "LATE"]
+    assert seen == ["EARLY", "LATE"]  # in the order the transactions began
+    again, _ = follow(cursor)
+    assert again == []
+
+
+def test_an_event_of_a_rolled_back_change_never_appears():
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), transaction.atomic():
+        create_coupon(code="GONE", init_count=1)
+        assert Event.objects.filter(data__code="GONE").exists()  # written, in the transaction
+        raise Undo
+    create_coupon(code="KEPT", init_count=1)
+
+    wait_for_log()
+    seen, _ = follow(None)
+    assert seen == ["KEPT"]
+    assert not Event.objects.filter(data__code="GONE").exists()
+
+
+@pytest.mark.postgres
+def test_the_fast_path_s_event_commits_in_the_redemption_s_own_transaction():
+    create_coupon(code="FAST", init_count=3)
+    redemption = redeem_coupon(code="fast", customer_id="c")  # plain: the one-statement path
+    event = Event.objects.get(type="redemption.created")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT xmin::text FROM coupons_redemption WHERE id = %s),"
+            " (SELECT txid::text FROM coupons_event WHERE id = %s)",
+            [redemption.id, event.id],
+        )
+        redemption_xid, event_txid = cursor.fetchone()
+    # The same transaction wrote both (xmin: the 32-bit xid; txid: the 64-bit one).
+    assert int(event_txid) % 2**32 == int(redemption_xid)
+    assert event.data["id"] == str(redemption.id) and event.data["remaining_count"] == 2
+
+
+def test_a_cursor_is_opaque_and_a_changed_one_is_refused():
+    token = EventCursor(12, 3).token()
+    assert EventCursor.parse(token) == EventCursor(12, 3)
+    from coupons.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed):
+        EventCursor.parse(token[:-2] + "xx")
+    with pytest.raises(ValueError, match="unknown event types"):
+        events_after(None, types=["coupon.melted"], limit=1)
