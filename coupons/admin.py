@@ -123,6 +123,17 @@ class CouponAdmin(admin.ModelAdmin):
         obj.created_at, obj.updated_at = created.created_at, created.updated_at
         obj._state.adding = False
 
+    def delete_model(self, request: HttpRequest, obj: Coupon) -> None:
+        self.delete_queryset(request, Coupon.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
+        # Each through the service, so each deletion writes its coupon.deleted event.
+        for coupon_id in queryset.values_list("pk", flat=True):
+            try:
+                coupon_service.delete_coupon(coupon_id)
+            except DomainError as exc:
+                self.message_user(request, f"{coupon_id}: {exc.detail}", messages.ERROR)
+
     @admin.action(description="Activate selected coupons", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
         done = coupon_service.set_coupons_active(
@@ -300,4 +311,4 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 # Campaigns have their own module (it reuses the discount helpers above); imported here,
 # where the admin's autodiscovery looks.
-from coupons import campaign_admin, reservation_admin  # noqa: E402, F401
+from coupons import campaign_admin, event_admin, reservation_admin  # noqa: E402, F401

@@ -1,0 +1,66 @@
+"""The admin writes the same events as the API (through the same services), and shows the
+log read-only, by type, found by id."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from coupons.event_models import Event
+from coupons.models import Coupon
+from coupons.services.coupons import get_coupon
+from coupons.shapes import COUPON
+from tests.factories import make_coupon
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def staff(transactional_db) -> Client:
+    user = User.objects.create_superuser("boss", "boss@example.com", "pw")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def types() -> list[str]:
+    return list(Event.objects.order_by("created_at").values_list("type", flat=True))
+
+
+def test_admin_add_edit_actions_and_delete_write_coupon_events(staff):
+    response = staff.post(
+        reverse("admin:coupons_coupon_add"),
+        {"code": "ADM-1", "init_count": 7, "is_active": "on", "starts_at_0": "",
+         "starts_at_1": "", "expires_at_0": "", "expires_at_1": "", "per_customer_limit": ""},
+    )  # fmt: skip
+    assert response.status_code == 302
+    coupon = Coupon.objects.get(code="ADM-1")
+    assert Event.objects.get(type="coupon.created").data == COUPON(get_coupon(coupon.pk))
+
+    url = reverse("admin:coupons_coupon_changelist")
+    staff.post(url, {"_selected_action": [str(coupon.pk)], "action": "deactivate"})
+    assert Event.objects.get(type="coupon.updated").data == COUPON(get_coupon(coupon.pk))
+
+    last = COUPON(get_coupon(coupon.pk))
+    staff.post(reverse("admin:coupons_coupon_delete", args=[coupon.pk]), {"post": "yes"})
+    assert not Coupon.objects.filter(pk=coupon.pk).exists()
+    assert Event.objects.get(type="coupon.deleted").data == last
+    assert types() == ["coupon.created", "coupon.updated", "coupon.deleted"]
+
+
+def test_the_log_is_listed_by_type_found_by_id_and_read_only(staff):
+    make_coupon("LOG-1", init_count=1)
+    event = Event.objects.get()
+    url = reverse("admin:coupons_event_changelist")
+
+    assert str(event.pk) in staff.get(url, {"type": "coupon.created"}).content.decode()
+    assert str(event.pk) not in staff.get(url, {"type": "coupon.deleted"}).content.decode()
+    assert str(event.pk) in staff.get(url, {"q": str(event.pk)}).content.decode()
+    assert staff.get(url, {"q": "not-an-id"}).status_code == 200
+    detail = staff.get(reverse("admin:coupons_event_change", args=[event.pk]))
+    assert detail.status_code == 200 and "LOG-1" in detail.content.decode()
+    assert staff.get(reverse("admin:coupons_event_add")).status_code == 403
+    staff.post(reverse("admin:coupons_event_delete", args=[event.pk]), {"post": "yes"})
+    assert Event.objects.filter(pk=event.pk).exists()
