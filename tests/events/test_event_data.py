@@ -214,3 +214,36 @@ async def test_deleting_a_campaign_writes_its_codes_and_its_own_deletion(api, ma
     assert deleted["data"] == last
     [gone] = await events_of(api, manage, "coupon.deleted")
     assert gone["data"] == code
+
+
+async def test_a_hold_or_a_patch_that_leaves_no_budget_is_budget_exhausted(api, manage, redeem):
+    response = await api.post(
+        "/v1/campaigns/",
+        json={"name": "H", "discount": EUR_5_OFF, "budget": {"amount": 1000, "currency": "EUR"}},
+        headers=manage,
+    )
+    campaign = response.json()
+    path = f"/v1/campaigns/{campaign['id']}/"
+    await create_coupon(api, manage, code="EVT-HB", campaign_id=campaign["id"])
+    order = {"amount": 2000, "currency": "EUR"}
+    await redeem_code(api, redeem, "EVT-HB", order=order)
+    hold = await api.post(
+        "/v1/reservations/", json={"code": "EVT-HB", "order": order}, headers=redeem
+    )
+    assert hold.status_code == 201, hold.text
+    [by_hold] = await events_of(api, manage, "campaign.budget_exhausted")
+    assert by_hold["data"] == await get(api, manage, path)
+    assert by_hold["data"]["held_count"] == 1 and by_hold["data"]["budget_remaining"] == 0
+
+    released = await api.post(f"/v1/reservations/{hold.json()['id']}/release/", headers=redeem)
+    assert released.status_code == 200
+    # 500 left of 1000: a budget lowered to what was given leaves none.
+    patched = await api.patch(path, json={"budget": {"amount": 500, "currency": "EUR"}},
+                              headers=manage)  # fmt: skip
+    assert patched.status_code == 200, patched.text
+    by_patch = (await events_of(api, manage, "campaign.budget_exhausted"))[-1]
+    assert by_patch["data"] == patched.json()
+    assert len(await events_of(api, manage, "campaign.budget_exhausted")) == 2
+    # A PATCH of a campaign already at 0 writes campaign.updated only.
+    await api.patch(path, json={"name": "H2"}, headers=manage)
+    assert len(await events_of(api, manage, "campaign.budget_exhausted")) == 2

@@ -5,14 +5,19 @@ of a change that rolled back."""
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, connections, transaction
 
+from coupons.domain.discounts import Discount, Order
 from coupons.event_models import Event
+from coupons.models import Coupon
 from coupons.services.coupons import create_coupon
 from coupons.services.event_log import EventCursor, events_after
-from coupons.services.redemptions import redeem_coupon
+from coupons.services.redemptions import get_redemption, redeem_coupon
+from coupons.shapes import COUPON, REDEMPTION
 from tests.events.helpers import wait_for_log
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,9 +98,22 @@ def test_an_event_of_a_rolled_back_change_never_appears():
 
 
 @pytest.mark.postgres
-def test_the_fast_path_s_event_commits_in_the_redemption_s_own_transaction():
-    create_coupon(code="FAST", init_count=3)
-    redemption = redeem_coupon(code="fast", customer_id="c")  # plain: the one-statement path
+@pytest.mark.parametrize(
+    ("discount", "fields"),
+    [
+        (None, {}),
+        (
+            Discount(percent_off=Decimal("12.5"), currency="EUR", max_amount_off=100),
+            {"order": Order(amount=999, currency="EUR"), "order_id": "o-1",
+             "metadata": {"k": "v"}},
+        ),
+    ],
+)  # fmt: skip
+def test_the_fast_path_s_event_is_the_api_s_redemption_in_the_same_transaction(discount, fields):
+    create_coupon(code="FAST", init_count=3, discount=discount)
+    # A plain coupon with uses to spare: the one-statement path (coupons.db.raw).
+    redemption = redeem_coupon(code="fast", customer_id="c", **fields)
+    assert REDEMPTION(redemption) == REDEMPTION(get_redemption(redemption.id))
     event = Event.objects.get(type="redemption.created")
     with connection.cursor() as cursor:
         cursor.execute(
@@ -106,7 +124,23 @@ def test_the_fast_path_s_event_commits_in_the_redemption_s_own_transaction():
         redemption_xid, event_txid = cursor.fetchone()
     # The same transaction wrote both (xmin: the 32-bit xid; txid: the 64-bit one).
     assert int(event_txid) % 2**32 == int(redemption_xid)
-    assert event.data["id"] == str(redemption.id) and event.data["remaining_count"] == 2
+    assert event.data == REDEMPTION(get_redemption(redemption.id))
+    assert event.data["remaining_count"] == 2
+
+
+def test_generate_coupons_writes_one_coupon_created_per_code(tmp_path):
+    output = tmp_path / "codes.csv"
+    call_command(
+        "generate_coupons", "--count", "25", "--length", "8", "--chunk-size", "10",
+        "--output", str(output), "--no-progress",
+    )  # fmt: skip
+    events = Event.objects.filter(type="coupon.created")
+    assert sorted(e.data["code"] for e in events) == sorted(
+        Coupon.objects.values_list("code", flat=True)
+    )
+    assert len(events) == 25
+    for event in events[:3]:
+        assert event.data == COUPON(Coupon.objects.get(pk=event.data["id"]))
 
 
 def test_a_cursor_is_opaque_and_a_changed_one_is_refused():
