@@ -198,10 +198,14 @@ def delete_campaign(campaign_id: uuid.UUID) -> None:
     services.campaign_redemptions), so a delete never deadlocks with a redemption."""
     try:
         with transaction.atomic():
-            # Their data: each object as it was last.
+            # Their data: each object as it was last, its codes locked (coupon rows first,
+            # the lock order). A code committed after this read is not deleted: the
+            # campaign's own delete then fails on its foreign key (HasRedemptions below).
+            codes = list(
+                Coupon.objects.select_for_update().filter(campaign_id=campaign_id).order_by("pk")
+            )
             last = _with_counts().filter(pk=campaign_id).first()
-            codes = list(Coupon.objects.filter(campaign_id=campaign_id).order_by("pk"))
-            Coupon.objects.filter(campaign_id=campaign_id).delete()
+            Coupon.objects.filter(pk__in=[c.pk for c in codes]).delete()
             deleted, _ = Campaign.objects.filter(pk=campaign_id).delete()
             if deleted:
                 now = timezone.now()

@@ -204,7 +204,8 @@ def delete_coupon(coupon_id: uuid.UUID) -> None:
     """Delete a coupon that was never redeemed; history is never lost."""
     try:
         with transaction.atomic():
-            last = raw.one_coupon(coupon_id=coupon_id)
+            # Locked, so its event holds the row as it was deleted.
+            last = Coupon.objects.select_for_update().filter(pk=coupon_id).first()
             deleted, _ = Coupon.objects.filter(pk=coupon_id).delete()
             if deleted:
                 # Its data: the coupon as it was last.
