@@ -249,6 +249,11 @@ UNKNOWN_CODE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=60)
 # Idempotency-Key answers are kept at least this long (purge_idempotency_keys deletes older).
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 
+# Webhook URLs (coupons.domain.webhook_urls): https only, and no host resolving to a
+# loopback, private, link-local... address, unless these say otherwise (tests, development).
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
