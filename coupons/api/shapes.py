@@ -30,6 +30,7 @@ Kind = Literal[
     "metadata",
     "details",
     "money",
+    "strings",
 ]
 
 
@@ -63,6 +64,7 @@ _ENCODE: dict[Kind, Callable[[Any], Any]] = {
     "metadata": _metadata,
     "details": _same,
     "money": _same,
+    "strings": list,
 }
 
 
@@ -93,6 +95,10 @@ def _metadata_schema(**options: Any) -> serializers.Field:
     return serializers.DictField(child=serializers.CharField(), **options)
 
 
+def _strings_schema(**options: Any) -> serializers.Field:
+    return serializers.ListField(child=serializers.CharField(), **options)
+
+
 _SCHEMA: dict[Kind, Callable[..., serializers.Field]] = {
     "uuid": serializers.UUIDField,
     "string": serializers.CharField,
@@ -103,6 +109,7 @@ _SCHEMA: dict[Kind, Callable[..., serializers.Field]] = {
     "metadata": _metadata_schema,
     "details": DetailsSchema,
     "money": MoneySchema,
+    "strings": _strings_schema,
 }
 
 
@@ -242,4 +249,39 @@ CAMPAIGN = Shape(
     metadata=Out("metadata"),
     created_at=Out("datetime"),
     updated_at=Out("datetime"),
+)
+
+_ENDPOINT_FIELDS = {
+    "id": Out("uuid"),
+    "url": Out("string"),
+    "events": Out("strings", help='Event types, or ["*"] for all.'),
+    "is_active": Out("boolean"),
+    "description": Out("string"),
+    "disabled_reason": Out(
+        "string", nullable=True, help="Why the service disabled it (24 hours of failures)."
+    ),
+    "created_at": Out("datetime"),
+}
+
+WEBHOOK_ENDPOINT = Shape("WebhookEndpoint", **_ENDPOINT_FIELDS)
+
+WEBHOOK_ENDPOINT_CREATED = Shape(
+    "WebhookEndpointCreated",
+    **_ENDPOINT_FIELDS,
+    secret=Out("string", help="Signs every delivery (Coupon-Signature); shown only here."),
+)
+
+WEBHOOK_ATTEMPT = Shape(
+    "WebhookDeliveryAttempt",
+    id=Out("uuid"),
+    event_id=Out("uuid", source="delivery.event_key"),
+    event_type=Out("string", source="delivery.event_type"),
+    attempt=Out("integer", minimum=1),
+    status=Out("string", help="succeeded, failed, or pending (scheduled, not attempted yet)."),
+    response_status=Out("integer", nullable=True, help="null: no HTTP answer (or not yet)."),
+    duration_ms=Out("integer", nullable=True, minimum=0),
+    attempted_at=Out("datetime", nullable=True),
+    next_attempt_at=Out(
+        "datetime", nullable=True, help="When it is (or the next one is) due; null: no more."
+    ),
 )
