@@ -3,6 +3,7 @@ an endpoint's delivery attempts, through the ASGI app."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -201,3 +202,26 @@ async def test_the_schema_shows_the_secret_only_in_the_created_answer(api):
     names = schemas[items["$ref"].rsplit("/", 1)[1]]["enum"] if "$ref" in items else items["enum"]
     assert "redemption.created" in names and "*" in names
     assert schemas["WebhookEndpointCreateInput"]["additionalProperties"] is False
+
+
+async def test_readyz_and_the_metrics_show_the_delivery_backlog(
+    api, manage, private_hosts, settings
+):
+    settings.METRICS_TOKEN = "scrape-me"
+    endpoint = await create(api, manage)
+    long_ago = timezone.now() - timedelta(minutes=5)
+
+    def queue_two() -> None:
+        from coupons.services.webhook_delivery import queue_test_delivery
+
+        queue_test_delivery(uuid.UUID(endpoint["id"]), now=long_ago)
+        queue_test_delivery(uuid.UUID(endpoint["id"]))
+
+    await sync_to_async(queue_two)()
+
+    ready = (await api.get("/readyz")).json()
+    assert ready["webhooks"]["pending"] == 2
+    assert 299 <= ready["webhooks"]["oldest_due_seconds"] < 400
+    metrics = (await api.get("/metrics", headers={"Authorization": "Bearer scrape-me"})).text
+    assert "coupon_webhook_deliveries_pending 2.0" in metrics
+    assert re.search(r"coupon_webhook_oldest_due_seconds (29\d|3\d\d)\.", metrics), metrics
