@@ -300,4 +300,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 # Campaigns have their own module (it reuses the discount helpers above); imported here,
 # where the admin's autodiscovery looks.
-from coupons import campaign_admin, reservation_admin  # noqa: E402, F401
+from coupons import (  # noqa: E402, F401
+    campaign_admin,
+    reservation_admin,
+    webhook_admin,
+)
