@@ -15,10 +15,20 @@ from coupons.webhook_models import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
 
 @extend_schema_field(
     {
-        "type": "array",
-        "minItems": 1,
-        "uniqueItems": True,
-        "items": {"type": "string", "enum": ["*", *EVENT_TYPES]},
+        "oneOf": [
+            {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": {"type": "string", "enum": list(EVENT_TYPES)},
+            },
+            {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 1,
+                "items": {"type": "string", "enum": ["*"]},
+            },
+        ],
         "description": 'Event types, or ["*"] for every type (now and to come).',
     }
 )
