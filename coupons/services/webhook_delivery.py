@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -297,8 +298,9 @@ def deliver_due_webhooks(*, now: datetime | None = None, client: httpx.Client | 
 
     while fan_out_events(now=clock()) == FAN_OUT_BATCH:
         pass
-    own_client = client is None
-    http = client or new_client()
+    # One client (its connection pool) per host name: connections are made to the checked
+    # IP, so a pooled one verified for one name must not carry another name's requests.
+    clients: dict[str, httpx.Client] = {}
     attempts = 0
     try:
         while attempts < MAX_DELIVERIES_PER_CALL:
@@ -306,6 +308,8 @@ def deliver_due_webhooks(*, now: datetime | None = None, client: httpx.Client | 
             if not claims:
                 break
             for claim in claims:
+                host = (urlsplit(claim.url).hostname or "").lower()
+                http = client or clients.setdefault(host, new_client())
                 outcome = post_webhook(
                     http, url=claim.url, secret=claim.secret, body=claim.body,
                     event_id=claim.event_id, event_type=claim.event_type,
@@ -313,6 +317,6 @@ def deliver_due_webhooks(*, now: datetime | None = None, client: httpx.Client | 
                 record_attempt(claim, outcome, now=clock())
                 attempts += 1
     finally:
-        if own_client:
-            http.close()
+        for own in clients.values():
+            own.close()
     return attempts
