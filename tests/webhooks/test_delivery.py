@@ -174,3 +174,18 @@ def test_a_test_delivery_reaches_the_receiver_and_is_no_event_of_the_log():
     assert receiver.event_ids() == [str(test_id)]
     assert receiver.received[0].headers["coupon-event-type"] == "webhook.test"
     assert not Event.objects.exists()
+
+
+def test_retries_back_off_with_jitter_from_within_30_seconds_to_at_most_an_hour():
+    import random
+
+    from coupons.services.webhook_delivery import retry_delay
+
+    rng = random.Random(17)
+    firsts = {retry_delay(1, rng=rng).total_seconds() for _ in range(200)}
+    assert max(firsts) <= 30 and min(firsts) >= 10 and len(firsts) > 100  # jittered
+    means = [
+        sum(retry_delay(n, rng=rng).total_seconds() for _ in range(50)) / 50 for n in (1, 2, 3)
+    ]
+    assert means[0] < means[1] < means[2]
+    assert max(retry_delay(40, rng=rng).total_seconds() for _ in range(200)) <= 3600 * 1.25
