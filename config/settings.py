@@ -297,6 +297,9 @@ LOGGING = {
         # The worker runs the sweep every few seconds: its own line says when it returned
         # holds, and a failed run is still logged; the framework's per-run lines are noise.
         "django.tasks": {"level": "WARNING"},
+        # httpx logs each webhook POST with its URL, which may carry the receiver's token;
+        # the delivery log (admin, API) records every attempt instead.
+        "httpx": {"level": "WARNING"},
         "coupons.access": {"level": "INFO" if env.bool("ACCESS_LOG", default=True) else "WARNING"},
     },
 }
