@@ -280,9 +280,17 @@ def _disable(endpoint: WebhookEndpoint, *, now: datetime, skip: uuid.UUID) -> No
         f"{now.astimezone(UTC):%Y-%m-%d %H:%M} UTC (24 hours); re-enable it once it answers."
     )
     endpoint.save(update_fields=["is_active", "disabled_reason"])
-    # Its other pending deliveries stop with it; re-enabling starts from new events.
-    stopped = WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
-    stopped = stopped.exclude(pk=skip)
+    # Its other pending deliveries stop with it; re-enabling starts from new events. Lock
+    # order is delivery, then endpoint (record_attempt): one whose row another worker holds
+    # while it records is skipped here, not waited for (that would deadlock), and that
+    # worker then finds the endpoint failing for 24 hours and stops it itself.
+    stopped_ids = list(
+        WebhookDelivery.objects.select_for_update(skip_locked=True)
+        .filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
+        .exclude(pk=skip)
+        .values_list("pk", flat=True)
+    )
+    stopped = WebhookDelivery.objects.filter(pk__in=stopped_ids)
     WebhookAttempt.objects.filter(
         delivery__in=stopped, status=DeliveryStatus.PENDING, attempted_at__isnull=True
     ).update(status=DeliveryStatus.FAILED, error="endpoint disabled", next_attempt_at=None)
