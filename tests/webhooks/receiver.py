@@ -3,11 +3,14 @@ every POST and answers with the statuses it is told (then 200), or blocks until 
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 @dataclass
@@ -59,10 +62,18 @@ def running_receiver(
     *,
     release: threading.Event | None = None,
     host: str = "127.0.0.1",
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[Receiver]:
+    """`tls`: (certificate, key) files, to answer https."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(Receiver(url="")))
+    scheme = "http"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     receiver = Receiver(
-        url=f"http://{host}:{server.server_address[1]}/hook",
+        url=f"{scheme}://{host}:{server.server_address[1]}/hook",
         statuses=list(statuses or []),
         release=release,
     )
@@ -77,3 +88,15 @@ def running_receiver(
             release.set()
         server.shutdown()
         server.server_close()
+
+
+def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for `name` (and its key), by the openssl command line."""
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    return cert, key

@@ -5,8 +5,11 @@ backoff, refused by the SSRF guard at connection time, and the endpoint disabled
 from __future__ import annotations
 
 import json
+import shutil
+import ssl
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -22,7 +25,7 @@ from coupons.webhook_models import (
 )
 from tests.webhooks.fanout import fan_out
 from tests.webhooks.readme import readme_verify_signature
-from tests.webhooks.receiver import running_receiver
+from tests.webhooks.receiver import running_receiver, self_signed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -189,3 +192,36 @@ def test_retries_back_off_with_jitter_from_within_30_seconds_to_at_most_an_hour(
     ]
     assert means[0] < means[1] < means[2]
     assert max(retry_delay(40, rng=rng).total_seconds() for _ in range(200)) <= 3600 * 1.25
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_connects_to_the_checked_address_and_checks_the_name_by_sni(tmp_path):
+    cert, key = self_signed(tmp_path, "localhost")
+    trusting = ssl.create_default_context(cafile=str(cert))
+    with running_receiver(host="localhost", tls=(cert, key)) as receiver:
+        create_endpoint(url=receiver.url, events=["*"])
+        event = record()
+        fan_out(event)
+        with httpx.Client(verify=trusting, timeout=10, trust_env=False) as client:
+            deliver_due_webhooks(client=client)
+
+    assert receiver.url.startswith("https://localhost:")
+    assert receiver.event_ids() == [str(event.id)]
+    port = receiver.url.split(":")[2].split("/")[0]
+    assert receiver.received[0].headers["host"] == f"localhost:{port}"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_to_a_server_with_another_name_s_certificate_fails(tmp_path):
+    cert, key = self_signed(tmp_path, "other.test")
+    trusting = ssl.create_default_context(cafile=str(cert))
+    with running_receiver(host="localhost", tls=(cert, key)) as receiver:
+        create_endpoint(url=receiver.url, events=["*"])
+        event = record()
+        fan_out(event)
+        with httpx.Client(verify=trusting, timeout=10, trust_env=False) as client:
+            deliver_due_webhooks(client=client)
+
+    assert receiver.received == []
+    attempt = WebhookAttempt.objects.get(delivery__event=event, attempt=1)
+    assert attempt.status == DeliveryStatus.FAILED and "ConnectError" in attempt.error
