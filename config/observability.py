@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.functional import LazyObject
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -49,6 +49,18 @@ THROTTLED = Counter(
     "coupon_throttled_lookups",
     "Code lookups refused with 429 against code guessing, by the limit passed.",
     ["limit"],  # customer or api_key
+    registry=registry,
+)
+
+# The webhook delivery backlog, read from the database at scrape time (metrics_view).
+WEBHOOKS_PENDING = Gauge(
+    "coupon_webhook_deliveries_pending",
+    "Webhook deliveries waiting to be sent or retried (active endpoints).",
+    registry=registry,
+)
+WEBHOOKS_OLDEST_DUE = Gauge(
+    "coupon_webhook_oldest_due_seconds",
+    "How long the oldest due webhook delivery has waited; 0 when none is due.",
     registry=registry,
 )
 
@@ -169,4 +181,15 @@ async def metrics_view(request: HttpRequest) -> HttpResponse:
         from coupons.api.problems import route_not_found
 
         return route_not_found(request)
+    from coupons.services.webhooks import apending_backlog
+
+    # One hop to the database per scrape (a collector runs in the event loop, where the
+    # ORM may not); the series stays at its last value when the database does not answer.
+    try:
+        pending, oldest = await apending_backlog()
+    except DatabaseError:
+        pass
+    else:
+        WEBHOOKS_PENDING.set(pending)
+        WEBHOOKS_OLDEST_DUE.set(oldest)
     return HttpResponse(generate_latest(registry), content_type="text/plain; version=0.0.4")

@@ -249,6 +249,14 @@ UNKNOWN_CODE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=60)
 # Idempotency-Key answers are kept at least this long (purge_idempotency_keys deletes older).
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 
+# Webhook URLs (coupons.domain.webhook_urls): https only, and no host resolving to a
+# loopback, private, link-local... address, unless these say otherwise (tests, development).
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
+# How long a worker's claim on a delivery lasts (coupons.services.webhook_delivery): longer
+# than a claim's 5 POSTs of at most 10 s each; a killed worker's deliveries wait this long.
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -289,6 +297,9 @@ LOGGING = {
         # The worker runs the sweep every few seconds: its own line says when it returned
         # holds, and a failed run is still logged; the framework's per-run lines are noise.
         "django.tasks": {"level": "WARNING"},
+        # httpx logs each webhook POST with its URL, which may carry the receiver's token;
+        # the delivery log (admin, API) records every attempt instead.
+        "httpx": {"level": "WARNING"},
         "coupons.access": {"level": "INFO" if env.bool("ACCESS_LOG", default=True) else "WARNING"},
     },
 }

@@ -311,4 +311,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 # Campaigns have their own module (it reuses the discount helpers above); imported here,
 # where the admin's autodiscovery looks.
-from coupons import campaign_admin, event_admin, reservation_admin  # noqa: E402, F401
+from coupons import (  # noqa: E402, F401
+    campaign_admin,
+    event_admin,
+    reservation_admin,
+    webhook_admin,
+)

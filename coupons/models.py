@@ -21,6 +21,12 @@ from coupons.domain.limits import (
 )
 from coupons.event_models import Event
 from coupons.reservation_models import Reservation, ReservationStatus
+from coupons.webhook_models import (
+    WebhookAttempt,
+    WebhookCursor,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "ApiKey",
@@ -32,6 +38,10 @@ __all__ = [
     "Redemption",
     "Reservation",
     "ReservationStatus",
+    "WebhookAttempt",
+    "WebhookCursor",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
 
 _amount_in_range = amount_in_range

@@ -27,6 +27,7 @@ Kind = Literal[
     "details",
     "money",
     "object",
+    "strings",
 ]
 
 
@@ -63,6 +64,7 @@ _ENCODE: dict[Kind, Callable[[Any], Any]] = {
     "details": _same,
     "money": _same,
     "object": _same,
+    "strings": list,
 }
 
 
@@ -197,4 +199,39 @@ EVENT = Shape(
     type=Out("string", help="One of the event types (coupon.created, ...)."),
     created_at=Out("datetime"),
     data=Out("object", help="The object as the API returns it after the change."),
+)
+
+_ENDPOINT_FIELDS = {
+    "id": Out("uuid"),
+    "url": Out("string"),
+    "events": Out("strings", help='Event types, or ["*"] for all.'),
+    "is_active": Out("boolean"),
+    "description": Out("string"),
+    "disabled_reason": Out(
+        "string", nullable=True, help="Why the service disabled it (24 hours of failures)."
+    ),
+    "created_at": Out("datetime"),
+}
+
+WEBHOOK_ENDPOINT = Shape("WebhookEndpoint", **_ENDPOINT_FIELDS)
+
+WEBHOOK_ENDPOINT_CREATED = Shape(
+    "WebhookEndpointCreated",
+    **_ENDPOINT_FIELDS,
+    secret=Out("string", help="Signs every delivery (Coupon-Signature); shown only here."),
+)
+
+WEBHOOK_ATTEMPT = Shape(
+    "WebhookDeliveryAttempt",
+    id=Out("uuid"),
+    event_id=Out("uuid", source="delivery.event_key"),
+    event_type=Out("string", source="delivery.event_type"),
+    attempt=Out("integer", minimum=1),
+    status=Out("string", help="succeeded, failed, or pending (scheduled, not attempted yet)."),
+    response_status=Out("integer", nullable=True, help="null: no HTTP answer (or not yet)."),
+    duration_ms=Out("integer", nullable=True, minimum=0),
+    attempted_at=Out("datetime", nullable=True),
+    next_attempt_at=Out(
+        "datetime", nullable=True, help="When it is (or the next one is) due; null: no more."
+    ),
 )

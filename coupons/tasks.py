@@ -1,5 +1,6 @@
 """Background work, on Django's own tasks framework (django.tasks): the periodic sweep that
-gives back holds past their expiry. `manage.py run_worker` enqueues it every few seconds."""
+gives back holds past their expiry, and webhook delivery. `manage.py run_worker` enqueues
+them every few seconds and every second."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from django.tasks import task
 
 from coupons.services.reservations import sweep_expired_holds
+from coupons.services.webhook_delivery import deliver_due_webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -19,3 +21,12 @@ def sweep_expired_holds_task() -> int:
     if returned:
         logger.info("returned %d expired hold(s)", returned)
     return returned
+
+
+@task
+def deliver_due_webhooks_task() -> int:
+    """Fan new events out to webhook endpoints and send what is due; how many attempts."""
+    attempts = deliver_due_webhooks()
+    if attempts:
+        logger.info("made %d webhook delivery attempt(s)", attempts)
+    return attempts

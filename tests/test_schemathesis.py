@@ -115,6 +115,10 @@ def make_stateless(case: Any) -> None:
     prefix, length = body.get("prefix"), body.get("length")
     if isinstance(prefix, str) and isinstance(length, int) and len(prefix) + length > 64:
         body["prefix"] = prefix[: max(0, 64 - length)]  # prefix + length is at most 64
+    if "url" in body and case.path.startswith("/v1/webhook-endpoints/"):
+        # The schema cannot say "https to a public host" (the SSRF guard resolves it): a
+        # literal public address, so no DNS is asked either.
+        body["url"] = "https://93.184.216.34/hook"
     is_redemption = case.method == "POST" and case.path == "/v1/redemptions/"
     if is_redemption and not isinstance(body.get("customer_id"), str):
         body["customer_id"] = "schemathesis"

@@ -86,9 +86,18 @@ Problem = inline_serializer(
 )
 
 
+@extend_schema_serializer(component_name="WebhookBacklog")
+class WebhookBacklog(serializers.Serializer):
+    pending = serializers.IntegerField(min_value=0, help_text="Deliveries waiting.")
+    oldest_due_seconds = serializers.FloatField(
+        min_value=0, help_text="How long the oldest due delivery has waited."
+    )
+
+
 class Health(serializers.Serializer):
     status = serializers.CharField()
     database = serializers.CharField(required=False)
+    webhooks = WebhookBacklog(required=False, help_text="/readyz: the webhook delivery backlog.")
 
 
 def problems(*statuses: int, **described: str) -> dict[Any, Any]:

@@ -66,6 +66,10 @@ def _object_schema(**options: Any) -> serializers.Field:
     return serializers.DictField(**options)
 
 
+def _strings_schema(**options: Any) -> serializers.Field:
+    return serializers.ListField(child=serializers.CharField(), **options)
+
+
 _SCHEMA: dict[Kind, Callable[..., serializers.Field]] = {
     "uuid": serializers.UUIDField,
     "string": serializers.CharField,
@@ -77,6 +81,7 @@ _SCHEMA: dict[Kind, Callable[..., serializers.Field]] = {
     "details": DetailsSchema,
     "money": MoneySchema,
     "object": _object_schema,
+    "strings": _strings_schema,
 }
 
 

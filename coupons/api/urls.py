@@ -7,7 +7,13 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.negotiation import DefaultContentNegotiation
 
-from coupons.api import campaign_views, event_views, reservation_views, views
+from coupons.api import (
+    campaign_views,
+    event_views,
+    reservation_views,
+    views,
+    webhook_views,
+)
 from coupons.api.http import options_response
 
 
@@ -99,6 +105,21 @@ urlpatterns = [
     ),
     path("events/", event_views.EventCollectionView.as_view(), name="event-collection"),
     path("events/<id:event_id>/", event_views.EventDetailView.as_view(), name="event-detail"),
+    path(
+        "webhook-endpoints/",
+        webhook_views.WebhookEndpointCollectionView.as_view(),
+        name="webhook-endpoint-collection",
+    ),
+    path(
+        "webhook-endpoints/<id:endpoint_id>/",
+        webhook_views.WebhookEndpointDetailView.as_view(),
+        name="webhook-endpoint-detail",
+    ),
+    path(
+        "webhook-endpoints/<id:endpoint_id>/deliveries/",
+        webhook_views.WebhookDeliveriesView.as_view(),
+        name="webhook-endpoint-deliveries",
+    ),
     # Last: the routes are tried in order, and these two are not on the hot paths.
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="schema"), name="docs"),

@@ -48,6 +48,7 @@ from coupons.services import redemptions as redemption_service
 from coupons.services.batches import acreate_coupon_batch
 from coupons.services.idempotency import StoredAnswer
 from coupons.services.operations import adatabase_answers
+from coupons.services.webhooks import apending_backlog
 from coupons.throttling import count_unknown_code, refuse_throttled_customer
 
 
@@ -272,7 +273,11 @@ class ReadyView(ApiView):
     )
     async def get(self, request: Request) -> HttpResponse:
         if await adatabase_answers():
-            return json_response({"status": "ok", "database": "ok"})
+            pending, oldest = await apending_backlog()
+            # The webhook backlog is shown, not judged: a receiver that is down makes a
+            # backlog, and taking this server out of rotation would not bring it back.
+            webhooks = {"pending": pending, "oldest_due_seconds": round(oldest, 1)}
+            return json_response({"status": "ok", "database": "ok", "webhooks": webhooks})
         return problem_response(
             "database_unavailable", "The database does not answer.", headers={"Retry-After": "1"}
         )

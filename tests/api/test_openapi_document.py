@@ -24,6 +24,11 @@ CONTRACT = {
     ("post", "/v1/reservations/{reservation_id}/confirm/"),
     ("post", "/v1/reservations/{reservation_id}/release/"),
     ("get", "/v1/events/"), ("get", "/v1/events/{event_id}/"),
+    ("post", "/v1/webhook-endpoints/"), ("get", "/v1/webhook-endpoints/"),
+    ("get", "/v1/webhook-endpoints/{endpoint_id}/"),
+    ("patch", "/v1/webhook-endpoints/{endpoint_id}/"),
+    ("delete", "/v1/webhook-endpoints/{endpoint_id}/"),
+    ("get", "/v1/webhook-endpoints/{endpoint_id}/deliveries/"),
 }  # fmt: skip
 
 

@@ -38,6 +38,8 @@ ROUTES = [
     "/v1/validations/", "/v1/campaigns/", f"/v1/campaigns/{ID}/",
     "/v1/reservations/", f"/v1/reservations/{ID}/", f"/v1/reservations/{ID}/confirm/",
     f"/v1/reservations/{ID}/release/", "/v1/events/", f"/v1/events/{ID}/",
+    "/v1/webhook-endpoints/", f"/v1/webhook-endpoints/{ID}/",
+    f"/v1/webhook-endpoints/{ID}/deliveries/",
     "/v1/schema/", "/v1/docs/", "/healthz", "/healthz/", "/readyz", "/readyz/",
 ]  # fmt: skip
 
