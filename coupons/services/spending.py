@@ -7,6 +7,8 @@ the coupon row, then the campaign row, then the customer's counter row. Returnin
 holds locks their reservation rows (SKIP LOCKED: one being confirmed or released is that
 transaction's business), then their coupons in id order, then campaigns in id order, then
 counters; so it never waits on a redemption, a hold, a confirm or a release in a cycle.
+A redemption or hold that reclaims them does so in its own transaction, with its code's
+coupon row locked in its id-order turn among theirs (`reclaiming_expired_holds`).
 """
 
 from __future__ import annotations
@@ -146,14 +148,25 @@ def _why_not_redeemable(
 
 def reclaiming_expired_holds[T](key: str, now: datetime, attempt: Callable[[], T]) -> T:
     """`attempt` (a transaction of its own, or a savepoint); when refused for want of
-    uses, capacity, budget or a slot while holds of the code (or of its campaign's codes)
-    have expired, those are given back first and `attempt` runs once more."""
+    uses, capacity, budget or a slot, ONE transaction gives back the expired holds of the
+    code and of its campaign's codes and runs `attempt` once more: both commit or neither
+    does, so a retry refused again leaves the expired holds held (for the sweeper).
+
+    The retry runs even when this call returned none: refusals that met the same expired
+    holds at once all come here, one of them returns them all (the others skip its
+    locked rows) and only one use of what it freed is its own; the others' retries wait
+    on its locks, then find the rest free."""
     try:
         return attempt()
     except _RECLAIMABLE:
-        if not return_expired_holds(now=now, code_key=key):
-            raise
-    return attempt()
+        pass
+    # The first attempt rolled back and holds no lock. The reclaim locks the expired
+    # reservation rows (SKIP LOCKED), then the code's own coupon row with the holds'
+    # coupons in id order, then campaigns, then counters; the retry then takes only rows
+    # it already holds, or its customer's counter after its campaign: the lock order.
+    with transaction.atomic():
+        return_expired_holds(now=now, code_key=key)
+        return attempt()
 
 
 def return_expired_holds(
@@ -164,6 +177,7 @@ def return_expired_holds(
     once (the status moves from held under the row lock); of one code and its campaign's
     codes, of `ids`, or (the sweeper) all. How many were returned."""
     holds = Reservation.objects.filter(status=ReservationStatus.HELD, expires_at__lte=now)
+    also_lock = None
     if ids is not None:
         holds = holds.filter(pk__in=ids)
     if code_key is not None:
@@ -175,6 +189,7 @@ def return_expired_holds(
         # One read decides the common refusal (nothing held anywhere): no transaction.
         if coupon is None or not (coupon[2] or coupon[3]):
             return 0
+        also_lock = coupon[0]
         same = Q(coupon_id=coupon[0])
         holds = holds.filter(same | Q(coupon__campaign_id=coupon[1]) if coupon[1] else same)
     with transaction.atomic():
@@ -190,16 +205,20 @@ def return_expired_holds(
         Reservation.objects.filter(pk__in=[r[0] for r in rows]).update(
             status=ReservationStatus.EXPIRED, returned_at=now
         )
-        give_back_holds([(r[1], r[2], r[3], r[4]) for r in rows], now=now)
+        give_back_holds([(r[1], r[2], r[3], r[4]) for r in rows], now=now, also_lock=also_lock)
     return len(rows)
 
 
 def give_back_holds(
-    holds: list[tuple[uuid.UUID, uuid.UUID | None, str | None, int | None]], *, now: datetime
+    holds: list[tuple[uuid.UUID, uuid.UUID | None, str | None, int | None]],
+    *,
+    now: datetime,
+    also_lock: uuid.UUID | None = None,
 ) -> None:
     """Return holds' uses (coupon, campaign, customer, discount each), inside the caller's
     transaction, which holds their reservation rows: coupons, then campaigns, then
-    counters, each in id order (the lock order)."""
+    counters, each in id order (the lock order). `also_lock`: a coupon locked in its
+    turn among them, for the caller to spend a use of in the same transaction."""
     per_coupon: Counter[uuid.UUID] = Counter()
     per_campaign: dict[uuid.UUID, list[int]] = defaultdict(lambda: [0, 0])
     per_customer: Counter[tuple[uuid.UUID, str]] = Counter()
@@ -210,8 +229,11 @@ def give_back_holds(
             per_campaign[campaign_id][1] += discount or 0
             if customer_id:
                 per_customer[(campaign_id, customer_id)] += 1
-    for coupon_id in sorted(per_coupon):
+    for coupon_id in sorted(per_coupon.keys() | ({also_lock} if also_lock else set())):
         n = per_coupon[coupon_id]
+        if not n:
+            list(Coupon.objects.select_for_update().filter(pk=coupon_id).values_list("pk"))
+            continue
         Coupon.objects.filter(pk=coupon_id).update(
             remaining_count=F("remaining_count") + n, held_count=F("held_count") - n, updated_at=now
         )
