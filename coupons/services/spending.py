@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q, Sum
 
 from coupons.db import raw
 from coupons.domain.discounts import DISCOUNT_FIELDS, Order, discount_for, discount_from_columns
@@ -66,6 +66,38 @@ def live_uses_of(coupon_id: uuid.UUID, customer_id: str) -> int:
         coupon_id=coupon_id, customer_id=customer_id, status=ReservationStatus.HELD
     ).count()
     return redeemed + held
+
+
+class ExpiredHolds(NamedTuple):
+    """Held holds past their expiry that nothing returned yet, of a coupon (and of its
+    campaign's codes): what the next redemption would reclaim before spending."""
+
+    of_coupon: int = 0
+    of_campaign: int = 0
+    campaign_discount: int = 0
+    customers_of_coupon: int = 0
+    customers_of_campaign: int = 0
+
+
+def expired_holds_of(
+    coupon_id: uuid.UUID, *, campaign_id: uuid.UUID | None, customer_id: str | None,
+    now: datetime,
+) -> ExpiredHolds:  # fmt: skip
+    """One aggregate read, no lock (a validation's question: it counts them as free)."""
+    same = Q(coupon_id=coupon_id)
+    mine = Q(customer_id=customer_id) if customer_id else Q(pk__in=[])
+    totals = (
+        Reservation.objects.filter(status=ReservationStatus.HELD, expires_at__lte=now)
+        .filter(same | Q(coupon__campaign_id=campaign_id) if campaign_id else same)
+        .aggregate(
+            of_coupon=Count("pk", filter=same),
+            of_campaign=Count("pk"),
+            campaign_discount=Sum("discount_amount", default=0),
+            customers_of_coupon=Count("pk", filter=same & mine),
+            customers_of_campaign=Count("pk", filter=mine),
+        )
+    )
+    return ExpiredHolds(**totals)
 
 
 def not_found(code: str) -> CouponNotFound:

@@ -121,3 +121,74 @@ def test_concurrent_reclaims_across_a_campaigns_codes_neither_deadlock_nor_overs
     campaign = Campaign.objects.get(pk=campaign.id)
     assert (campaign.held_count, campaign.redemption_count) == (0, 4)
     assert broken_invariants() == [] and broken_campaign_counters() == []
+
+
+def test_a_code_held_only_by_expired_holds_validates_and_nothing_is_returned():
+    coupon = make_coupon("LOOK", init_count=1, per_customer_limit=1)
+    start = timezone.now()
+    reservation_service.hold_coupon(code="look", customer_id="a", ttl_seconds=10, now=start)
+    before = redemption_service.validate_code(code="look", customer_id="a", now=start)
+    assert (before.valid, before.reason, before.remaining_count) == (False, "coupon_exhausted", 0)
+    later = start + timedelta(seconds=10)
+    after = redemption_service.validate_code(code="look", customer_id="a", now=later)
+    assert (after.valid, after.reason, after.remaining_count) == (True, None, 1)
+    # A validation spends nothing, and returns nothing either: that is the next
+    # redemption's (or the sweeper's) job.
+    assert held_statuses() == ["held"]
+    coupon.refresh_from_db()
+    assert (coupon.remaining_count, coupon.held_count) == (0, 1)
+    assert redemption_service.redeem_coupon(code="look", customer_id="a", now=later)
+
+
+def test_a_customer_limit_met_only_by_expired_holds_validates():
+    make_coupon("MINE", init_count=5, per_customer_limit=1)
+    start = timezone.now()
+    reservation_service.hold_coupon(code="mine", customer_id="a", ttl_seconds=10, now=start)
+    refused = redemption_service.validate_code(code="mine", customer_id="a", now=start)
+    assert refused.reason == "customer_limit_reached"
+    later = start + timedelta(seconds=10)
+    assert redemption_service.validate_code(code="mine", customer_id="a", now=later).valid
+
+
+def test_a_campaign_spent_only_by_expired_holds_validates_with_its_discount():
+    campaign = campaign_service.create_campaign(
+        name="C", discount={"amount_off": 500, "currency": "EUR"}, max_redemptions=1,
+        budget={"amount": 500, "currency": "EUR"}, per_customer_limit=1,
+    )  # fmt: skip
+    make_coupon("SEEN-A", init_count=5, campaign_id=campaign.id)
+    make_coupon("SEEN-B", init_count=5, campaign_id=campaign.id)
+    order = {"amount": 2000, "currency": "EUR"}
+    start = timezone.now()
+    reservation_service.hold_coupon(
+        code="seen-a", customer_id="x", order=order, ttl_seconds=30, now=start
+    )
+    refused = redemption_service.validate_code(
+        code="seen-b", customer_id="x", order=order, now=start
+    )
+    assert refused.reason == "campaign_exhausted"
+    later = start + timedelta(seconds=30)
+    valid = redemption_service.validate_code(code="seen-b", customer_id="x", order=order, now=later)
+    assert (valid.valid, valid.discount_amount, valid.amount_after_discount) == (True, 500, 1500)
+    # x's expired hold frees the campaign's capacity and budget for anyone.
+    other = redemption_service.validate_code(code="seen-b", customer_id="y", order=order, now=later)
+    assert other.valid
+    campaign.refresh_from_db()
+    assert (campaign.held_count, campaign.discount_total) == (1, 500)
+
+
+def test_a_budget_spent_only_by_expired_holds_validates():
+    campaign = campaign_service.create_campaign(
+        name="C", discount={"amount_off": 500, "currency": "EUR"},
+        budget={"amount": 500, "currency": "EUR"},
+    )  # fmt: skip
+    make_coupon("BUDGET-A", init_count=5, campaign_id=campaign.id)
+    make_coupon("BUDGET-B", init_count=5, campaign_id=campaign.id)
+    order = {"amount": 2000, "currency": "EUR"}
+    start = timezone.now()
+    reservation_service.hold_coupon(code="budget-a", order=order, ttl_seconds=30, now=start)
+    assert (
+        redemption_service.validate_code(code="budget-b", order=order, now=start).reason
+        == "budget_exhausted"
+    )
+    later = start + timedelta(seconds=30)
+    assert redemption_service.validate_code(code="budget-b", order=order, now=later).valid
