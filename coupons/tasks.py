@@ -1,5 +1,5 @@
 """Background work, on Django's own tasks framework (django.tasks): the periodic sweep that
-gives back holds past their expiry. `manage.py run_worker` enqueues it every few seconds."""
+gives back holds past their expiry (scheduled by coupons/schedule.py, run by run_worker)."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ from coupons.errors import (
 )
 from coupons.models import Coupon, Redemption
 from coupons.services.coupons import as_discount
+from coupons.services.hold_cleanup import clear_ended_holds
 from coupons.services.pages import Cursor, Page, keyset_page
 
 WINDOW_CONSTRAINT = "campaign_window_starts_before_it_expires"
@@ -169,14 +170,18 @@ def set_campaigns_active(campaign_ids: list[uuid.UUID], *, active: bool) -> int:
     )
 
 
-def delete_campaign(campaign_id: uuid.UUID) -> None:
-    """Delete a campaign and its codes, if none of them was ever redeemed.
+def delete_campaign(campaign_id: uuid.UUID, *, now: datetime | None = None) -> None:
+    """Delete a campaign and its codes, if none of them was ever redeemed (nor is held
+    now); their holds that ended without a redemption go with them.
 
-    Its coupon rows go first, then its own row: the lock order of every path (coupons.
-    services.campaign_redemptions), so a delete never deadlocks with a redemption."""
+    Its holds' rows, then its coupon rows go first, then its own row: the lock order of
+    every path (coupons.services.campaign_redemptions), so a delete never deadlocks with a
+    redemption."""
     try:
         with transaction.atomic():
-            Coupon.objects.filter(campaign_id=campaign_id).delete()
+            codes = Coupon.objects.filter(campaign_id=campaign_id)
+            clear_ended_holds(codes, now=now or timezone.now())
+            codes.delete()
             deleted, _ = Campaign.objects.filter(pk=campaign_id).delete()
     except ProtectedError as exc:  # the redemptions' FK is PROTECT
         raise HasRedemptions("A code of the campaign has been redeemed: deactivate it.") from exc

@@ -26,6 +26,7 @@ from coupons.errors import (
     ValidationFailed,
 )
 from coupons.models import Campaign, Coupon, Redemption, Reservation, ReservationStatus
+from coupons.services.hold_cleanup import clear_ended_holds
 from coupons.services.pages import Cursor, Page, keyset_page
 
 HELD = ReservationStatus.HELD
@@ -190,11 +191,14 @@ def set_coupons_active(coupon_ids: list[uuid.UUID], *, active: bool) -> int:
     )
 
 
-def delete_coupon(coupon_id: uuid.UUID) -> None:
-    """Delete a coupon that was never redeemed; history is never lost."""
+def delete_coupon(coupon_id: uuid.UUID, *, now: datetime | None = None) -> None:
+    """Delete a coupon that was never redeemed (nor is held now); history is never lost.
+    Its holds that ended without a redemption go with it."""
     try:
         with transaction.atomic():
-            deleted, _ = Coupon.objects.filter(pk=coupon_id).delete()
+            coupon = Coupon.objects.filter(pk=coupon_id)
+            clear_ended_holds(coupon, now=now or timezone.now())
+            deleted, _ = coupon.delete()
     except ProtectedError as exc:  # the redemptions' FK is PROTECT
         raise HasRedemptions() from exc
     except IntegrityError as exc:  # a redemption committed between Django's check and delete
