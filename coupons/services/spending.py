@@ -180,9 +180,10 @@ def _why_not_redeemable(
 
 def reclaiming_expired_holds[T](key: str, now: datetime, attempt: Callable[[], T]) -> T:
     """`attempt` (a transaction of its own, or a savepoint); when refused for want of
-    uses, capacity, budget or a slot, ONE transaction gives back the expired holds of the
-    code and of its campaign's codes and runs `attempt` once more: both commit or neither
-    does, so a retry refused again leaves the expired holds held (for the sweeper).
+    uses, capacity, budget or a slot while the code or its campaign holds anything, ONE
+    transaction gives back the expired holds of the code and of its campaign's codes and
+    runs `attempt` once more: both commit or neither does, so a retry refused again leaves
+    the expired holds held (for the sweeper).
 
     The retry runs even when this call returned none: refusals that met the same expired
     holds at once all come here, one of them returns them all (the others skip its
@@ -190,40 +191,51 @@ def reclaiming_expired_holds[T](key: str, now: datetime, attempt: Callable[[], T
     on its locks, then find the rest free."""
     try:
         return attempt()
-    except _RECLAIMABLE:
-        pass
+    except _RECLAIMABLE as refused:
+        refusal = refused
+    scope = _hold_scope(key)
+    if scope is None:
+        # Nothing held under the code (the common refusal, one read): the refusal stands.
+        # Holds another transaction returned after it count as given back after it, as a
+        # revert's use would (coupons.services.spending._why_not_redeemable).
+        raise refusal
     # The first attempt rolled back and holds no lock. The reclaim locks the expired
     # reservation rows (SKIP LOCKED), then the code's own coupon row with the holds'
     # coupons in id order, then campaigns, then counters; the retry then takes only rows
     # it already holds, or its customer's counter after its campaign: the lock order.
     with transaction.atomic():
-        return_expired_holds(now=now, code_key=key)
+        return_expired_holds(now=now, scope=scope)
         return attempt()
 
 
+def _hold_scope(code_key: str) -> tuple[uuid.UUID, uuid.UUID | None] | None:
+    """The ids of the code's coupon and campaign while either holds anything; else None."""
+    coupon = (
+        Coupon.objects.filter(code__upper=code_key)
+        .values_list("id", "campaign_id", "held_count", "campaign__held_count")
+        .first()
+    )
+    if coupon is None or not (coupon[2] or coupon[3]):
+        return None
+    return coupon[0], coupon[1]
+
+
 def return_expired_holds(
-    *, now: datetime, code_key: str | None = None, ids: list[uuid.UUID] | None = None,
-    limit: int = 1000,
+    *, now: datetime, scope: tuple[uuid.UUID, uuid.UUID | None] | None = None,
+    ids: list[uuid.UUID] | None = None, limit: int = 1000,
 ) -> int:  # fmt: skip
     """Mark held holds past `expires_at` as expired and give back what each took, exactly
-    once (the status moves from held under the row lock); of one code and its campaign's
-    codes, of `ids`, or (the sweeper) all. How many were returned."""
+    once (the status moves from held under the row lock); of a coupon and its campaign's
+    codes (`scope`, whose coupon row is locked in its turn too), of `ids`, or (the
+    sweeper) all. How many were returned."""
     holds = Reservation.objects.filter(status=ReservationStatus.HELD, expires_at__lte=now)
     also_lock = None
     if ids is not None:
         holds = holds.filter(pk__in=ids)
-    if code_key is not None:
-        coupon = (
-            Coupon.objects.filter(code__upper=code_key)
-            .values_list("id", "campaign_id", "held_count", "campaign__held_count")
-            .first()
-        )
-        # One read decides the common refusal (nothing held anywhere): no transaction.
-        if coupon is None or not (coupon[2] or coupon[3]):
-            return 0
-        also_lock = coupon[0]
-        same = Q(coupon_id=coupon[0])
-        holds = holds.filter(same | Q(coupon__campaign_id=coupon[1]) if coupon[1] else same)
+    if scope is not None:
+        also_lock, campaign_id = scope
+        same = Q(coupon_id=also_lock)
+        holds = holds.filter(same | Q(coupon__campaign_id=campaign_id) if campaign_id else same)
     with transaction.atomic():
         rows = list(
             holds.select_for_update(skip_locked=True, of=("self",))
