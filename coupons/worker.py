@@ -72,7 +72,12 @@ class Scheduler(threading.Thread):
 
 class QueueWorker(Worker):
     """django-tasks-db's worker, stopped by SIGTERM or SIGINT after the task it is running
-    (a second signal ends it at once), never by `sys.exit` from a handler mid-claim."""
+    (a second signal, a while later, ends it at once), never by `sys.exit` from a handler
+    mid-claim."""
+
+    # Ctrl-C under `make run` reaches the worker twice at once (the terminal's SIGINT to
+    # the process group, bin/run-all's SIGTERM): one request to stop, not an insistence.
+    SAME_REQUEST_SECONDS = 2.0
 
     def __init__(self, *, stop: threading.Event, poll: float, batch: bool = False) -> None:
         super().__init__(
@@ -81,10 +86,15 @@ class QueueWorker(Worker):
             worker_id=f"{socket.gethostname()[:40]}-{os.getpid()}", excluded_queue_names=[],
         )  # fmt: skip
         self.stop = stop
+        self.stop_requested_at: float | None = None
 
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
-        if not self.running:
-            raise SystemExit(1)
+        now = time.monotonic()
+        if self.stop_requested_at is not None:
+            if now - self.stop_requested_at > self.SAME_REQUEST_SECONDS:
+                raise SystemExit(1)
+            return
+        self.stop_requested_at = now
         logger.info("worker: %s, stopping after the current task", signal.strsignal(signum))
         self.running = False
         self.stop.set()

@@ -175,6 +175,8 @@ def test_sigterm_lets_the_running_sweep_finish_then_stops_the_worker(tmp_path, o
     with worker_process(tmp_path, "worker") as (worker, log):
         with coupon_row_locked("FINISHED"):
             wait_for(lambda: running_sweeps() == 1, 20, log.read_text)
+            # As Ctrl-C under `make run` does: the terminal's SIGINT and bin/run-all's SIGTERM.
+            worker.send_signal(signal.SIGINT)
             worker.send_signal(signal.SIGTERM)
             time.sleep(0.5)
             assert worker.poll() is None, log.read_text()
