@@ -34,6 +34,8 @@ from tests.servers import ROOT, server_env, start_server, stop_server
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 SWEEP = sweep_expired_holds_task.module_path
+# The worker processes' connections, by name (libpq's PGAPPNAME): the only ones cut off.
+WORKER_APP = "coupons-test-worker"
 
 
 def expired_hold(code: str) -> Reservation:
@@ -67,7 +69,12 @@ def worker_process(
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_worker", "--poll", "0.2"],
         cwd=ROOT,
-        env=server_env(SWEEP_INTERVAL_SECONDS="1", DJANGO_STATIC_ROOT=str(log_dir), **env),
+        env=server_env(
+            SWEEP_INTERVAL_SECONDS="1",
+            DJANGO_STATIC_ROOT=str(log_dir),
+            PGAPPNAME=WORKER_APP,
+            **env,
+        ),
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -111,10 +118,10 @@ def test_the_worker_make_run_starts_returns_an_expired_hold(tmp_path, on_postgre
         wait_for(lambda: status_of(held) == ReservationStatus.EXPIRED, 20, server.log.read_text)
         coupon = Coupon.objects.get(code="SWEPT-LIVE")
         assert (coupon.remaining_count, coupon.held_count) == (1, 0)
-        # It ran on the queue: the sweep's result is a row of django-tasks-db's table.
-        assert DBTaskResult.objects.filter(
-            task_path=SWEEP, status=TaskResultStatus.SUCCESSFUL
-        ).exists()
+        # It ran on the queue: the sweep's result is a row of django-tasks-db's table
+        # (marked a moment after the sweep's own transaction commits).
+        succeeded = DBTaskResult.objects.filter(task_path=SWEEP, status=TaskResultStatus.SUCCESSFUL)
+        wait_for(succeeded.exists, 5, server.log.read_text)
     finally:
         stop_server(server)
     # SIGTERM to the supervisor stopped both: it exited, so it reaped its children.
@@ -197,9 +204,6 @@ def test_a_worker_cut_off_from_the_database_keeps_sweeping(tmp_path, on_postgres
         )
         # As a database restart does: every connection of the worker ends under it, and
         # for a while no new one is accepted.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            (mine,) = cursor.fetchone()
         name = connection.settings_dict["NAME"]
         with maintenance_connection() as admin:
             admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(
@@ -207,8 +211,8 @@ def test_a_worker_cut_off_from_the_database_keeps_sweeping(tmp_path, on_postgres
             try:
                 admin.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = %s AND pid <> %s",
-                    [name, mine],
+                    "WHERE datname = %s AND application_name = %s",
+                    [name, WORKER_APP],
                 )
                 time.sleep(3)
             finally:
