@@ -7,8 +7,9 @@ the coupon row, then the campaign row, then the customer's counter row. Returnin
 holds locks their reservation rows (SKIP LOCKED: one being confirmed or released is that
 transaction's business), then their coupons in id order, then campaigns in id order, then
 counters; so it never waits on a redemption, a hold, a confirm or a release in a cycle.
-A redemption or hold that reclaims them does so in its own transaction, with its code's
-coupon row locked in its id-order turn among theirs (`reclaiming_expired_holds`).
+A redemption or hold that reclaims them does so in the transaction that then takes its
+use, with its code's coupon row locked in its id-order turn among theirs
+(`reclaiming_expired_holds`).
 """
 
 from __future__ import annotations
