@@ -66,6 +66,10 @@ class Scheduler(threading.Thread):
                 connections.close_all()
                 wait = RETRY_WAITS[min(failures, len(RETRY_WAITS) - 1)]
                 failures += 1
+            except Exception:
+                # Anything else is logged, never the end of the schedule (the sweep's).
+                logger.exception("scheduler: enqueueing failed")
+                wait = RETRY_WAITS[-1]
             self.stop.wait(wait)
         connections.close_all()
 
