@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks_db",
     "coupons",
 ]
 
@@ -157,6 +158,18 @@ DATABASES = {"default": database_settings(env.str("DATABASE_URL", default=""))}
 # the pool has connections, so neither waits on the other.
 DB_WORKER_THREADS = env.int("DB_WORKER_THREADS", default=env.int("DB_POOL_MAX_SIZE", default=20))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Django's own tasks framework on a table of this database (django-tasks-db): enqueued by
+# `manage.py run_worker`'s scheduler and the app, run by that same worker (coupons.worker).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# How often the worker returns expired holds (coupons.schedule); the contract allows 60 s.
+SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=10.0)
+if not 0 < SWEEP_INTERVAL_SECONDS <= 60:
+    raise ImproperlyConfigured("SWEEP_INTERVAL_SECONDS must be more than 0 and at most 60")
+# How often the worker sends due webhook deliveries (coupons/schedule.py).
+WEBHOOK_INTERVAL_SECONDS = env.float("WEBHOOK_INTERVAL_SECONDS", default=1.0)
+if not 0 < WEBHOOK_INTERVAL_SECONDS <= 10:
+    raise ImproperlyConfigured("WEBHOOK_INTERVAL_SECONDS must be more than 0 and at most 10")
 
 CACHE_URL = env.str("REDIS_URL", default="") or env.str("CACHE_URL", default="")
 if CACHE_URL:

@@ -26,7 +26,7 @@ from coupons.domain.discounts import (
     percent_json,
 )
 from coupons.errors import DomainError
-from coupons.models import ApiKey, Coupon, Redemption
+from coupons.models import ApiKey, Coupon, Redemption, Reservation
 from coupons.services import api_keys, batches, redemptions
 from coupons.services import coupons as coupon_service
 
@@ -123,17 +123,6 @@ class CouponAdmin(admin.ModelAdmin):
         obj.created_at, obj.updated_at = created.created_at, created.updated_at
         obj._state.adding = False
 
-    def delete_model(self, request: HttpRequest, obj: Coupon) -> None:
-        self.delete_queryset(request, Coupon.objects.filter(pk=obj.pk))
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
-        # Each through the service, so each deletion writes its coupon.deleted event.
-        for coupon_id in queryset.values_list("pk", flat=True):
-            try:
-                coupon_service.delete_coupon(coupon_id)
-            except DomainError as exc:
-                self.message_user(request, f"{coupon_id}: {exc.detail}", messages.ERROR)
-
     @admin.action(description="Activate selected coupons", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
         done = coupon_service.set_coupons_active(
@@ -162,6 +151,28 @@ class CouponAdmin(admin.ModelAdmin):
         response = StreamingHttpResponse(csv_rows(header, rows), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="coupons.csv"'
         return response
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # Holds that ended go with a never-redeemed coupon and a live one is the service's
+        # to refuse (coupons.services.hold_cleanup): only redemptions protect it here.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if not Redemption.objects.filter(coupon__in=list(objs)).exists():
+            protected = []
+        # Holds have no delete of their own in the admin; the service deletes ended ones.
+        perms_needed = set(perms_needed) - {str(Reservation._meta.verbose_name)}
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: Coupon) -> None:
+        self.delete_queryset(request, Coupon.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
+        # Each through the service, as the API's DELETE: refused while a hold is live, and
+        # each deletion writes its coupon.deleted event.
+        for coupon in queryset:
+            try:
+                coupon_service.delete_coupon(coupon.pk)
+            except DomainError as exc:
+                self.message_user(request, f"{coupon}: {exc.detail}", messages.ERROR)
 
     def get_urls(self) -> list[URLPattern]:
         batch = path(

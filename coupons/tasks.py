@@ -1,6 +1,6 @@
 """Background work, on Django's own tasks framework (django.tasks): the periodic sweep that
-gives back holds past their expiry, and webhook delivery. `manage.py run_worker` enqueues
-them every few seconds and every second."""
+gives back holds past their expiry, and webhook delivery (both scheduled by
+coupons/schedule.py, run by run_worker)."""
 
 from __future__ import annotations
 

@@ -38,3 +38,24 @@ def test_a_hold_is_listed_per_coupon_and_released_from_the_admin_once(staff):
     coupon = Coupon.objects.get(pk=coupon.pk)
     assert (coupon.remaining_count, coupon.held_count) == (2, 0)
     assert broken_invariants() == []
+
+
+def test_the_admin_deletes_a_coupon_whose_hold_ended_and_refuses_one_held_now(staff):
+    ended = make_coupon("ENDED-ADMIN", init_count=2)
+    released = reservations.hold_coupon(code="ended-admin")
+    reservations.release_reservation(released.id)
+    live = make_coupon("LIVE-ADMIN", init_count=2)
+    reservations.hold_coupon(code="live-admin")
+
+    page = staff.get(reverse("admin:coupons_coupon_delete", args=[ended.pk])).content.decode()
+    assert "cannot delete" not in page.lower()
+    staff.post(reverse("admin:coupons_coupon_delete", args=[ended.pk]), {"post": "yes"})
+    refused = staff.post(
+        reverse("admin:coupons_coupon_delete", args=[live.pk]), {"post": "yes"}, follow=True
+    )
+
+    assert not Coupon.objects.filter(pk=ended.pk).exists()
+    assert not Reservation.objects.filter(pk=released.id).exists()
+    assert Coupon.objects.filter(pk=live.pk).exists()
+    assert "checkout holds a use" in refused.content.decode()
+    assert broken_invariants() == []

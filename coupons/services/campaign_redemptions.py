@@ -53,13 +53,14 @@ def _limit_reached(customer_id: str, limit: int | None) -> CustomerLimitReached:
 
 
 def campaign_limit_refusal(
-    campaign_id: uuid.UUID, *, limit: int | None, customer_id: str | None
+    campaign_id: uuid.UUID, *, limit: int | None, customer_id: str | None, expired: int = 0
 ) -> CustomerLimitReached | None:
     """Whether the customer already holds the campaign's limit (a validation's question;
-    a redemption takes the slot with `take_customer_slot` instead)."""
+    a redemption takes the slot with `take_customer_slot` instead), less `expired` holds
+    of theirs that still count but would be returned first."""
     if limit is None or not customer_id:
         return None
-    if live_campaign_redemptions_of(campaign_id, customer_id) >= limit:
+    if live_campaign_redemptions_of(campaign_id, customer_id) - expired >= limit:
         return _limit_reached(customer_id, limit)
     return None
 

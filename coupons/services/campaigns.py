@@ -27,6 +27,7 @@ from coupons.errors import (
 from coupons.models import Coupon, Redemption
 from coupons.services.coupons import as_discount
 from coupons.services.events import record, record_campaign, record_many
+from coupons.services.hold_cleanup import clear_ended_holds
 from coupons.services.pages import Cursor, Page, keyset_page
 from coupons.shapes import CAMPAIGN, COUPON
 
@@ -191,24 +192,27 @@ def set_campaigns_active(campaign_ids: list[uuid.UUID], *, active: bool) -> int:
     return len(ids)
 
 
-def delete_campaign(campaign_id: uuid.UUID) -> None:
-    """Delete a campaign and its codes, if none of them was ever redeemed.
+def delete_campaign(campaign_id: uuid.UUID, *, now: datetime | None = None) -> None:
+    """Delete a campaign and its codes, if none of them was ever redeemed (nor is held
+    now); their holds that ended without a redemption go with them.
 
-    Its coupon rows go first, then its own row: the lock order of every path (coupons.
-    services.campaign_redemptions), so a delete never deadlocks with a redemption."""
+    Its holds' rows, then its coupon rows go first, then its own row: the lock order of
+    every path (coupons.services.campaign_redemptions), so a delete never deadlocks with a
+    redemption."""
     try:
         with transaction.atomic():
-            # Their data: each object as it was last, its codes locked (coupon rows first,
-            # the lock order). A code committed after this read is not deleted: the
-            # campaign's own delete then fails on its foreign key (HasRedemptions below).
-            codes = list(
-                Coupon.objects.select_for_update().filter(campaign_id=campaign_id).order_by("pk")
-            )
+            now = now or timezone.now()
+            of_campaign = Coupon.objects.filter(campaign_id=campaign_id)
+            # Locks their holds, then the codes in id order (the lock order), or refuses
+            # while one is live. Their data: each object as it was last. A code committed
+            # after this read is not deleted: the campaign's own delete then fails on its
+            # foreign key (HasRedemptions below).
+            clear_ended_holds(of_campaign, now=now)
+            codes = list(of_campaign.order_by("pk"))
             last = _with_counts().filter(pk=campaign_id).first()
             Coupon.objects.filter(pk__in=[c.pk for c in codes]).delete()
             deleted, _ = Campaign.objects.filter(pk=campaign_id).delete()
             if deleted:
-                now = timezone.now()
                 record_many("coupon.deleted", COUPON, codes, now=now)
                 record("campaign.deleted", CAMPAIGN, last, now=now)
     except ProtectedError as exc:  # the redemptions' FK is PROTECT

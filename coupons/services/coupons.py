@@ -27,6 +27,7 @@ from coupons.errors import (
 )
 from coupons.models import Campaign, Coupon, Redemption, Reservation, ReservationStatus
 from coupons.services.events import record, record_coupon
+from coupons.services.hold_cleanup import clear_ended_holds
 from coupons.services.pages import Cursor, Page, keyset_page
 from coupons.shapes import COUPON
 
@@ -200,16 +201,20 @@ def set_coupons_active(coupon_ids: list[uuid.UUID], *, active: bool) -> int:
     return len(changed)
 
 
-def delete_coupon(coupon_id: uuid.UUID) -> None:
-    """Delete a coupon that was never redeemed; history is never lost."""
+def delete_coupon(coupon_id: uuid.UUID, *, now: datetime | None = None) -> None:
+    """Delete a coupon that was never redeemed (nor is held now); history is never lost.
+    Its holds that ended without a redemption go with it."""
     try:
         with transaction.atomic():
-            # Locked, so its event holds the row as it was deleted.
-            last = Coupon.objects.select_for_update().filter(pk=coupon_id).first()
-            deleted, _ = Coupon.objects.filter(pk=coupon_id).delete()
+            now = now or timezone.now()
+            coupon = Coupon.objects.filter(pk=coupon_id)
+            # Locks its holds, then its row (the lock order), or refuses while one is live.
+            clear_ended_holds(coupon, now=now)
+            # Its event's data: the coupon as it was last (its row is locked).
+            last = coupon.first()
+            deleted, _ = coupon.delete()
             if deleted:
-                # Its data: the coupon as it was last.
-                record("coupon.deleted", COUPON, last)
+                record("coupon.deleted", COUPON, last, now=now)
     except ProtectedError as exc:  # the redemptions' FK is PROTECT
         raise HasRedemptions() from exc
     except IntegrityError as exc:  # a redemption committed between Django's check and delete

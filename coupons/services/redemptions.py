@@ -30,7 +30,14 @@ from coupons.services.campaign_redemptions import (
 )
 from coupons.services.events import record, record_use_taken
 from coupons.services.pages import Cursor, Page, keyset_page
-from coupons.services.spending import live_uses_of, not_found, reclaiming_expired_holds, take_use
+from coupons.services.spending import (
+    ExpiredHolds,
+    expired_holds_of,
+    live_uses_of,
+    not_found,
+    reclaiming_expired_holds,
+    take_use,
+)
 from coupons.shapes import REDEMPTION
 
 
@@ -185,18 +192,32 @@ def validate_code(
     if coupon is None:
         return ValidationResult(valid=False, reason=CouponNotFound.code, remaining_count=None)
     campaign = None if coupon.campaign_id is None else Campaign.objects.get(pk=coupon.campaign_id)
+    expired = ExpiredHolds()
+    if coupon.held_count or (campaign is not None and campaign.held_count):
+        # Expired holds nobody returned yet are free to the next redemption, which reclaims
+        # them first. A validation spends nothing, so it counts them as returned rather
+        # than returning them: no write, no lock, on a read (these rows are never saved).
+        expired = expired_holds_of(
+            coupon.id, campaign_id=coupon.campaign_id, customer_id=customer_id, now=now
+        )
+        coupon.remaining_count += expired.of_coupon
+        if campaign is not None:
+            campaign.held_count -= expired.of_campaign
+            campaign.discount_total -= expired.campaign_discount
     refusal = refusal_for(coupon, now=now, customer_id=customer_id, order=given, campaign=campaign)
     if (
         refusal is None
         and coupon.per_customer_limit is not None
         and customer_id
-        and live_uses_of(coupon.id, customer_id) >= coupon.per_customer_limit
+        and live_uses_of(coupon.id, customer_id) - expired.customers_of_coupon
+        >= coupon.per_customer_limit
     ):
         refusal = CustomerLimitReached()
     if refusal is None and campaign is not None:
         refusal = campaign_limit_refusal(
-            campaign.id, limit=campaign.per_customer_limit, customer_id=customer_id
-        )
+            campaign.id, limit=campaign.per_customer_limit, customer_id=customer_id,
+            expired=expired.customers_of_campaign,
+        )  # fmt: skip
     if refusal is not None:
         return ValidationResult(
             valid=False,

@@ -7,6 +7,9 @@ the coupon row, then the campaign row, then the customer's counter row. Returnin
 holds locks their reservation rows (SKIP LOCKED: one being confirmed or released is that
 transaction's business), then their coupons in id order, then campaigns in id order, then
 counters; so it never waits on a redemption, a hold, a confirm or a release in a cycle.
+A redemption or hold that reclaims them does so in the transaction that then takes its
+use, with its code's coupon row locked in its id-order turn among theirs
+(`reclaiming_expired_holds`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q, Sum
 
 from coupons.db import raw
 from coupons.domain.discounts import DISCOUNT_FIELDS, Order, discount_for, discount_from_columns
@@ -64,6 +67,38 @@ def live_uses_of(coupon_id: uuid.UUID, customer_id: str) -> int:
         coupon_id=coupon_id, customer_id=customer_id, status=ReservationStatus.HELD
     ).count()
     return redeemed + held
+
+
+class ExpiredHolds(NamedTuple):
+    """Held holds past their expiry that nothing returned yet, of a coupon (and of its
+    campaign's codes): what the next redemption would reclaim before spending."""
+
+    of_coupon: int = 0
+    of_campaign: int = 0
+    campaign_discount: int = 0
+    customers_of_coupon: int = 0
+    customers_of_campaign: int = 0
+
+
+def expired_holds_of(
+    coupon_id: uuid.UUID, *, campaign_id: uuid.UUID | None, customer_id: str | None,
+    now: datetime,
+) -> ExpiredHolds:  # fmt: skip
+    """One aggregate read, no lock (a validation's question: it counts them as free)."""
+    same = Q(coupon_id=coupon_id)
+    mine = Q(customer_id=customer_id) if customer_id else Q(pk__in=[])
+    totals = (
+        Reservation.objects.filter(status=ReservationStatus.HELD, expires_at__lte=now)
+        .filter(same | Q(coupon__campaign_id=campaign_id) if campaign_id else same)
+        .aggregate(
+            of_coupon=Count("pk", filter=same),
+            of_campaign=Count("pk"),
+            campaign_discount=Sum("discount_amount", default=0),
+            customers_of_coupon=Count("pk", filter=same & mine),
+            customers_of_campaign=Count("pk", filter=mine),
+        )
+    )
+    return ExpiredHolds(**totals)
 
 
 def not_found(code: str) -> CouponNotFound:
@@ -146,37 +181,62 @@ def _why_not_redeemable(
 
 def reclaiming_expired_holds[T](key: str, now: datetime, attempt: Callable[[], T]) -> T:
     """`attempt` (a transaction of its own, or a savepoint); when refused for want of
-    uses, capacity, budget or a slot while holds of the code (or of its campaign's codes)
-    have expired, those are given back first and `attempt` runs once more."""
+    uses, capacity, budget or a slot while the code or its campaign holds anything, ONE
+    transaction gives back the expired holds of the code and of its campaign's codes and
+    runs `attempt` once more: both commit or neither does, so a retry refused again leaves
+    the expired holds held (for the sweeper).
+
+    The retry runs even when this call returned none: refusals that met the same expired
+    holds at once all come here, one of them returns them all (the others skip its
+    locked rows) and only one use of what it freed is its own; the others' retries wait
+    on its locks, then find the rest free."""
     try:
         return attempt()
-    except _RECLAIMABLE:
-        if not return_expired_holds(now=now, code_key=key):
-            raise
-    return attempt()
+    except _RECLAIMABLE as refused:
+        refusal = refused
+    scope = _hold_scope(key)
+    if scope is None:
+        # Nothing held under the code (the common refusal, one read): the refusal stands.
+        # Holds another transaction returned after it count as given back after it, as a
+        # revert's use would (coupons.services.spending._why_not_redeemable).
+        raise refusal
+    # The first attempt rolled back and holds no lock. The reclaim locks the expired
+    # reservation rows (SKIP LOCKED), then the code's own coupon row with the holds'
+    # coupons in id order, then campaigns, then counters; the retry then takes only rows
+    # it already holds, or its customer's counter after its campaign: the lock order.
+    with transaction.atomic():
+        return_expired_holds(now=now, scope=scope)
+        return attempt()
+
+
+def _hold_scope(code_key: str) -> tuple[uuid.UUID, uuid.UUID | None] | None:
+    """The ids of the code's coupon and campaign while either holds anything; else None."""
+    coupon = (
+        Coupon.objects.filter(code__upper=code_key)
+        .values_list("id", "campaign_id", "held_count", "campaign__held_count")
+        .first()
+    )
+    if coupon is None or not (coupon[2] or coupon[3]):
+        return None
+    return coupon[0], coupon[1]
 
 
 def return_expired_holds(
-    *, now: datetime, code_key: str | None = None, ids: list[uuid.UUID] | None = None,
-    limit: int = 1000,
+    *, now: datetime, scope: tuple[uuid.UUID, uuid.UUID | None] | None = None,
+    ids: list[uuid.UUID] | None = None, limit: int = 1000,
 ) -> int:  # fmt: skip
     """Mark held holds past `expires_at` as expired and give back what each took, exactly
-    once (the status moves from held under the row lock); of one code and its campaign's
-    codes, of `ids`, or (the sweeper) all. How many were returned."""
+    once (the status moves from held under the row lock); of a coupon and its campaign's
+    codes (`scope`, whose coupon row is locked in its turn too), of `ids`, or (the
+    sweeper) all. How many were returned."""
     holds = Reservation.objects.filter(status=ReservationStatus.HELD, expires_at__lte=now)
+    also_lock = None
     if ids is not None:
         holds = holds.filter(pk__in=ids)
-    if code_key is not None:
-        coupon = (
-            Coupon.objects.filter(code__upper=code_key)
-            .values_list("id", "campaign_id", "held_count", "campaign__held_count")
-            .first()
-        )
-        # One read decides the common refusal (nothing held anywhere): no transaction.
-        if coupon is None or not (coupon[2] or coupon[3]):
-            return 0
-        same = Q(coupon_id=coupon[0])
-        holds = holds.filter(same | Q(coupon__campaign_id=coupon[1]) if coupon[1] else same)
+    if scope is not None:
+        also_lock, campaign_id = scope
+        same = Q(coupon_id=also_lock)
+        holds = holds.filter(same | Q(coupon__campaign_id=campaign_id) if campaign_id else same)
     with transaction.atomic():
         rows = list(
             holds.select_for_update(skip_locked=True, of=("self",))
@@ -190,7 +250,7 @@ def return_expired_holds(
         Reservation.objects.filter(pk__in=[r[0] for r in rows]).update(
             status=ReservationStatus.EXPIRED, returned_at=now
         )
-        give_back_holds([(r[1], r[2], r[3], r[4]) for r in rows], now=now)
+        give_back_holds([(r[1], r[2], r[3], r[4]) for r in rows], now=now, also_lock=also_lock)
         # Imported here: coupons.services.reservations imports this module.
         from coupons.services.reservations import record_expired_holds
 
@@ -199,11 +259,15 @@ def return_expired_holds(
 
 
 def give_back_holds(
-    holds: list[tuple[uuid.UUID, uuid.UUID | None, str | None, int | None]], *, now: datetime
+    holds: list[tuple[uuid.UUID, uuid.UUID | None, str | None, int | None]],
+    *,
+    now: datetime,
+    also_lock: uuid.UUID | None = None,
 ) -> None:
     """Return holds' uses (coupon, campaign, customer, discount each), inside the caller's
     transaction, which holds their reservation rows: coupons, then campaigns, then
-    counters, each in id order (the lock order)."""
+    counters, each in id order (the lock order). `also_lock`: a coupon locked in its
+    turn among them, for the caller to spend a use of in the same transaction."""
     per_coupon: Counter[uuid.UUID] = Counter()
     per_campaign: dict[uuid.UUID, list[int]] = defaultdict(lambda: [0, 0])
     per_customer: Counter[tuple[uuid.UUID, str]] = Counter()
@@ -214,8 +278,11 @@ def give_back_holds(
             per_campaign[campaign_id][1] += discount or 0
             if customer_id:
                 per_customer[(campaign_id, customer_id)] += 1
-    for coupon_id in sorted(per_coupon):
+    for coupon_id in sorted(per_coupon.keys() | ({also_lock} if also_lock else set())):
         n = per_coupon[coupon_id]
+        if not n:
+            list(Coupon.objects.select_for_update().filter(pk=coupon_id).values_list("pk"))
+            continue
         Coupon.objects.filter(pk=coupon_id).update(
             remaining_count=F("remaining_count") + n, held_count=F("held_count") - n, updated_at=now
         )

@@ -40,11 +40,11 @@ def start_worker(log_dir: Path, name: str, **env: str) -> subprocess.Popen[bytes
 def spawn_worker(log_dir: Path, name: str, **env: str) -> subprocess.Popen[bytes]:
     log = log_dir / f"{name}.log"
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_worker", "--interval", "60",
-         "--webhook-interval", "0.2"],
+        [sys.executable, "manage.py", "run_worker", "--poll", "0.1"],
         cwd=ROOT,
         env=server_env(
             DJANGO_STATIC_ROOT=str(log_dir), WEBHOOK_ALLOW_HTTP="1",
+            SWEEP_INTERVAL_SECONDS="60", WEBHOOK_INTERVAL_SECONDS="0.2",
             WEBHOOK_ALLOW_PRIVATE_HOSTS="1", **env,
         ),
         stdout=log.open("wb"),
