@@ -67,6 +67,8 @@ INSTALLED_APPS = [
 # The framework forks that keep thread hops off the API (coupons/api/fastpaths.py), all
 # behind this one switch; off, the stock Django, DRF and adrf code paths run instead.
 API_FAST_PATHS = env.bool("API_FAST_PATHS", default=True)
+# The API's answers encoded by orjson (coupons/api/http.py); off, by the standard library.
+API_ORJSON = env.bool("API_ORJSON", default=True)
 
 # Django's own middleware for the admin (sessions, CSRF, users, messages).
 ADMIN_MIDDLEWARE = [
