@@ -200,18 +200,39 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
+def group_pids(proc: subprocess.Popen) -> list[Path]:
+    found = []
+    for pid_dir in Path("/proc").iterdir():
+        if pid_dir.name.isdigit():
+            try:
+                if os.getpgid(int(pid_dir.name)) == proc.pid:
+                    found.append(pid_dir)
+            except (OSError, ProcessLookupError):
+                continue
+    return found
+
+
+def cpu_seconds(proc: subprocess.Popen) -> float:
+    """CPU time (user + system) of the server's processes so far: per request, a figure that
+    other work on a shared machine moves much less than the rate."""
+    total = 0
+    for pid_dir in group_pids(proc):
+        try:
+            fields = (pid_dir / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def worker_rss_mb(proc: subprocess.Popen) -> list[float]:
     """RSS of each process in the server's group (the uvicorn worker(s), and the
     supervisor when there are several workers)."""
     rss = []
-    for pid_dir in Path("/proc").iterdir():
-        if not pid_dir.name.isdigit():
-            continue
+    for pid_dir in group_pids(proc):
         try:
-            if os.getpgid(int(pid_dir.name)) != proc.pid:
-                continue
             status = (pid_dir / "status").read_text()
-        except (OSError, ProcessLookupError):
+        except OSError:
             continue
         match = re.search(r"VmRSS:\s+(\d+) kB", status)
         if match:
@@ -252,14 +273,23 @@ def broken_campaign_counters() -> str:
 
 
 def run_all(
-    url: str, script: Path, key: str, ids: list[str], kinds: set[str] | None = None, *, name: str
+    url: str,
+    script: Path,
+    key: str,
+    ids: list[str],
+    kinds: set[str] | None = None,
+    *,
+    name: str,
+    proc: subprocess.Popen,
 ) -> dict[str, dict]:
     results = {}
     for title, kind in SCENARIOS:
         if kinds is not None and kind not in kinds:
             continue
         wrk(url, script, kind, key, ids, 2)  # warm-up
+        cpu = cpu_seconds(proc)
         results[title] = result = wrk(url, script, kind, key, ids, SECONDS)
+        result["cpu_us"] = (cpu_seconds(proc) - cpu) / max(result["requests"], 1) * 1e6
         # Checked at the end of every scenario, so a failure names the one that broke it.
         if broken_invariants() != "0":
             raise SystemExit(f"INVARIANT BROKEN after {title!r}: {broken_invariants()} coupon(s)")
@@ -291,16 +321,15 @@ def main() -> None:
     script.write_text(LUA)
     proc, url = start("bench.yardstick:app", key)
     try:
-        bare = run_all(url, script, key, ids, name="yardstick")
+        bare = run_all(url, script, key, ids, name="yardstick", proc=proc)
     finally:
         stop(proc)
     proc, url = start("config.asgi:application", key, WORKERS[0])
     try:
-        ours = run_all(url, script, key, ids, name="service")
+        ours = run_all(url, script, key, ids, name="service", proc=proc)
         rss_1 = worker_rss_mb(proc)
-        again = run_all(
-            url, script, key, ids, name="service, round 2"
-        )  # a second round on the same processes: RSS flat?
+        # A second round on the same processes: is the RSS flat?
+        again = run_all(url, script, key, ids, name="service, round 2", proc=proc)
         rss_2 = worker_rss_mb(proc)
     finally:
         stop(proc)
@@ -308,14 +337,16 @@ def main() -> None:
     for workers in WORKERS[1:]:
         proc, url = start("config.asgi:application", key, workers)
         try:
-            more[workers] = run_all(url, script, key, ids, MAIN, name=f"{workers} workers")
+            more[workers] = run_all(
+                url, script, key, ids, MAIN, name=f"{workers} workers", proc=proc
+            )
         finally:
             stop(proc)
     cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
     print(f"\n{os.cpu_count()} cores ({cpu.group(1) if cpu else '?'}), wrk -t2 -c{CONNECTIONS} "
           f"-d{SECONDS}s, {WORKERS[0]} worker process, PostgreSQL {psql('SHOW server_version')}; "
           f"load average before {load_before}, after {load()}\n")  # fmt: skip
-    head = f"{'scenario':38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'yardstick':>10} {'ratio':>6}"
+    head = f"{'scenario':38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'yardstick':>10} {'ratio':>6} {'CPU µs/req':>10}"
     head += "".join(f" {f'{w}w req/s':>10} {f'{w}w p99':>8}" for w in more)
     print(head)
     print("-" * len(head))
@@ -324,7 +355,7 @@ def main() -> None:
         rps, bare_rps = r["requests"] / r["seconds"], b["requests"] / b["seconds"]
         err = r["status_errors"] + r["socket_errors"]
         line = (f"{title:38} {rps:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {err:7d} {bare_rps:10.0f} "
-                f"{rps / bare_rps:6.2f}")  # fmt: skip
+                f"{rps / bare_rps:6.2f} {r['cpu_us']:10.0f}")  # fmt: skip
         for results in more.values():
             m = results.get(title)
             line += (
