@@ -39,8 +39,9 @@ def test_both_encoders_write_the_same_json(encoder):
     assert b'"max":5000}' in written  # an integral Decimal is an integer, not 5000.0
 
 
-def test_orjson_is_the_default_encoder():
-    assert http.to_json_bytes is http.orjson_bytes
+def test_api_orjson_picks_the_encoder(settings):
+    chosen = http.orjson_bytes if settings.API_ORJSON else http.stdlib_json_bytes
+    assert http.to_json_bytes is chosen
 
 
 def test_what_neither_encoder_can_write_is_refused_the_same_way():
