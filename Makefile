@@ -13,12 +13,13 @@ UV := $(shell if uv --version >/dev/null 2>&1; then echo uv; else echo .tools/bi
 PY := .venv/bin/python
 API_TESTS := tests/api tests/test_observability.py tests/test_operations.py
 
-.PHONY: help setup run serve test lint migrate bench clean
+.PHONY: help setup run serve test test-pgbouncer lint migrate bench clean
 
 help:
 	@echo "make run    set up .venv, migrate, serve on $$HOST:$$PORT (SQLite unless DATABASE_URL)"
 	@echo "make test   set up .venv, then ruff, mypy, makemigrations --check and pytest"
 	@echo "            (the API tests twice: with API_FAST_PATHS on, then off)"
+	@echo "make test-pgbouncer  the burst and idempotency tests through PgBouncer (transaction mode)"
 	@echo "make bench  load-test the production server against PostgreSQL"
 
 .tools/bin/uv:
@@ -62,6 +63,13 @@ test: lint
 	@# The API again on the stock Django, DRF and adrf paths (coupons/api/fastpaths.py off):
 	@# what a framework upgrade is compared against.
 	API_FAST_PATHS=0 .venv/bin/pytest $(API_TESTS) $(PYTEST_ARGS)
+
+# The burst, hold and idempotency tests again, through Debian's PgBouncer in transaction mode
+# on loopback (bin/with-pgbouncer starts it, and fails when it cannot), with the settings
+# README gives for that mode (DB_TRANSACTION_POOLING=1).
+PGBOUNCER_TESTS := tests/test_pgbouncer.py tests/concurrency $(wildcard tests/api/test_idempotency*.py)
+test-pgbouncer: setup
+	bin/with-pgbouncer .venv/bin/pytest $(PGBOUNCER_TESTS) $(PYTEST_ARGS)
 
 # Load test: the production server (bin/serve) and the bare ASGI yardstick under wrk against
 # PostgreSQL (BENCH_DATABASE_URL, default a coupons_bench database on 127.0.0.1:5432).

@@ -26,7 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv/bin/python")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
-WORKERS = os.environ.get("BENCH_WORKERS", "1")
+# The full table runs on the first count; each further count (a 2-worker run by default)
+# adds its own columns for the MAIN scenarios, beside it.
+WORKERS = [w.strip() for w in os.environ.get("BENCH_WORKERS", "1,2").split(",") if w.strip()]
+# BENCH_ONLY=get,create,... runs only those scenarios (their `kind`s): for A/B rounds.
+ONLY = {k.strip() for k in os.environ.get("BENCH_ONLY", "").split(",") if k.strip()}
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/coupons_bench"
 )
@@ -34,17 +38,23 @@ SPREAD = 10_000
 LOG_DIR = Path(tempfile.mkdtemp(prefix="coupon-bench-"))
 
 LUA = r"""
-local paths, n, threads = {}, 0, 0
+local paths, n, threads, held = {}, 0, 0, {}
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
 function init(args)
   run = args[1]; wrk.headers["Authorization"] = "Bearer " .. args[2]
   wrk.headers["Content-Type"] = "application/json"
   for i = 3, #args do paths[#paths + 1] = args[i] end
+  kind = paths[1]
 end
 function request()
   n = n + 1
-  local kind = paths[1]
-  if kind == "create" then
+  if kind == "hold" then
+    -- A hold answered on any of this thread's connections is confirmed by the next request.
+    local id = table.remove(held)
+    if id then return wrk.format("POST", "/v1/reservations/" .. id .. "/confirm/", nil, "{}") end
+    return wrk.format("POST", "/v1/reservations/", nil,
+      string.format('{"code":"spread-%05d","ttl_seconds":600}', math.random(1, SPREAD)))
+  elseif kind == "create" then
     return wrk.format("POST", "/v1/coupons/", nil,
       '{"code":"B' .. run .. '-' .. tid .. '-' .. n .. '","init_count":100}')
   elseif kind == "hot" then
@@ -67,6 +77,11 @@ function request()
     return wrk.format("GET", "/v1/coupons/" .. paths[(n % (#paths - 1)) + 2] .. "/")
   end
 end
+function response(status, headers, body)
+  if kind == "hold" and status == 201 and body:find('"status"%s*:%s*"held"') then
+    held[#held + 1] = body:match('^{%s*"id"%s*:%s*"([%x%-]+)"')
+  end
+end
 function done(summary, latency, requests)
   local non2xx = summary.errors.status
   io.write(string.format('RESULT {"requests": %d, "seconds": %f, "p50": %f, "p99": %f, "status_errors": %d, "socket_errors": %d}\n',
@@ -83,9 +98,14 @@ SCENARIOS = [
     ("POST redemption, 10,000 coupons", "spread"),
     # The same requests over 10,000 codes of ONE campaign: every one updates its row.
     ("POST redemption, one campaign's codes", "campaign"),
+    # Requests, not pairs: each hold's 201 is followed by its confirm (pairs = half).
+    ("hold then confirm, 10,000 coupons", "hold"),
     ("POST validation", "validate"),
     ("GET list page (50)", "list"),
 ]
+SCENARIOS = [(title, kind) for title, kind in SCENARIOS if not ONLY or kind in ONLY]
+# The scenarios a run with more workers repeats.
+MAIN = {"get", "create", "hot", "spread", "hold"}
 
 
 def sh(*args: str, **kw) -> subprocess.CompletedProcess:
@@ -143,9 +163,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(app: str, key: str) -> tuple[subprocess.Popen, str]:
+def start(app: str, key: str, workers: str = "1") -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**django_env(), "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": WORKERS,
+    env = {**django_env(), "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": workers,
            "PYTHON": PY, "ASGI_APP": app, "BENCH_KEYS": key, "PYTHONPATH": str(ROOT)}  # fmt: skip
     log = LOG_DIR / f"{app.split(':')[0]}.log"
     proc = subprocess.Popen(
@@ -180,18 +200,39 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
+def group_pids(proc: subprocess.Popen) -> list[Path]:
+    found = []
+    for pid_dir in Path("/proc").iterdir():
+        if pid_dir.name.isdigit():
+            try:
+                if os.getpgid(int(pid_dir.name)) == proc.pid:
+                    found.append(pid_dir)
+            except (OSError, ProcessLookupError):
+                continue
+    return found
+
+
+def cpu_seconds(proc: subprocess.Popen) -> float:
+    """CPU time (user + system) of the server's processes so far: per request, a figure that
+    other work on a shared machine moves much less than the rate."""
+    total = 0
+    for pid_dir in group_pids(proc):
+        try:
+            fields = (pid_dir / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def worker_rss_mb(proc: subprocess.Popen) -> list[float]:
     """RSS of each process in the server's group (the uvicorn worker(s), and the
     supervisor when there are several workers)."""
     rss = []
-    for pid_dir in Path("/proc").iterdir():
-        if not pid_dir.name.isdigit():
-            continue
+    for pid_dir in group_pids(proc):
         try:
-            if os.getpgid(int(pid_dir.name)) != proc.pid:
-                continue
             status = (pid_dir / "status").read_text()
-        except (OSError, ProcessLookupError):
+        except OSError:
             continue
         match = re.search(r"VmRSS:\s+(\d+) kB", status)
         if match:
@@ -231,13 +272,30 @@ def broken_campaign_counters() -> str:
                      WHERE c.campaign_id = k.id AND r.reverted_at IS NULL)""")
 
 
-def run_all(url: str, script: Path, key: str, ids: list[str]) -> dict[str, dict]:
+def run_all(
+    url: str,
+    script: Path,
+    key: str,
+    ids: list[str],
+    kinds: set[str] | None = None,
+    *,
+    name: str,
+    proc: subprocess.Popen,
+) -> dict[str, dict]:
     results = {}
     for title, kind in SCENARIOS:
+        if kinds is not None and kind not in kinds:
+            continue
         wrk(url, script, kind, key, ids, 2)  # warm-up
-        results[title] = wrk(url, script, kind, key, ids, SECONDS)
-        if kind in ("hot", "hot-off", "spread", "campaign") and broken_invariants() != "0":
+        cpu = cpu_seconds(proc)
+        results[title] = result = wrk(url, script, kind, key, ids, SECONDS)
+        result["cpu_us"] = (cpu_seconds(proc) - cpu) / max(result["requests"], 1) * 1e6
+        # Checked at the end of every scenario, so a failure names the one that broke it.
+        if broken_invariants() != "0":
             raise SystemExit(f"INVARIANT BROKEN after {title!r}: {broken_invariants()} coupon(s)")
+        if result["status_errors"] + result["socket_errors"]:
+            print(f"bench: {name}, {title!r}: {result['status_errors']} non-2xx answers, "
+                  f"{result['socket_errors']} socket errors", flush=True)  # fmt: skip
         if kind == "campaign" and broken_campaign_counters() != "0":
             raise SystemExit(f"CAMPAIGN COUNTERS BROKEN after {title!r}")
         if kind == "hot-off" and wrong_discounts() != "0":
@@ -245,45 +303,74 @@ def run_all(url: str, script: Path, key: str, ids: list[str]) -> dict[str, dict]
     return results
 
 
+def errors_in(results: dict[str, dict]) -> int:
+    return sum(r["status_errors"] + r["socket_errors"] for r in results.values())
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk")
+    load_before = load()
     key, ids = prepare()
     tmp = Path(tempfile.mkdtemp())
     script = tmp / "bench.lua"
     script.write_text(LUA)
     proc, url = start("bench.yardstick:app", key)
     try:
-        bare = run_all(url, script, key, ids)
+        bare = run_all(url, script, key, ids, name="yardstick", proc=proc)
     finally:
         stop(proc)
-    proc, url = start("config.asgi:application", key)
+    proc, url = start("config.asgi:application", key, WORKERS[0])
     try:
-        ours = run_all(url, script, key, ids)
+        ours = run_all(url, script, key, ids, name="service", proc=proc)
         rss_1 = worker_rss_mb(proc)
-        run_all(url, script, key, ids)  # a second round on the same processes: memory stable?
+        # A second round on the same processes: is the RSS flat?
+        again = run_all(url, script, key, ids, name="service, round 2", proc=proc)
         rss_2 = worker_rss_mb(proc)
     finally:
         stop(proc)
+    more: dict[str, dict[str, dict]] = {}
+    for workers in WORKERS[1:]:
+        proc, url = start("config.asgi:application", key, workers)
+        try:
+            more[workers] = run_all(
+                url, script, key, ids, MAIN, name=f"{workers} workers", proc=proc
+            )
+        finally:
+            stop(proc)
     cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
     print(f"\n{os.cpu_count()} cores ({cpu.group(1) if cpu else '?'}), wrk -t2 -c{CONNECTIONS} "
-          f"-d{SECONDS}s, {WORKERS} worker process, PostgreSQL {psql('SHOW server_version')}\n")  # fmt: skip
-    head = f"{'scenario':38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'yardstick':>10} {'ratio':>6}"
+          f"-d{SECONDS}s, {WORKERS[0]} worker process, PostgreSQL {psql('SHOW server_version')}; "
+          f"load average before {load_before}, after {load()}\n")  # fmt: skip
+    head = f"{'scenario':38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'yardstick':>10} {'ratio':>6} {'CPU µs/req':>10}"
+    head += "".join(f" {f'{w}w req/s':>10} {f'{w}w p99':>8}" for w in more)
     print(head)
     print("-" * len(head))
-    errors = 0
     for title, _ in SCENARIOS:
         r, b = ours[title], bare[title]
         rps, bare_rps = r["requests"] / r["seconds"], b["requests"] / b["seconds"]
         err = r["status_errors"] + r["socket_errors"]
-        errors += err
-        print(f"{title:38} {rps:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {err:7d} {bare_rps:10.0f} "
-              f"{rps / bare_rps:6.2f}")  # fmt: skip
+        line = (f"{title:38} {rps:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {err:7d} {bare_rps:10.0f} "
+                f"{rps / bare_rps:6.2f} {r['cpu_us']:10.0f}")  # fmt: skip
+        for results in more.values():
+            m = results.get(title)
+            line += (
+                f" {m['requests'] / m['seconds']:10.0f} {m['p99']:8.1f}"
+                if m
+                else f" {'':10} {'':8}"
+            )
+        print(line)
     print(f"\nworker RSS after round 1: {', '.join(f'{m:.0f} MB' for m in rss_1)}; "
           f"after round 2: {', '.join(f'{m:.0f} MB' for m in rss_2)}")  # fmt: skip
-    print(
-        f"invariant (init - remaining = live redemptions) broken on {broken_invariants()} coupons"
-    )
+    print(f"invariant (init - remaining = live redemptions + held holds) broken on "
+          f"{broken_invariants()} coupons")  # fmt: skip
+    errors = errors_in(ours) + errors_in(again) + errors_in(bare)
+    errors += sum(errors_in(results) for results in more.values())
+    print(f"errors (non-2xx or socket, every run incl. the yardstick and round 2): {errors}")
     if errors:
         raise SystemExit(f"{errors} errors")
 

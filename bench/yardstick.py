@@ -94,6 +94,32 @@ async def app(scope, receive, send):
             SELECT %s, id, NULL, NULL, remaining_count, %s FROM spent RETURNING id, coupon_id, remaining_after""",
                            (now, code, uuid.uuid4(), now))  # fmt: skip
         status, out = (201, {"id": str(rows[0][0]), "coupon_id": str(rows[0][1]), "remaining_count": rows[0][2]}) if rows else (409, {"code": "coupon_exhausted"})  # noqa: E501
+    elif path == "/v1/reservations/":
+        # A hold: the coupon's use taken and counted as held, and the reservation row, in
+        # one transaction, as the service does.
+        code, rid, out, status = json.loads(body)["code"].upper(), uuid.uuid4(), {"code": "coupon_exhausted"}, 409
+        async with pool.connection() as conn, conn.transaction():
+            spent = await (await conn.execute("""UPDATE coupons_coupon SET remaining_count = remaining_count - 1,
+                held_count = held_count + 1, updated_at = %s WHERE upper(code) = %s AND is_active
+                AND remaining_count > 0 RETURNING id""", (now, code))).fetchall()  # fmt: skip
+            if spent:
+                await conn.execute("""INSERT INTO coupons_reservation (id, coupon_id, status, expires_at, created_at)
+                    VALUES (%s, %s, 'held', %s + interval '600 s', %s)""", (rid, spent[0][0], now, now))  # fmt: skip
+                status, out = 201, {"id": str(rid), "coupon_id": str(spent[0][0]), "status": "held"}
+    elif path.startswith("/v1/reservations/") and path.endswith("/confirm/"):
+        # Confirm: the hold's row from held (a conditional UPDATE), the coupon's held count,
+        # the redemption row (the reservation's foreign key to it is checked at commit).
+        red, out, status = uuid.uuid4(), {"code": "reservation_expired"}, 409
+        async with pool.connection() as conn, conn.transaction():
+            held = await (await conn.execute("""UPDATE coupons_reservation SET status = 'confirmed', redemption_id = %s
+                WHERE id = %s AND status = 'held' AND expires_at > %s RETURNING coupon_id""",
+                                             (red, path.split("/")[3], now))).fetchall()  # fmt: skip
+            if held:
+                left = await (await conn.execute("""UPDATE coupons_coupon SET held_count = held_count - 1, updated_at = %s
+                    WHERE id = %s RETURNING remaining_count""", (now, held[0][0]))).fetchall()  # fmt: skip
+                await conn.execute("""INSERT INTO coupons_redemption (id, coupon_id, remaining_after, redeemed_at)
+                    VALUES (%s, %s, %s, %s)""", (red, held[0][0], left[0][0], now))  # fmt: skip
+                status, out = 201, {"id": str(red), "coupon_id": str(held[0][0]), "remaining_count": left[0][0]}
     elif path == "/v1/validations/":
         rows = await query("SELECT remaining_count, is_active FROM coupons_coupon WHERE upper(code) = %s", (json.loads(body)["code"].upper(),))  # noqa: E501
         out = {"valid": bool(rows and rows[0][0] > 0 and rows[0][1]), "reason": None, "remaining_count": rows[0][0] if rows else None}  # noqa: E501

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 # The framework forks that keep thread hops off the API (coupons/api/fastpaths.py), all
 # behind this one switch; off, the stock Django, DRF and adrf code paths run instead.
 API_FAST_PATHS = env.bool("API_FAST_PATHS", default=True)
+# The API's answers encoded by orjson (coupons/api/http.py); off, by the standard library.
+API_ORJSON = env.bool("API_ORJSON", default=True)
 
 # Django's own middleware for the admin (sessions, CSRF, users, messages).
 ADMIN_MIDDLEWARE = [
@@ -143,6 +145,9 @@ def database_settings(url: str | None) -> dict[str, Any]:
             "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5),
             # A bounded wait instead of a hung request when the database stalls.
             "options": f"-c statement_timeout={env.int('DB_STATEMENT_TIMEOUT_MS', default=5000)}",
+            # Explicit, though it is Django's default: psycopg never prepares a statement,
+            # which a transaction pooler would send to a server connection that lacks it.
+            "prepare_threshold": None,
             "pool": {
                 "check": check_pooled_connection,
                 "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
@@ -150,6 +155,14 @@ def database_settings(url: str | None) -> dict[str, Any]:
                 "timeout": env.int("DB_POOL_TIMEOUT", default=10),
             },
         }
+        if env.bool("DB_TRANSACTION_POOLING", default=False):
+            # Behind PgBouncer in transaction mode each transaction may run on another
+            # server connection: a startup `options` is refused (PgBouncer 1.18: "unsupported
+            # startup parameter"), so statement_timeout is the pooler's or the role's to set,
+            # and a cursor WITH HOLD (QuerySet.iterator() outside a transaction) would be
+            # looked for on a connection that never declared it.
+            del config["OPTIONS"]["options"]
+            config["DISABLE_SERVER_SIDE_CURSORS"] = True
     return config
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -43,6 +44,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test database, created (and dropped) on PostgreSQL directly, then
+    used through PgBouncer when bin/with-pgbouncer runs the tests (TEST_PGBOUNCER_PORT):
+    this process's pool and the servers the tests start (tests/servers.py) connect to it."""
+    port = os.environ.get("TEST_PGBOUNCER_PORT")
+    if not port:
+        yield
+        return
+    db: Any = connections["default"]  # PostgreSQL's wrapper: close_pool()
+    direct = (db.settings_dict["HOST"], db.settings_dict["PORT"])
+    with django_db_blocker.unblock():
+        connections.close_all()  # back to the pool opened on the direct address...
+        db.close_pool()  # ...which goes
+        db.settings_dict["HOST"], db.settings_dict["PORT"] = "127.0.0.1", port
+        yield
+        connections.close_all()
+        db.close_pool()
+        db.settings_dict["HOST"], db.settings_dict["PORT"] = direct
+    # PgBouncer keeps its server connections to the test database: end them, or it
+    # cannot be dropped. KILL is its admin console's, which speaks the simple protocol only.
+    subprocess.run(
+        ["psql", f"postgres://postgres@127.0.0.1:{port}/pgbouncer", "-c",
+         f"KILL {db.settings_dict['NAME']}"],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def pgbouncer_port() -> str | None:
+    """PgBouncer's port when the tests run through it (bin/with-pgbouncer)."""
+    return os.environ.get("TEST_PGBOUNCER_PORT")
 
 
 @pytest.fixture

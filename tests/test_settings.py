@@ -14,7 +14,7 @@ VARIABLES = [
     "DJANGO_DEBUG", "DJANGO_ALLOWED_HOSTS", "DJANGO_CSRF_TRUSTED_ORIGINS", "DJANGO_SECURE_COOKIES",
     "DJANGO_HSTS_SECONDS", "ACCESS_LOG", "SERVE_STATIC", "DB_POOL_MAX_SIZE", "DB_WORKER_THREADS",
     "DATABASE_URL", "DJANGO_SECRET_KEY", "DJANGO_BEHIND_TLS_PROXY", "DJANGO_STATIC_ROOT",
-    "METRICS_TOKEN",
+    "METRICS_TOKEN", "DB_TRANSACTION_POOLING", "API_ORJSON",
 ]  # fmt: skip
 
 
@@ -84,6 +84,26 @@ def test_a_postgres_url_gets_the_shared_pool_and_timeouts(monkeypatch):
     assert db["CONN_MAX_AGE"] == 0
     assert db["OPTIONS"]["pool"]["max_size"] == 12
     assert db["OPTIONS"]["options"] == "-c statement_timeout=5000"
+
+
+def test_orjson_encodes_the_answers_unless_switched_off(monkeypatch):
+    assert settings_with(monkeypatch)["API_ORJSON"] is True
+    assert settings_with(monkeypatch, API_ORJSON="0")["API_ORJSON"] is False
+
+
+def test_transaction_pooling_drops_what_pgbouncer_cannot_carry(monkeypatch):
+    url = "postgres://app@127.0.0.1:6432/coupons"
+    plain = settings_with(monkeypatch, DATABASE_URL=url)["DATABASES"]["default"]
+    assert plain["OPTIONS"]["prepare_threshold"] is None
+    assert not plain.get("DISABLE_SERVER_SIDE_CURSORS")
+
+    db = settings_with(monkeypatch, DATABASE_URL=url, DB_TRANSACTION_POOLING="1")["DATABASES"][
+        "default"
+    ]
+    assert "options" not in db["OPTIONS"]  # PgBouncer refuses the startup parameter
+    assert db["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert db["OPTIONS"]["prepare_threshold"] is None
+    assert db["OPTIONS"]["pool"]["max_size"] == 20  # the pool stays: clients of PgBouncer
 
 
 def test_a_secret_starting_with_a_dollar_is_taken_as_it_is(monkeypatch):
