@@ -67,7 +67,8 @@ test: lint
 # The burst, hold and idempotency tests again, through Debian's PgBouncer in transaction mode
 # on loopback (bin/with-pgbouncer starts it, and fails when it cannot), with the settings
 # README gives for that mode (DB_TRANSACTION_POOLING=1).
-PGBOUNCER_TESTS := tests/test_pgbouncer.py tests/concurrency $(wildcard tests/api/test_idempotency*.py)
+PGBOUNCER_TESTS := tests/test_pgbouncer.py tests/concurrency $(wildcard tests/api/test_idempotency*.py) \
+	tests/events/test_event_log.py tests/webhooks/test_worker_delivery.py
 test-pgbouncer: setup
 	bin/with-pgbouncer .venv/bin/pytest $(PGBOUNCER_TESTS) $(PYTEST_ARGS)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -170,9 +171,16 @@ def test_a_body_over_one_mib_is_413_with_a_request_id_and_an_access_line(server:
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-request-id"] == "too-big-1"
     assert response.json()["code"] == "payload_too_large"
-    lines = [
-        json.loads(line) for line in server.log.read_text().splitlines() if "too-big-1" in line
-    ]
+    # The access line is written once the answer is sent: the client may read the answer
+    # a moment before the line reaches the log.
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [
+            json.loads(line) for line in server.log.read_text().splitlines() if "too-big-1" in line
+        ]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert [(line["status"], line["path"]) for line in lines] == [(413, "/v1/coupons/")]
 
 
