@@ -180,6 +180,11 @@ SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=10.0)
 if not 0 < SWEEP_INTERVAL_SECONDS <= 60:
     raise ImproperlyConfigured("SWEEP_INTERVAL_SECONDS must be more than 0 and at most 60")
 # How often the worker sends due webhook deliveries (coupons/schedule.py).
+# GET /v1/events/ waits up to this long for the transactions running when it asks to
+# finish, when they hold back events already committed (coupons.services.event_log).
+EVENT_LOG_WAIT_SECONDS = env.float("EVENT_LOG_WAIT_SECONDS", default=2.0)
+if not 0 <= EVENT_LOG_WAIT_SECONDS <= 10:
+    raise ImproperlyConfigured("EVENT_LOG_WAIT_SECONDS must be between 0 and 10")
 WEBHOOK_INTERVAL_SECONDS = env.float("WEBHOOK_INTERVAL_SECONDS", default=1.0)
 if not 0 < WEBHOOK_INTERVAL_SECONDS <= 10:
     raise ImproperlyConfigured("WEBHOOK_INTERVAL_SECONDS must be more than 0 and at most 10")

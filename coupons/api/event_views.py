@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -69,7 +70,9 @@ class EventCollectionView(ApiView):
         size = page_size(request)
         raw_cursor = request.query_params.get("cursor")
         cursor = event_log.EventCursor.parse(raw_cursor) if raw_cursor else None
-        events, after = await event_log.aevents_after(cursor, types=types, limit=size)
+        events, after = await event_log.aevents_after(
+            cursor, types=types, limit=size, wait=settings.EVENT_LOG_WAIT_SECONDS
+        )
         params = request.query_params.copy()
         params["cursor"] = after.token()
         next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")

@@ -75,7 +75,8 @@ class WebhookEndpointCreateInput(InputSerializer):
     """A URL to POST events to, and which events."""
 
     url = _url(help_text="https (unless WEBHOOK_ALLOW_HTTP=1), to a public host.")
-    events = EventTypesField()
+    # Left out: every event (["*"]), what a new subscriber most often wants; [] is a 400.
+    events = EventTypesField(required=False, default=["*"])
     description = _description(required=False, default="")
     is_active = StrictBooleanField(required=False, default=True)
 

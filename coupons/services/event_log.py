@@ -4,6 +4,7 @@ dispatcher read it through `events_after`, which never skips an event that commi
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,7 +48,11 @@ START = EventCursor(0, 0)
 
 
 def events_after(
-    cursor: EventCursor | None, *, types: Sequence[str] | None = None, limit: int
+    cursor: EventCursor | None,
+    *,
+    types: Sequence[str] | None = None,
+    limit: int,
+    wait: float = 0.0,
 ) -> tuple[list[Event], EventCursor]:
     """The next events of the log after `cursor` (None: from the start), oldest first, at
     most `limit`, of `types` only if given (None or empty: all); and the cursor to ask
@@ -55,15 +60,29 @@ def events_after(
 
     Following the returned cursor sees every event exactly once, in one order, however
     the writing transactions interleave: an event appears only once every transaction
-    begun before its own has finished, so a cursor never passes one that commits late.
-    An event of a change that rolled back never appears. Sync (for a worker; the API
-    calls `aevents_after`). Raises ValueError for a type not in EVENT_TYPES.
+    of this database begun before its own has finished, so a cursor never passes one
+    that commits late. An event of a change that rolled back never appears.
+
+    `wait` (seconds): when committed events are held back by older transactions still
+    running, wait up to this long for the transactions running now to finish (usually
+    milliseconds), so a client that lists right after its change sees it. Never waits
+    for transactions that start later. Sync (for a worker; the API calls
+    `aevents_after`). Raises ValueError for a type not in EVENT_TYPES.
     """
     unknown = sorted(set(types or ()) - EVENT_TYPE_SET)
     if unknown:
         raise ValueError(f"unknown event types: {', '.join(unknown)}")
     after = cursor or START
-    rows = events_sql.events_after((after.txid, after.position), types=types, limit=limit)
+    key = (after.txid, after.position)
+    rows, held_back = events_sql.events_after(key, types=types, limit=limit)
+    if held_back and len(rows) < limit and wait > 0:
+        newest = events_sql.newest_txid()
+        deadline = time.monotonic() + wait
+        while newest is not None and not events_sql.line_passed(newest):
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
+        rows, _ = events_sql.events_after(key, types=types, limit=limit)
     if not rows:
         return [], after
     return [event for event, _ in rows], EventCursor(*rows[-1][1])

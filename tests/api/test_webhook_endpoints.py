@@ -37,6 +37,13 @@ async def create(api, manage, **fields):
     return response.json()
 
 
+async def test_an_endpoint_without_events_gets_every_event(api, manage, private_hosts):
+    response = await api.post("/v1/webhook-endpoints/", json={"url": HOOK["url"]}, headers=manage)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["events"] == ["*"]
+
+
 async def test_an_endpoint_is_created_with_its_secret_shown_only_then(api, manage, private_hosts):
     body = await create(api, manage, description="loyalty points")
 

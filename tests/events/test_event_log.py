@@ -152,3 +152,43 @@ def test_a_cursor_is_opaque_and_a_changed_one_is_refused():
         EventCursor.parse(token[:-2] + "xx")
     with pytest.raises(ValueError, match="unknown event types"):
         events_after(None, types=["coupon.melted"], limit=1)
+
+
+def _open_writer_in(dbname: str) -> object:
+    """A transaction that has taken its id and stays open, in database `dbname`."""
+    import psycopg
+
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname=dbname
+    )
+    other.execute("SELECT pg_current_xact_id()")  # BEGIN (not autocommit) and take an id
+    return other
+
+
+@pytest.mark.postgres
+def test_a_transaction_open_in_another_database_does_not_hold_the_log_back():
+    other = _open_writer_in("postgres")
+    try:
+        _, start = events_after(None, limit=500)
+        create_coupon(code="ELSEWHERE", init_count=1)
+        events, _ = events_after(start, limit=10)
+        assert [e.data["code"] for e in events] == ["ELSEWHERE"]
+    finally:
+        other.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.postgres
+def test_one_open_in_this_database_holds_it_back_and_a_lister_waits_for_it():
+    _, start = events_after(None, limit=500)
+    mine = _open_writer_in(connection.settings_dict["NAME"])
+    try:
+        create_coupon(code="HELD-BACK", init_count=1)
+        # Begun after the open one: not shown while it runs, whatever the wait...
+        assert events_after(start, limit=10, wait=0.2) == ([], start)
+        # ...and shown as soon as it ends, to a lister that waits for it.
+        threading.Timer(0.3, mine.close).start()  # type: ignore[attr-defined]
+        events, _ = events_after(start, limit=10, wait=5)
+        assert [e.data["code"] for e in events] == ["HELD-BACK"]
+    finally:
+        mine.close()  # type: ignore[attr-defined]
