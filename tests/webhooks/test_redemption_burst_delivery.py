@@ -92,11 +92,15 @@ def test_a_burst_of_400_redemptions_is_400_events_each_delivered_exactly_once(
         make_coupon(f"{name}-{n}", init_count=uses, per_customer_limit=limit)
         for n, (name, uses, limit) in enumerate(CODES)
     ]
-    allowed = {"WEBHOOK_ALLOW_HTTP": "1", "WEBHOOK_ALLOW_PRIVATE_HOSTS": "1"}
+    # Loopback http allowed, to create the endpoint; no admin here, so no collectstatic.
+    env = {
+        "WEBHOOK_ALLOW_HTTP": "1", "WEBHOOK_ALLOW_PRIVATE_HOSTS": "1",
+        "DJANGO_STATIC_ROOT": str(tmp_path),
+    }  # fmt: skip
     workers: list[subprocess.Popen[bytes]] = []
     with (
         running_receiver() as receiver,
-        running_servers(2, tmp_path, **allowed) as servers,
+        running_servers(2, tmp_path, **env) as servers,
     ):
         try:
             created = httpx.post(
@@ -159,8 +163,8 @@ def test_a_burst_of_400_redemptions_is_400_events_each_delivered_exactly_once(
     assert set(kept) == event_ids
     assert {e["data"]["id"] for e in kept.values()} == redemption_ids
     arrivals = Counter(receiver.event_ids())
-    assert len(receiver.received) == BURST
     assert [event_id for event_id, times in arrivals.items() if times > 1] == []
+    assert sum(arrivals.values()) == BURST
     # The endpoint's delivery log: one first attempt per event, each succeeded.
     assert sorted((a["event_id"], a["attempt"], a["status"]) for a in attempts) == sorted(
         (event_id, 1, "succeeded") for event_id in event_ids
