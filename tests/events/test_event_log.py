@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
+from typing import Any
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections, transaction
@@ -154,10 +156,8 @@ def test_a_cursor_is_opaque_and_a_changed_one_is_refused():
         events_after(None, types=["coupon.melted"], limit=1)
 
 
-def _open_writer_in(dbname: str) -> object:
+def _open_writer_in(dbname: str) -> psycopg.Connection[Any]:
     """A transaction that has taken its id and stays open, in database `dbname`."""
-    import psycopg
-
     settings = connection.settings_dict
     other = psycopg.connect(
         host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname=dbname
@@ -175,7 +175,7 @@ def test_a_transaction_open_in_another_database_does_not_hold_the_log_back():
         events, _ = events_after(start, limit=10)
         assert [e.data["code"] for e in events] == ["ELSEWHERE"]
     finally:
-        other.close()  # type: ignore[attr-defined]
+        other.close()
 
 
 @pytest.mark.postgres
@@ -187,8 +187,8 @@ def test_one_open_in_this_database_holds_it_back_and_a_lister_waits_for_it():
         # Begun after the open one: not shown while it runs, whatever the wait...
         assert events_after(start, limit=10, wait=0.2) == ([], start)
         # ...and shown as soon as it ends, to a lister that waits for it.
-        threading.Timer(0.3, mine.close).start()  # type: ignore[attr-defined]
+        threading.Timer(0.3, mine.close).start()
         events, _ = events_after(start, limit=10, wait=5)
         assert [e.data["code"] for e in events] == ["HELD-BACK"]
     finally:
-        mine.close()  # type: ignore[attr-defined]
+        mine.close()
