@@ -5,7 +5,7 @@ falls back to the ORM on SQLite, which serves development."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
@@ -73,11 +73,9 @@ _DEFAULTED = [(f.attname, f.get_default) for f in Coupon._meta.concrete_fields i
 _FIELDS = list(Coupon._meta.concrete_fields)
 
 
-def insert_coupon(fields: dict[str, Any]) -> Coupon:
-    """One INSERT without `Model.save()`. Every column is given (a field's default where
-    `fields` has none), so the returned instance is exact."""
-    if not is_postgres():
-        return Coupon.objects.create(**fields)
+def _new_coupon(fields: dict[str, Any]) -> tuple[Coupon, list[Any]]:
+    """The coupon `fields` describe, every column given (a field's default where `fields`
+    has none, so the instance is exact), and its INSERT's parameters."""
     now = timezone.now()
     values = {name: default() for name, default in _DEFAULTED}
     values.update(fields)
@@ -87,9 +85,41 @@ def insert_coupon(fields: dict[str, Any]) -> Coupon:
     params = [
         field.get_db_prep_save(value, connection) for field, value in zip(_FIELDS, row, strict=True)
     ]
+    return Coupon.from_db(connection.alias, _COUPON_FIELDS, row), params
+
+
+def insert_coupon(fields: dict[str, Any]) -> Coupon:
+    """One INSERT without `Model.save()`."""
+    if not is_postgres():
+        return Coupon.objects.create(**fields)
+    coupon, params = _new_coupon(fields)
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_COUPON, params)
-    return Coupon.from_db(connection.alias, _COUPON_FIELDS, row)
+    return coupon
+
+
+# A create and its `coupon.created` event in ONE statement, atomic by itself (no BEGIN and
+# COMMIT round trips): the event row is written only if the coupon row is.
+_INSERT_COUPON_AND_EVENT = f"""
+    WITH created AS ({_INSERT_COUPON} RETURNING 1)
+    INSERT INTO {_EVENTS} (id, type, created_at, data)
+    SELECT %s, %s, %s, %s FROM created
+"""  # noqa: S608 - the table names are ours; values are parameters
+
+
+def insert_coupon_and_event(
+    fields: dict[str, Any], *, event_type: str, encode: Callable[[Coupon], dict[str, Any]]
+) -> Coupon:
+    """As `insert_coupon`, and its event (`encode(coupon)`, as the API answers it) in the
+    same statement; PostgreSQL outside a transaction only (the caller checks)."""
+    coupon, params = _new_coupon(fields)
+    data = _EVENT_DATA.get_db_prep_save(encode(coupon), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_COUPON_AND_EVENT,
+            [*params, uuid.uuid4(), event_type, coupon.created_at, data],
+        )
+    return coupon
 
 
 @cache

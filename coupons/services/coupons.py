@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
 
@@ -61,6 +61,9 @@ def create_coupon(
         "campaign_id": campaign_id, **discount_columns(as_discount(discount)),
     }  # fmt: skip
     try:
+        if raw.is_postgres() and not connection.in_atomic_block:
+            # The API's create: the coupon and its event in one statement.
+            return raw.insert_coupon_and_event(fields, event_type="coupon.created", encode=COUPON)
         # The coupon and its event commit together (a savepoint when nested, so that a
         # duplicate does not break the caller's transaction).
         with transaction.atomic():
