@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
 from django.db import connection, connections
+from django.test import Client
 
 from coupons.services import api_keys
 
@@ -100,6 +102,15 @@ async def api(transactional_db: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 def _key(scope: str) -> str:
     return api_keys.create_api_key(name=f"test-{scope}", scope=scope)[1]
+
+
+@pytest.fixture
+def staff(transactional_db: Any) -> Client:
+    """A Django test client logged in as a superuser (the admin's tests)."""
+    user = User.objects.create_superuser("boss", "boss@example.com", "pw")
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

@@ -30,14 +30,6 @@ from tests.factories import coupon_state, make_coupon
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def staff(transactional_db) -> Client:
-    user = User.objects.create_superuser("boss", "boss@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def change_form(coupon: Coupon, **changes) -> dict:
     data = {
         "init_count": coupon.init_count,

@@ -7,8 +7,6 @@ import csv
 import io
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 
 from coupons.models import Campaign, Coupon
@@ -17,14 +15,6 @@ from coupons.services.batches import create_coupon_batch
 from tests.campaigns import broken_campaign_counters
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def staff(transactional_db) -> Client:
-    user = User.objects.create_superuser("boss", "boss@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def campaign_form(**changes) -> dict:

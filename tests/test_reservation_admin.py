@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 
 from coupons.models import Coupon, Reservation, ReservationStatus
@@ -12,14 +10,6 @@ from coupons.services import reservations
 from tests.factories import broken_invariants, make_coupon
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def staff(transactional_db) -> Client:
-    user = User.objects.create_superuser("boss", "boss@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_a_hold_is_listed_per_coupon_and_released_from_the_admin_once(staff):

@@ -5,8 +5,6 @@ re-enabling a disabled endpoint."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,14 +15,6 @@ from coupons.webhook_models import DeliveryStatus, WebhookAttempt, WebhookEndpoi
 from tests.webhooks.receiver import running_receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def staff(transactional_db) -> Client:
-    user = User.objects.create_superuser("boss", "boss@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_an_endpoint_is_added_with_its_secret_shown_once_and_bad_urls_refused(staff, settings):

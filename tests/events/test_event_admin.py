@@ -4,8 +4,6 @@ log read-only, by type, found by id."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 
 from coupons.event_models import Event
@@ -15,14 +13,6 @@ from coupons.shapes import COUPON
 from tests.factories import make_coupon
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def staff(transactional_db) -> Client:
-    user = User.objects.create_superuser("boss", "boss@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def types() -> list[str]:
