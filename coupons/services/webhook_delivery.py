@@ -15,7 +15,6 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -60,11 +59,6 @@ def retry_delay(attempt: int, *, rng: random.Random | None = None) -> timedelta:
     at once). The first retry comes within 25 s (the contract: within 30)."""
     base = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (attempt - 1))
     return timedelta(seconds=base * (rng or random).uniform(0.75, 1.25))
-
-
-def event_json(event: Event) -> dict[str, Any]:
-    """The event as the log (`GET /v1/events/{id}/`) and the webhooks send it: one shape."""
-    return EVENT(event)
 
 
 # --- Fan-out -------------------------------------------------------------------------------
@@ -172,7 +166,8 @@ def claim_due_deliveries(*, now: datetime, limit: int = CLAIM_BATCH) -> list[Cla
 
 
 def _claim_of(delivery: WebhookDelivery) -> Claim:
-    payload = delivery.test_payload if delivery.event is None else event_json(delivery.event)
+    # The event as GET /v1/events/{id}/ answers it: the one EVENT shape.
+    payload = delivery.test_payload if delivery.event is None else EVENT(delivery.event)
     return Claim(
         delivery_id=delivery.id,
         attempt=delivery.attempt_count + 1,
