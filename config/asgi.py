@@ -1,6 +1,7 @@
 """ASGI entry point: Django behind the request-body limit."""
 
 import os
+from typing import Any
 
 from django.conf import settings
 from django.core.asgi import get_asgi_application
@@ -10,12 +11,13 @@ from config.body_limit import BodySizeLimit
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-django_application = get_asgi_application()
+django_application: Any = get_asgi_application()
 
 if settings.API_FAST_PATHS:
     from coupons.api.fastpaths import FastASGIHandler
+    from coupons.api.lane import ApiLane
 
-    django_application = FastASGIHandler()
+    django_application = ApiLane(FastASGIHandler())
 
 if not settings.DEBUG and getattr(settings, "SECRET_KEY_IS_PLACEHOLDER", False):
     raise ImproperlyConfigured(
