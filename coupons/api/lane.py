@@ -5,7 +5,8 @@ the key, checks its scope and awaits the SAME view method the DRF view runs, wit
 problem answers for what that method raises. What it leaves out costs about half of a GET's
 CPU and does nothing for these routes (docs/performance.md): the middleware chain, the
 request signals, DRF's `Request` and its content negotiation, permission and throttle
-machinery, and the response's conversion in several ASGI messages.
+machinery, and the response's conversion in several ASGI messages. Its routes: GET of a
+coupon, create, redemption, validation, hold and confirm.
 
 Anything it does not serve exactly as Django would goes to Django, with the body replayed:
 another route or method, no key, an unknown or revoked key, a scope that does not allow the
@@ -30,7 +31,7 @@ from django.urls import Resolver404, get_resolver
 from rest_framework.exceptions import AuthenticationFailed
 
 from config.observability import REQUEST_ID_HEADER, record, request_id_of
-from coupons.api import views
+from coupons.api import reservation_views, views
 from coupons.api.auth import ApiClient, HasScope, bearer_key
 from coupons.api.problems import problem_for_exception
 from coupons.db.workers import in_worker
@@ -42,14 +43,20 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
 
-# The view classes and methods the lane serves; every other request goes to Django.
+# The view classes and methods the lane serves; every other request goes to Django. Their
+# methods may read only what a Django HttpRequest has (`user`, `META`, the body through
+# `read_json_object`, `build_absolute_uri`): no DRF `request.data` or `query_params`. The
+# API tests run through the lane, so a method that breaks this fails them.
 LANE_ROUTES: dict[type, frozenset[str]] = {
     views.CouponDetailView: frozenset({"GET"}),
     views.CouponCollectionView: frozenset({"POST"}),
     views.RedemptionCollectionView: frozenset({"POST"}),
+    views.ValidationView: frozenset({"POST"}),
+    reservation_views.ReservationCollectionView: frozenset({"POST"}),
+    reservation_views.ReservationConfirmView: frozenset({"POST"}),
 }
 # A cheap first look, before any parsing: only these paths can resolve to a lane route.
-_PREFIXES = ("/v1/coupons/", "/v1/redemptions/")
+_PREFIXES = ("/v1/coupons/", "/v1/redemptions/", "/v1/validations/", "/v1/reservations/")
 
 _akey_holder = in_worker(key_holder)
 _has_scope = HasScope()

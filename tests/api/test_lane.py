@@ -181,6 +181,42 @@ async def test_an_idempotent_retry_is_replayed_through_the_lane(
     assert (await Coupon.objects.aget(code="LANE-IDEM")).remaining_count == 4
 
 
+async def test_validations_holds_and_confirms_are_django_s(
+    clients: Any, lane: CountingLane, redeem: dict[str, str]
+) -> None:
+    await amake_coupon(code="LANE-H", init_count=2)
+    for body in ({"code": "LANE-H"}, {"code": "nope"}, {"code": 5}):
+        a, b = await both(clients, "POST", "/v1/validations/", json=body, headers=redeem)
+        assert comparable(a) == comparable(b)
+    # Two holds, one through each: they take both uses; then a third is refused alike.
+    a, b = await both(clients, "POST", "/v1/reservations/", json={"code": "LANE-H"}, headers=redeem)
+    assert (a.status_code, b.status_code) == (201, 201)
+    assert set(a.headers) - UNCOMPARED == set(b.headers) - UNCOMPARED
+    assert a.headers["location"] == f"http://testserver/v1/reservations/{a.json()['id']}/"
+    refused = await both(
+        clients, "POST", "/v1/reservations/", json={"code": "LANE-H"}, headers=redeem
+    )
+    assert refused[0].status_code == 409
+    assert comparable(refused[0]) == comparable(refused[1])
+    # Confirm each hold through the other path; then confirming again is refused alike.
+    held_a, held_b = a.json()["id"], b.json()["id"]
+    via_lane, via_django = clients
+    confirmed = [
+        await via_lane.post(f"/v1/reservations/{held_b}/confirm/", json={}, headers=redeem),
+        await via_django.post(f"/v1/reservations/{held_a}/confirm/", json={}, headers=redeem),
+    ]
+    assert [r.status_code for r in confirmed] == [201, 201]
+    assert set(confirmed[0].headers) - UNCOMPARED == set(confirmed[1].headers) - UNCOMPARED
+    again = await both(
+        clients, "POST", f"/v1/reservations/{held_a}/confirm/", json={}, headers=redeem
+    )
+    assert again[0].status_code == 409
+    assert comparable(again[0]) == comparable(again[1])
+    assert lane.served == [True] * 7
+    coupon = await Coupon.objects.aget(code="LANE-H")
+    assert (coupon.remaining_count, coupon.held_count) == (0, 0)
+
+
 @pytest.mark.parametrize(
     ("method", "url", "headers", "status"),
     [
@@ -194,6 +230,7 @@ async def test_an_idempotent_retry_is_replayed_through_the_lane(
         ("GET", "/v1/coupons/", {"Authorization": "MANAGE"}, 200),  # not a lane route
         ("PATCH", "/v1/coupons/{id}/", {"Authorization": "MANAGE"}, 400),  # nor method
         ("HEAD", "/v1/coupons/{id}/", {"Authorization": "MANAGE"}, 200),
+        ("POST", "/v1/reservations/{id}/release/", {"Authorization": "REDEEM"}, 404),
     ],
 )
 async def test_what_the_lane_does_not_serve_goes_to_django(
@@ -211,8 +248,10 @@ async def test_what_the_lane_does_not_serve_goes_to_django(
     headers = {k: keys.get(v, v) for k, v in headers.items()}
     url = url.format(id=coupon.id)
     kw: dict[str, Any] = {"headers": headers}
-    if method in ("POST", "PATCH"):
-        kw["json"] = {"init_count": 0} if method == "PATCH" else {"code": "Z", "init_count": 1}
+    if method == "PATCH":
+        kw["json"] = {"init_count": 0}
+    elif method == "POST":
+        kw["json"] = {} if "release" in url else {"code": "Z", "init_count": 1}
     a, b = await both(clients, method, url, **kw)
     assert a.status_code == status
     assert comparable(a) == comparable(b)
