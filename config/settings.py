@@ -167,9 +167,13 @@ def database_settings(url: str | None) -> dict[str, Any]:
 
 
 DATABASES = {"default": database_settings(env.str("DATABASE_URL", default=""))}
-# Threads that run the API's database work (one unit of work at a time each): as many as
-# the pool has connections, so neither waits on the other.
-DB_WORKER_THREADS = env.int("DB_WORKER_THREADS", default=env.int("DB_POOL_MAX_SIZE", default=20))
+# Threads that run the API's database work (one unit of work at a time each): 8, or the
+# pool's size if smaller, so a thread never waits for a connection. More threads do not
+# add throughput to a one-core worker; they fight the event loop for the GIL: at 20, hold
+# then confirm had twice the p99 and requests past wrk's 2 s timeout (docs/performance.md).
+DB_WORKER_THREADS = env.int(
+    "DB_WORKER_THREADS", default=min(8, env.int("DB_POOL_MAX_SIZE", default=20))
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Django's own tasks framework on a table of this database (django-tasks-db): enqueued by

@@ -34,7 +34,7 @@ def test_unset_variables_give_the_development_defaults(monkeypatch):
     assert s["SESSION_COOKIE_SECURE"] is True and s["CSRF_COOKIE_SECURE"] is True
     assert s["SECURE_HSTS_SECONDS"] == 31_536_000
     assert s["LOGGING"]["loggers"]["coupons.access"]["level"] == "INFO"
-    assert s["DB_WORKER_THREADS"] == 20
+    assert s["DB_WORKER_THREADS"] == 8
     assert s["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
     assert s["SECRET_KEY_IS_PLACEHOLDER"] is True
     assert "SECURE_PROXY_SSL_HEADER" not in s
@@ -49,7 +49,7 @@ def test_an_empty_variable_means_its_default(monkeypatch):
     assert s["DEBUG"] is False
     assert s["SESSION_COOKIE_SECURE"] is True
     assert s["LOGGING"]["loggers"]["coupons.access"]["level"] == "INFO"
-    assert s["DB_WORKER_THREADS"] == 20
+    assert s["DB_WORKER_THREADS"] == 8
     assert s["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
     assert s["SECRET_KEY_IS_PLACEHOLDER"] is True
 
@@ -66,7 +66,7 @@ def test_values_are_read_as_their_types(monkeypatch):
     assert s["ALLOWED_HOSTS"] == ["api.example.com", "10.0.0.7"]
     assert s["CSRF_TRUSTED_ORIGINS"] == ["https://admin.example.com"]
     assert s["LOGGING"]["loggers"]["coupons.access"]["level"] == "WARNING"
-    assert s["DB_WORKER_THREADS"] == 7  # follows the pool's size unless set
+    assert s["DB_WORKER_THREADS"] == 7  # never more than the pool's size unless set
     # Read only to warn: uvicorn trusts the proxy's header, from FORWARDED_ALLOW_IPS only.
     assert s["OLD_BEHIND_TLS_PROXY_SETTING"] is True
     assert "SECURE_PROXY_SSL_HEADER" not in s
