@@ -73,7 +73,7 @@ class ValidationResult:
     details: dict[str, Any] | None = None
 
 
-def _record(redemption: Redemption, code: str) -> RedemptionRecord:
+def redemption_record(redemption: Redemption, code: str) -> RedemptionRecord:
     return RedemptionRecord(
         id=redemption.id,
         coupon_id=redemption.coupon_id,
@@ -165,7 +165,7 @@ def redeem_coupon(
                 discount_amount=taken.discount_amount,
                 metadata=metadata,
             )
-            done = _record(redemption, taken.code)
+            done = redemption_record(redemption, taken.code)
             record_redemption("redemption.created", done, now=now)
             record_use_taken(
                 coupon_id=taken.coupon_id, remaining_count=taken.remaining_count,
@@ -265,7 +265,7 @@ def revert_redemption(redemption_id: uuid.UUID, *, now: datetime | None = None) 
                 redemption.coupon.campaign_id, discount_amount=redemption.discount_amount,
                 customer_id=redemption.customer_id, now=now,
             )  # fmt: skip
-        reverted = _record(redemption, redemption.coupon.code)
+        reverted = redemption_record(redemption, redemption.coupon.code)
         record_redemption("redemption.reverted", reverted, now=now)
     return reverted
 
@@ -275,7 +275,7 @@ def get_redemption(redemption_id: uuid.UUID) -> RedemptionRecord:
         redemption = Redemption.objects.select_related("coupon").get(pk=redemption_id)
     except Redemption.DoesNotExist as exc:
         raise NotFound(f"No redemption has the id {redemption_id}.") from exc
-    return _record(redemption, redemption.coupon.code)
+    return redemption_record(redemption, redemption.coupon.code)
 
 
 def redemption_page(
@@ -296,7 +296,9 @@ def redemption_page(
         queryset = queryset.none() if key is None else queryset.filter(coupon__code__upper=key)
     page = keyset_page(queryset, moment="redeemed_at", cursor=cursor, size=size)
     return Page(
-        [_record(r, r.coupon.code) for r in page.rows], next=page.next, previous=page.previous
+        [redemption_record(r, r.coupon.code) for r in page.rows],
+        next=page.next,
+        previous=page.previous,
     )
 
 

@@ -24,7 +24,11 @@ from coupons.errors import (
 )
 from coupons.models import Campaign, Coupon, Redemption, Reservation, ReservationStatus
 from coupons.services.events import record, record_use_taken
-from coupons.services.redemptions import RedemptionRecord, get_redemption, record_redemption
+from coupons.services.redemptions import (
+    RedemptionRecord,
+    record_redemption,
+    redemption_record,
+)
 from coupons.services.spending import (
     give_back_holds,
     not_found,
@@ -157,20 +161,20 @@ def confirm_reservation(
             pk=reservation_id, status=ReservationStatus.HELD, expires_at__gt=now
         ).update(status=ReservationStatus.CONFIRMED, redemption_id=redemption_id)
         if confirmed:
-            hold = Reservation.objects.select_related("coupon").get(pk=reservation_id)
-            Coupon.objects.filter(pk=hold.coupon_id).update(
+            # The coupon's row next (its held use becomes a redemption), then the hold read
+            # with it: the coupon as this transaction left it, its row locked.
+            Coupon.objects.filter(reservations__pk=reservation_id).update(
                 held_count=F("held_count") - 1, updated_at=now
             )
-            remaining = Coupon.objects.values_list("remaining_count", flat=True).get(
-                pk=hold.coupon_id
-            )
+            hold = Reservation.objects.select_related("coupon").get(pk=reservation_id)
+            remaining = hold.coupon.remaining_count
             if hold.coupon.campaign_id is not None:
                 Campaign.objects.filter(pk=hold.coupon.campaign_id).update(
                     held_count=F("held_count") - 1,
                     redemption_count=F("redemption_count") + 1,
                     updated_at=now,
                 )
-            Redemption.objects.create(
+            created = Redemption.objects.create(
                 id=redemption_id,
                 coupon_id=hold.coupon_id,
                 customer_id=hold.customer_id,
@@ -186,7 +190,7 @@ def confirm_reservation(
             hold.status, hold.redemption_id = ReservationStatus.CONFIRMED, redemption_id
             confirmed_hold = _record(hold, hold.coupon.code, now)
             record("reservation.confirmed", RESERVATION, confirmed_hold, now=now)
-            redemption = get_redemption(redemption_id)
+            redemption = redemption_record(created, hold.coupon.code)
             record_redemption("redemption.created", redemption, now=now)
     if not confirmed:
         raise _refusal(reservation_id, now=now)
