@@ -73,6 +73,7 @@ async def test_an_endpoint_is_created_with_its_secret_shown_only_then(api, manag
         ({"url": "ftp://hooks.example.com/"}, "url"),
         ({"url": 42}, "url"),
         ({"secret": "mine"}, "secret"),
+        ({"description": "a\x00b"}, "description"),  # as the schema's pattern says
     ],
 )
 async def test_bad_input_is_a_400_naming_the_field(api, manage, private_hosts, body, field):
