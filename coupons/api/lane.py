@@ -19,6 +19,7 @@ that they do), and once more with API_FAST_PATHS off, through Django alone.
 from __future__ import annotations
 
 import io
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
@@ -33,7 +34,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from config.observability import REQUEST_ID_HEADER, record, request_id_of
 from coupons.api import reservation_views, views
 from coupons.api.auth import ApiClient, HasScope, bearer_key
-from coupons.api.problems import problem_for_exception
+from coupons.api.problems import internal_error, problem_for_exception
 from coupons.db.workers import in_worker
 from coupons.services.api_keys import cached_key_holder, key_holder
 
@@ -58,6 +59,7 @@ LANE_ROUTES: dict[type, frozenset[str]] = {
 # A cheap first look, before any parsing: only these paths can resolve to a lane route.
 _PREFIXES = ("/v1/coupons/", "/v1/redemptions/", "/v1/validations/", "/v1/reservations/")
 
+logger = logging.getLogger(__name__)
 _akey_holder = in_worker(key_holder)
 _has_scope = HasScope()
 # SecurityMiddleware's response hook reads only its settings and request.is_secure().
@@ -84,10 +86,18 @@ class ApiLane:
         body, complete = await _read_body(receive)
         if not complete:
             return  # the client went away before sending its body: nothing to answer
+        sending = _Sending(send)
         try:
-            served = await self.serve(scope, body, started, send)
+            served = await self.serve(scope, body, started, sending)
         except _ToDjango:
             served = False
+        except Exception:
+            # A fault of the lane itself. Never handed to Django then: the unit of work may
+            # have committed, and Django would run it again (a second redemption).
+            logger.exception("unhandled error in the API lane")
+            if not sending.started:
+                await send_response(internal_error(), send)
+            return
         if not served:
             await self.app(scope, _replay(body, receive), send)
 
@@ -146,6 +156,18 @@ def _view(view_class: Any, request: HttpRequest, *args: Any, **kwargs: Any) -> A
 
 class _ToDjango(Exception):
     pass
+
+
+class _Sending:
+    """`send`, noting whether the answer has begun."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = True
+        await self.send(message)
 
 
 def _django_request(scope: Scope, body: bytes) -> ASGIRequest:

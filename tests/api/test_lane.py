@@ -256,3 +256,21 @@ async def test_what_the_lane_does_not_serve_goes_to_django(
     assert a.status_code == status
     assert comparable(a) == comparable(b)
     assert True not in lane.served
+
+
+async def test_a_fault_of_the_lane_is_a_500_problem_and_never_a_second_try(
+    clients: Any, lane: CountingLane, manage: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Injected after the create committed: Django must not run it again."""
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr("coupons.api.lane.record", broken)
+    response = await clients[0].post(
+        "/v1/coupons/", json={"code": "LANE-FAULT", "init_count": 1}, headers=manage
+    )
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
+    assert await Coupon.objects.filter(code="LANE-FAULT").acount() == 1
+    assert lane.served == []  # serve() raised
