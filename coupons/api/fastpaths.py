@@ -99,7 +99,9 @@ class AdminOnlyMiddleware:
         try:
             request.get_host()  # DisallowedHost for a Host not in ALLOWED_HOSTS
         except DisallowedHost:
-            return problem_response("bad_request", "Unknown host.")
+            # With the security headers every other answer carries.
+            refusal = problem_response("bad_request", "Unknown host.")
+            return self.security.process_response(request, refusal)
         redirect = self.security.process_request(request)
         if redirect is not None:
             return redirect

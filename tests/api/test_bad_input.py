@@ -154,6 +154,9 @@ async def test_an_unacceptable_accept_header_still_gets_json(api, manage):
 async def test_a_disallowed_host_is_400_problem(api, manage):
     response = await api.get("/healthz", headers={"Host": "evil.example"})
     assert_problem(response, 400, "bad_request")
+    # With the security headers of every other answer (both with API_FAST_PATHS on and off).
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
 
 
 @pytest.mark.parametrize(
