@@ -120,6 +120,15 @@ class AdminOnlyMiddleware:
 _akey_holder = in_worker(key_holder)
 
 
+async def client_of(key: str) -> ApiClient | None:
+    """Who holds a bearer key (None: unknown or revoked), from the in-process key cache in
+    the event loop, or with one hop to the database on a miss (coupons.api.lane too)."""
+    known, holder = cached_key_holder(key)
+    if not known:
+        holder = await _akey_holder(key)
+    return ApiClient.of(holder)
+
+
 async def _authenticate(request: Request) -> None:
     """Settle `request.user` as DRF would, without a thread hop when the key is cached."""
     authenticators = request.authenticators or ()
@@ -129,10 +138,7 @@ async def _authenticate(request: Request) -> None:
         request.user, request.auth = None, None  # type: ignore[assignment]
         return
     assert isinstance(authenticators[0], ApiKeyAuthentication) and len(authenticators) == 1
-    known, holder = cached_key_holder(key)
-    if not known:
-        holder = await _akey_holder(key)
-    client = ApiClient.of(holder)
+    client = await client_of(key)
     if client is None:
         # Mark the authenticator as tried so that DRF's 401 carries WWW-Authenticate.
         request._authenticator = None  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import DisallowedHost
@@ -31,18 +31,12 @@ from django.middleware.security import SecurityMiddleware
 from django.urls import Resolver404, get_resolver
 from rest_framework.exceptions import AuthenticationFailed
 
+from config.body_limit import ASGIApp, Message, Receive, Scope, Send, replaying
 from config.observability import REQUEST_ID_HEADER, record, request_id_of
 from coupons.api import reservation_views, views
-from coupons.api.auth import ApiClient, HasScope, bearer_key
+from coupons.api.auth import HasScope, bearer_key
+from coupons.api.fastpaths import client_of
 from coupons.api.problems import internal_error, problem_for_exception
-from coupons.db.workers import in_worker
-from coupons.services.api_keys import cached_key_holder, key_holder
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[..., Awaitable[None]]
 
 # The view classes and methods the lane serves; every other request goes to Django. Their
 # methods may read only what a Django HttpRequest has (`user`, `META`, the body through
@@ -60,7 +54,6 @@ LANE_ROUTES: dict[type, frozenset[str]] = {
 _PREFIXES = ("/v1/coupons/", "/v1/redemptions/", "/v1/validations/", "/v1/reservations/")
 
 logger = logging.getLogger(__name__)
-_akey_holder = in_worker(key_holder)
 _has_scope = HasScope()
 # SecurityMiddleware's response hook reads only its settings and request.is_secure().
 _security = SecurityMiddleware(lambda request: None)  # type: ignore[arg-type]
@@ -99,7 +92,8 @@ class ApiLane:
                 await send_response(internal_error(), send)
             return
         if not served:
-            await self.app(scope, _replay(body, receive), send)
+            message = {"type": "http.request", "body": body, "more_body": False}
+            await self.app(scope, replaying([message], receive), send)
 
     async def serve(self, scope: Scope, body: bytes, started: float, send: Send) -> bool:
         """Answer the request, or return False (before sending anything) for Django to."""
@@ -119,13 +113,10 @@ class ApiLane:
             return False
         if key is None:
             return False
-        known, holder = cached_key_holder(key)
-        if not known:
-            try:
-                holder = await _akey_holder(key)
-            except Exception:
-                return False  # the database: Django's problem answer (503) for it
-        client = ApiClient.of(holder)
+        try:
+            client = await client_of(key)
+        except Exception:
+            return False  # the database: Django's problem answer (503) for it
         if client is None:
             return False  # DRF's 401, with its WWW-Authenticate
         request.user = client  # type: ignore[assignment]
@@ -186,19 +177,6 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool]:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks), True
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def response_headers(response: HttpResponseBase) -> Iterable[tuple[bytes, bytes]]:
