@@ -7,7 +7,6 @@ import uuid
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
 from rest_framework.request import Request
 
 from coupons.api.base import ApiView
@@ -18,7 +17,7 @@ from coupons.api.campaign_serializers import (
 )
 from coupons.api.http import json_response, read_json_object
 from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json
-from coupons.api.schema import BODY_PROBLEMS, problems
+from coupons.api.schema import BODY_PROBLEMS, page_of, problems
 from coupons.api.serializers import validated
 from coupons.api.shapes import CAMPAIGN, serializer_of
 from coupons.models import ApiKeyScope
@@ -27,10 +26,7 @@ from coupons.services import campaigns as campaign_service
 CampaignOut = serializer_of(CAMPAIGN)
 
 
-class CampaignPage(serializers.Serializer):
-    results = CampaignOut(many=True)
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
+CampaignPage = page_of(CampaignOut, "CampaignPage")
 
 
 class CampaignCollectionView(ApiView):

@@ -53,16 +53,20 @@ class BatchOut(serializers.Serializer):
     codes = serializers.ListField(child=serializers.CharField())
 
 
-class CouponPage(serializers.Serializer):
-    results = CouponOut(many=True)
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
+def page_of(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+    """The OpenAPI component `name` of a page of `item`s (coupons.api.pagination.page_json):
+    the results and the links to the next and previous pages."""
+    fields = {
+        "results": item(many=True),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "__module__": __name__,
+    }
+    return type(name, (serializers.Serializer,), fields)
 
 
-class RedemptionPage(serializers.Serializer):
-    results = RedemptionOut(many=True)
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
+CouponPage = page_of(CouponOut, "CouponPage")
+RedemptionPage = page_of(RedemptionOut, "RedemptionPage")
 
 
 Problem = inline_serializer(

@@ -7,13 +7,12 @@ import uuid
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
 from rest_framework.request import Request
 
 from coupons.api.base import ApiView
 from coupons.api.http import json_response, read_json_object
 from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json
-from coupons.api.schema import BODY_PROBLEMS, problems
+from coupons.api.schema import BODY_PROBLEMS, page_of, problems
 from coupons.api.serializers import validated
 from coupons.api.shapes import serializer_of
 from coupons.api.webhook_serializers import WebhookEndpointCreateInput, WebhookEndpointPatchInput
@@ -25,16 +24,10 @@ EndpointOut = serializer_of(WEBHOOK_ENDPOINT)
 AttemptOut = serializer_of(WEBHOOK_ATTEMPT)
 
 
-class WebhookEndpointPage(serializers.Serializer):
-    results = EndpointOut(many=True)
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
+WebhookEndpointPage = page_of(EndpointOut, "WebhookEndpointPage")
 
 
-class WebhookAttemptPage(serializers.Serializer):
-    results = AttemptOut(many=True)
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
+WebhookAttemptPage = page_of(AttemptOut, "WebhookAttemptPage")
 
 
 class WebhookEndpointCollectionView(ApiView):
