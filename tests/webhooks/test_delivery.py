@@ -194,9 +194,10 @@ def test_retries_back_off_with_jitter_from_within_30_seconds_to_at_most_an_hour(
     assert max(retry_delay(40, rng=rng).total_seconds() for _ in range(200)) <= 3600 * 1.25
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-def test_https_connects_to_the_checked_address_and_checks_the_name_by_sni(tmp_path):
-    cert, key = self_signed(tmp_path, "localhost")
+def deliver_over_tls(tmp_path, certificate_name):
+    """One event delivered to a TLS receiver on localhost whose certificate, trusted by the
+    client, names `certificate_name`."""
+    cert, key = self_signed(tmp_path, certificate_name)
     trusting = ssl.create_default_context(cafile=str(cert))
     with running_receiver(host="localhost", tls=(cert, key)) as receiver:
         create_endpoint(url=receiver.url, events=["*"])
@@ -204,6 +205,12 @@ def test_https_connects_to_the_checked_address_and_checks_the_name_by_sni(tmp_pa
         fan_out(event)
         with httpx.Client(verify=trusting, timeout=10, trust_env=False) as client:
             deliver_due_webhooks(client=client)
+    return receiver, event
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_connects_to_the_checked_address_and_checks_the_name_by_sni(tmp_path):
+    receiver, event = deliver_over_tls(tmp_path, "localhost")
 
     assert receiver.url.startswith("https://localhost:")
     assert receiver.event_ids() == [str(event.id)]
@@ -213,14 +220,7 @@ def test_https_connects_to_the_checked_address_and_checks_the_name_by_sni(tmp_pa
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_https_to_a_server_with_another_name_s_certificate_fails(tmp_path):
-    cert, key = self_signed(tmp_path, "other.test")
-    trusting = ssl.create_default_context(cafile=str(cert))
-    with running_receiver(host="localhost", tls=(cert, key)) as receiver:
-        create_endpoint(url=receiver.url, events=["*"])
-        event = record()
-        fan_out(event)
-        with httpx.Client(verify=trusting, timeout=10, trust_env=False) as client:
-            deliver_due_webhooks(client=client)
+    receiver, event = deliver_over_tls(tmp_path, "other.test")
 
     assert receiver.received == []
     attempt = WebhookAttempt.objects.get(delivery__event=event, attempt=1)
