@@ -26,6 +26,15 @@ def make_coupon(code: str | None = None, *, init_count: int = 10, **fields: Any)
 amake_coupon = sync_to_async(make_coupon)
 
 
+def admin_add_form(code: str, *, init_count: int = 7) -> dict[str, Any]:
+    """The admin's add-coupon form as a staff member fills it: a code and a count, active,
+    no dates and no per-customer limit."""
+    return {
+        "code": code, "init_count": init_count, "is_active": "on", "starts_at_0": "",
+        "starts_at_1": "", "expires_at_0": "", "expires_at_1": "", "per_customer_limit": "",
+    }  # fmt: skip
+
+
 def coupon_state(coupon_id: uuid.UUID) -> tuple[int, int, int]:
     """(init_count, remaining_count, live redemptions) of one coupon, read fresh."""
     coupon = Coupon.objects.annotate(

@@ -25,7 +25,7 @@ from coupons.domain.discounts import Discount
 from coupons.models import Coupon, Redemption
 from coupons.services import coupons as coupon_service
 from coupons.services import redemptions
-from tests.factories import coupon_state, make_coupon
+from tests.factories import admin_add_form, coupon_state, make_coupon
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -266,9 +266,8 @@ def test_a_coupon_is_created_from_the_admin(staff):
     # Found by the browser test: the add form's check read the counts of an unsaved coupon.
     response = staff.post(
         reverse("admin:coupons_coupon_add"),
-        {"code": "NEW-1", "init_count": 7, "is_active": "on", "starts_at_0": "",
-         "starts_at_1": "", "expires_at_0": "", "expires_at_1": "", "per_customer_limit": ""},
-    )  # fmt: skip
+        admin_add_form("NEW-1"),
+    )
     assert response.status_code == 302, response.content.decode()[:1500]
     assert Coupon.objects.get(code="NEW-1").remaining_count == 7
 
@@ -360,9 +359,8 @@ def test_the_admin_refuses_a_code_outside_the_code_alphabet(staff, code):
     # A code that no lookup could find (lookups match the ASCII code alphabet only).
     response = staff.post(
         reverse("admin:coupons_coupon_add"),
-        {"code": code, "init_count": 7, "is_active": "on", "starts_at_0": "",
-         "starts_at_1": "", "expires_at_0": "", "expires_at_1": "", "per_customer_limit": ""},
-    )  # fmt: skip
+        admin_add_form(code),
+    )
     assert response.status_code == 200
     assert "starting with a letter or digit" in response.content.decode()
     assert not Coupon.objects.exists()

@@ -10,7 +10,7 @@ from coupons.event_models import Event
 from coupons.models import Coupon
 from coupons.services.coupons import get_coupon
 from coupons.shapes import COUPON
-from tests.factories import make_coupon
+from tests.factories import admin_add_form, make_coupon
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,9 +22,8 @@ def types() -> list[str]:
 def test_admin_add_edit_actions_and_delete_write_coupon_events(staff):
     response = staff.post(
         reverse("admin:coupons_coupon_add"),
-        {"code": "ADM-1", "init_count": 7, "is_active": "on", "starts_at_0": "",
-         "starts_at_1": "", "expires_at_0": "", "expires_at_1": "", "per_customer_limit": ""},
-    )  # fmt: skip
+        admin_add_form("ADM-1"),
+    )
     assert response.status_code == 302
     coupon = Coupon.objects.get(code="ADM-1")
     assert Event.objects.get(type="coupon.created").data == COUPON(get_coupon(coupon.pk))
