@@ -4,11 +4,19 @@ its live redemptions."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from coupons.models import Campaign, CampaignCustomer, Redemption, Reservation, ReservationStatus
+from coupons.services import campaigns as campaign_service
+from coupons.services import reservations as reservation_service
+from tests.factories import make_coupon
+
+# The order of the holds below: 20.00 EUR, from which the campaign takes 5.00.
+ORDER = {"amount": 2000, "currency": "EUR"}
 
 
 def campaign_sums(campaign: Campaign) -> tuple[int, int]:
@@ -78,3 +86,20 @@ def broken_campaign_counters() -> list[str]:
         if Counter(counted) != live:
             broken.append(f"{campaign.name}: customer counters {counted} != rows {live}")
     return broken
+
+
+def campaign_held_whole(prefix: str) -> tuple[Campaign, datetime]:
+    """A campaign of one use (5.00 EUR off, a budget of 5.00 EUR, one use per customer)
+    with the codes `<prefix>-A` and `<prefix>-B`, and that use held by customer "x" on
+    `<prefix>-A` (an ORDER) for 30 s from the moment returned."""
+    campaign = campaign_service.create_campaign(
+        name="C", discount={"amount_off": 500, "currency": "EUR"}, max_redemptions=1,
+        budget={"amount": 500, "currency": "EUR"}, per_customer_limit=1,
+    )  # fmt: skip
+    make_coupon(f"{prefix}-A", init_count=5, campaign_id=campaign.id)
+    make_coupon(f"{prefix}-B", init_count=5, campaign_id=campaign.id)
+    start = timezone.now()
+    reservation_service.hold_coupon(
+        code=f"{prefix}-a", customer_id="x", order=ORDER, ttl_seconds=30, now=start
+    )
+    return campaign, start

@@ -17,7 +17,7 @@ from coupons.services import campaigns as campaign_service
 from coupons.services import redemptions as redemption_service
 from coupons.services import reservations as reservation_service
 from coupons.services.spending import reclaiming_expired_holds, take_use
-from tests.campaigns import broken_campaign_counters
+from tests.campaigns import ORDER, broken_campaign_counters, campaign_held_whole
 from tests.factories import broken_invariants, make_coupon
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -151,26 +151,16 @@ def test_a_customer_limit_met_only_by_expired_holds_validates():
 
 
 def test_a_campaign_spent_only_by_expired_holds_validates_with_its_discount():
-    campaign = campaign_service.create_campaign(
-        name="C", discount={"amount_off": 500, "currency": "EUR"}, max_redemptions=1,
-        budget={"amount": 500, "currency": "EUR"}, per_customer_limit=1,
-    )  # fmt: skip
-    make_coupon("SEEN-A", init_count=5, campaign_id=campaign.id)
-    make_coupon("SEEN-B", init_count=5, campaign_id=campaign.id)
-    order = {"amount": 2000, "currency": "EUR"}
-    start = timezone.now()
-    reservation_service.hold_coupon(
-        code="seen-a", customer_id="x", order=order, ttl_seconds=30, now=start
-    )
+    campaign, start = campaign_held_whole("SEEN")
     refused = redemption_service.validate_code(
-        code="seen-b", customer_id="x", order=order, now=start
+        code="seen-b", customer_id="x", order=ORDER, now=start
     )
     assert refused.reason == "campaign_exhausted"
     later = start + timedelta(seconds=30)
-    valid = redemption_service.validate_code(code="seen-b", customer_id="x", order=order, now=later)
+    valid = redemption_service.validate_code(code="seen-b", customer_id="x", order=ORDER, now=later)
     assert (valid.valid, valid.discount_amount, valid.amount_after_discount) == (True, 500, 1500)
     # x's expired hold frees the campaign's capacity and budget for anyone.
-    other = redemption_service.validate_code(code="seen-b", customer_id="y", order=order, now=later)
+    other = redemption_service.validate_code(code="seen-b", customer_id="y", order=ORDER, now=later)
     assert other.valid
     campaign.refresh_from_db()
     assert (campaign.held_count, campaign.discount_total) == (1, 500)

@@ -19,10 +19,9 @@ from coupons.errors import (
     ReservationReleased,
 )
 from coupons.models import Coupon, Reservation, ReservationStatus
-from coupons.services import campaigns as campaign_service
 from coupons.services import redemptions as redemption_service
 from coupons.services import reservations as reservation_service
-from tests.campaigns import broken_campaign_counters
+from tests.campaigns import ORDER, broken_campaign_counters, campaign_held_whole
 from tests.factories import abroken_invariants, amake_coupon, broken_invariants, make_coupon
 from tests.problems import assert_problem
 
@@ -200,22 +199,12 @@ def test_an_expired_hold_never_keeps_a_use_from_anyone():
 
 
 def test_an_expired_hold_gives_its_campaign_capacity_and_budget_back():
-    campaign = campaign_service.create_campaign(
-        name="C", discount={"amount_off": 500, "currency": "EUR"}, max_redemptions=1,
-        budget={"amount": 500, "currency": "EUR"}, per_customer_limit=1,
-    )  # fmt: skip
-    make_coupon("CAMP-A", init_count=5, campaign_id=campaign.id)
-    make_coupon("CAMP-B", init_count=5, campaign_id=campaign.id)
-    order = {"amount": 2000, "currency": "EUR"}
-    start = timezone.now()
-    reservation_service.hold_coupon(
-        code="camp-a", customer_id="x", order=order, ttl_seconds=30, now=start
-    )
+    campaign, start = campaign_held_whole("CAMP")
     campaign.refresh_from_db()
     assert (campaign.held_count, campaign.discount_total) == (1, 500)
     assert broken_campaign_counters() == []
     later = start + timedelta(seconds=30)
-    held = reservation_service.hold_coupon(code="camp-b", customer_id="x", order=order, now=later)
+    held = reservation_service.hold_coupon(code="camp-b", customer_id="x", order=ORDER, now=later)
     campaign.refresh_from_db()
     assert (campaign.held_count, campaign.redemption_count, campaign.discount_total) == (1, 0, 500)
     reservation_service.confirm_reservation(held.id, now=later)
