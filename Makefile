@@ -11,14 +11,12 @@ export UV_PROJECT_ENVIRONMENT := .venv
 # Use uv when it works; otherwise bootstrap it into .tools with pip.
 UV := $(shell if uv --version >/dev/null 2>&1; then echo uv; else echo .tools/bin/uv; fi)
 PY := .venv/bin/python
-API_TESTS := tests/api tests/test_observability.py tests/test_operations.py
 
 .PHONY: help setup run serve test test-pgbouncer lint migrate bench clean
 
 help:
 	@echo "make run    set up .venv, migrate, serve on $$HOST:$$PORT (SQLite unless DATABASE_URL)"
-	@echo "make test   set up .venv, then ruff, mypy, makemigrations --check and pytest"
-	@echo "            (the API tests twice: with API_FAST_PATHS on, then off)"
+	@echo "make test   set up .venv, then ruff, mypy, the import contracts, makemigrations --check and pytest"
 	@echo "make test-pgbouncer  the burst and idempotency tests through PgBouncer (transaction mode)"
 	@echo "make bench  load-test the production server against PostgreSQL"
 
@@ -54,20 +52,18 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy .
+	.venv/bin/lint-imports --no-cache
 
 test: lint
 	@# Models against migration files only: no database needed (an in-memory SQLite spares
 	@# a 10 s wait when DATABASE_URL names a database that does not exist yet).
 	DATABASE_URL= SQLITE_PATH=:memory: $(PY) manage.py makemigrations --check --dry-run
 	.venv/bin/pytest $(PYTEST_ARGS)
-	@# The API again on the stock Django, DRF and adrf paths (coupons/api/fastpaths.py off):
-	@# what a framework upgrade is compared against.
-	API_FAST_PATHS=0 .venv/bin/pytest $(API_TESTS) $(PYTEST_ARGS)
 
 # The burst, hold and idempotency tests again, through Debian's PgBouncer in transaction mode
 # on loopback (bin/with-pgbouncer starts it, and fails when it cannot), with the settings
 # README gives for that mode (DB_TRANSACTION_POOLING=1).
-PGBOUNCER_TESTS := tests/test_pgbouncer.py tests/concurrency $(wildcard tests/api/test_idempotency*.py) \
+PGBOUNCER_TESTS := tests/reliability/test_pgbouncer.py tests/coupons/concurrency tests/access/test_idempotency.py \
 	tests/events/test_event_log.py tests/webhooks/test_worker_delivery.py
 test-pgbouncer: setup
 	bin/with-pgbouncer .venv/bin/pytest $(PGBOUNCER_TESTS) $(PYTEST_ARGS)

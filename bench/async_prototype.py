@@ -82,8 +82,8 @@ async def main() -> None:
     from django.db import connection
     from django_async_backend.db import async_connections
 
+    from core.workers import in_worker
     from coupons.db import raw
-    from coupons.db.workers import in_worker
 
     select_by_id = raw._SELECT_COUPON + "id = %s"
 

@@ -1,4 +1,5 @@
-"""ASGI entry point: Django behind the request-body limit."""
+"""ASGI entry point: Django (its handler as config/handler.py forks it) behind the
+request-body limit."""
 
 import os
 from typing import Any
@@ -8,16 +9,12 @@ from django.core.asgi import get_asgi_application
 from django.core.exceptions import ImproperlyConfigured
 
 from config.body_limit import BodySizeLimit
+from config.handler import FastASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-django_application: Any = get_asgi_application()
-
-if settings.API_FAST_PATHS:
-    from coupons.api.fastpaths import FastASGIHandler
-    from coupons.api.lane import ApiLane
-
-    django_application = ApiLane(FastASGIHandler())
+get_asgi_application()  # django.setup(), as Django's own entry point does
+django_application: Any = FastASGIHandler()
 
 if not settings.DEBUG and getattr(settings, "SECRET_KEY_IS_PLACEHOLDER", False):
     raise ImproperlyConfigured(

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from config.observability import acceptable_request_id, record_request
 
@@ -72,8 +73,9 @@ class BodySizeLimit:
         started = time.perf_counter()
         given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
         request_id = acceptable_request_id(given.decode("latin-1"))
-        from coupons.api.problems import problem_body  # the one builder; needs apps ready
-
+        # The one builder of problem bodies, by dotted path as settings name the apps' code
+        # (config imports no app); looked up here, once the apps are ready.
+        problem_body = import_string("core.api.problems.problem_body")
         body = problem_body(
             "payload_too_large", f"The request body is larger than {self.max_bytes} bytes."
         )
@@ -103,7 +105,7 @@ class BodySizeLimit:
 
 
 def replaying(messages: list[Message], receive: Receive) -> Receive:
-    """`receive`, giving `messages` first: for a body read before the app (coupons.api.lane too)."""
+    """`receive`, giving `messages` first: for a body read before the app."""
     pending = list(messages)
 
     async def replaying_receive() -> Message:

@@ -11,11 +11,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.functional import LazyObject
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -167,29 +166,3 @@ def redemption_outcome(response: HttpResponseBase) -> str:
         except ValueError:
             code = None
     return str(code or "error")
-
-
-async def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format; 404 unless METRICS_TOKEN is set and presented."""
-    import hmac  # here, not at the top: this view is the module's one user
-
-    token = settings.METRICS_TOKEN
-    given = request.headers.get("Authorization", "")
-    # Constant time, so the token cannot be guessed a character at a time from response
-    # times; bytes, as compare_digest refuses str with non-ASCII characters (a TypeError).
-    if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        from coupons.api.problems import route_not_found
-
-        return route_not_found(request)
-    from coupons.services.webhooks import apending_backlog
-
-    # One hop to the database per scrape (a collector runs in the event loop, where the
-    # ORM may not); the series stays at its last value when the database does not answer.
-    try:
-        pending, oldest = await apending_backlog()
-    except DatabaseError:
-        pass
-    else:
-        WEBHOOKS_PENDING.set(pending)
-        WEBHOOKS_OLDEST_DUE.set(oldest)
-    return HttpResponse(generate_latest(registry), content_type="text/plain; version=0.0.4")

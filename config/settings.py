@@ -62,13 +62,16 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_tasks_db",
+    # The apps, bottom layer first (pyproject.toml's import-linter contracts say so too).
+    "core",
+    "access",
+    "events",
+    "webhooks",
     "coupons",
+    "operations",
 ]
 
-# The framework forks that keep thread hops off the API (coupons/api/fastpaths.py), all
-# behind this one switch; off, the stock Django, DRF and adrf code paths run instead.
-API_FAST_PATHS = env.bool("API_FAST_PATHS", default=True)
-# The API's answers encoded by orjson (coupons/api/http.py); off, by the standard library.
+# The API's answers encoded by orjson (core/api/http.py); off, by the standard library.
 API_ORJSON = env.bool("API_ORJSON", default=True)
 
 # Django's own middleware for the admin (sessions, CSRF, users, messages).
@@ -80,27 +83,23 @@ ADMIN_MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-if API_FAST_PATHS:
-    # Security headers inline for every request, ADMIN_MIDDLEWARE on the admin's paths only.
-    MIDDLEWARE = [
-        "config.middleware.RequestObservability",
-        "coupons.api.fastpaths.AdminOnlyMiddleware",
-    ]
-    # Django's checks look for those in MIDDLEWARE; coupons/checks.py checks their settings.
-    SILENCED_SYSTEM_CHECKS = [
-        "admin.E408", "admin.E409", "admin.E410", "security.W001", "security.W002",
-        "security.W003",
-    ]  # fmt: skip
-else:
-    MIDDLEWARE = [
-        "config.middleware.RequestObservability",
-        "django.middleware.security.SecurityMiddleware",
-        *ADMIN_MIDDLEWARE,
-    ]
-    # Choices, not oversights: no redirect to https (an API client's POST must not be
-    # redirected; the TLS proxy does it), and HSTS subdomains and preload are the
-    # operator's call (DJANGO_HSTS_INCLUDE_SUBDOMAINS).
-    SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W008", "security.W021"]
+# The security headers for every request, ADMIN_MIDDLEWARE on the admin's paths only
+# (core/api/forks.py says why).
+MIDDLEWARE = [
+    "config.middleware.RequestObservability",
+    "core.api.forks.AdminOnlyMiddleware",
+]
+# Django's admin and security checks look for the stock middleware in MIDDLEWARE; it runs
+# inside AdminOnlyMiddleware instead, and core/checks.py checks the settings those checks
+# read (admin.E408-E410: sessions, auth and messages run on the admin's paths;
+# security.W001-W003: HSTS, nosniff and X-Frame-Options are set by the same
+# SecurityMiddleware). The other three are choices, not oversights: no redirect to https
+# (an API client's POST must not be redirected; the TLS proxy does it), and HSTS subdomains
+# and preload are the operator's call (DJANGO_HSTS_INCLUDE_SUBDOMAINS).
+SILENCED_SYSTEM_CHECKS = [
+    "admin.E408", "admin.E409", "admin.E410", "security.W001", "security.W002",
+    "security.W003", "security.W005", "security.W008", "security.W021",
+]  # fmt: skip
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
@@ -177,15 +176,15 @@ DB_WORKER_THREADS = env.int(
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Django's own tasks framework on a table of this database (django-tasks-db): enqueued by
-# `manage.py run_worker`'s scheduler and the app, run by that same worker (coupons.worker).
+# `manage.py run_worker`'s scheduler and the app, run by that same worker (operations.worker).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-# How often the worker returns expired holds (coupons.schedule); the contract allows 60 s.
+# How often the worker returns expired holds (operations.schedule); the contract allows 60 s.
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=10.0)
 if not 0 < SWEEP_INTERVAL_SECONDS <= 60:
     raise ImproperlyConfigured("SWEEP_INTERVAL_SECONDS must be more than 0 and at most 60")
-# How often the worker sends due webhook deliveries (coupons/schedule.py).
+# How often the worker sends due webhook deliveries (operations/schedule.py).
 # GET /v1/events/ waits up to this long for the transactions running when it asks to
-# finish, when they hold back events already committed (coupons.services.event_log).
+# finish, when they hold back events already committed (events.services.log).
 EVENT_LOG_WAIT_SECONDS = env.float("EVENT_LOG_WAIT_SECONDS", default=2.0)
 if not 0 <= EVENT_LOG_WAIT_SECONDS <= 10:
     raise ImproperlyConfigured("EVENT_LOG_WAIT_SECONDS must be between 0 and 10")
@@ -240,12 +239,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 APPEND_SLASH = False
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["coupons.api.auth.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["coupons.api.auth.HasScope"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["access.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["access.authentication.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "coupons.api.http.JSONOnlyNegotiation",
-    "EXCEPTION_HANDLER": "coupons.api.problems.problem_exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.http.JSONOnlyNegotiation",
+    "EXCEPTION_HANDLER": "core.api.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -266,10 +265,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "PREPROCESSING_HOOKS": ["coupons.api.schema.only_documented_paths"],
+    "PREPROCESSING_HOOKS": ["core.api.schema.only_documented_paths"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "coupons.api.schema.close_request_bodies",
+        "core.api.schema.close_request_bodies",
     ],
 }
 
@@ -284,11 +283,11 @@ UNKNOWN_CODE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=60)
 # Idempotency-Key answers are kept at least this long (purge_idempotency_keys deletes older).
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 
-# Webhook URLs (coupons.domain.webhook_urls): https only, and no host resolving to a
+# Webhook URLs (webhooks.url_guard): https only, and no host resolving to a
 # loopback, private, link-local... address, unless these say otherwise (tests, development).
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
-# How long a worker's claim on a delivery lasts (coupons.services.webhook_delivery): longer
+# How long a worker's claim on a delivery lasts (webhooks.services.delivery): longer
 # than a claim's 5 POSTs of at most 10 s each; a killed worker's deliveries wait this long.
 WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)
 
@@ -306,7 +305,7 @@ SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=False)
 # The proxy's X-Forwarded-Proto is trusted by uvicorn, and only from the addresses in
 # FORWARDED_ALLOW_IPS (bin/serve), which then sets the request's scheme itself. No
 # SECURE_PROXY_SSL_HEADER: Django would trust that header from any client (uvicorn passes
-# it on). DJANGO_BEHIND_TLS_PROXY, which set it, is read only to warn (coupons/checks.py).
+# it on). DJANGO_BEHIND_TLS_PROXY, which set it, is read only to warn (core/checks.py).
 FORWARDED_ALLOW_IPS = env.str("FORWARDED_ALLOW_IPS", default="")
 OLD_BEHIND_TLS_PROXY_SETTING = env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
 

@@ -34,7 +34,7 @@ SECRET_KEY = "test-secret-key-not-for-production-0123456789-abcdefghijklmnopqrst
 SECRET_KEY_IS_PLACEHOLDER = False
 # In-process tests serve static files as `make run` does, from the installed apps, unhashed:
 # no collectstatic. The production path (collected, hashed, cached for a year) is tested
-# against a real server (tests/test_static_files.py).
+# against a real server (tests/config/test_static_files.py).
 STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

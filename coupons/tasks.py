@@ -1,6 +1,6 @@
-"""Background work, on Django's own tasks framework (django.tasks): the periodic sweep that
-gives back holds past their expiry, and webhook delivery (both scheduled by
-coupons/schedule.py, run by run_worker)."""
+"""The ledger's background work, on Django's own tasks framework (django.tasks): the
+periodic sweep that gives back holds past their expiry (scheduled by operations/schedule.py,
+run by run_worker)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import logging
 from django.tasks import task
 
 from coupons.services.reservations import sweep_expired_holds
-from coupons.services.webhook_delivery import deliver_due_webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -21,12 +20,3 @@ def sweep_expired_holds_task() -> int:
     if returned:
         logger.info("returned %d expired hold(s)", returned)
     return returned
-
-
-@task
-def deliver_due_webhooks_task() -> int:
-    """Fan new events out to webhook endpoints and send what is due; how many attempts."""
-    attempts = deliver_due_webhooks()
-    if attempts:
-        logger.info("made %d webhook delivery attempt(s)", attempts)
-    return attempts

@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.db import connection, connections
 from django.test import Client
 
-from coupons.services import api_keys
+from access.services import api_keys
 
 
 def pytest_report_header(config: pytest.Config) -> str:

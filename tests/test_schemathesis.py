@@ -26,8 +26,9 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.result import Err
 
+from access.services import api_keys
 from coupons.domain.discounts import DISCOUNT_FIELDS, discount_problems
-from coupons.services import api_keys, campaigns, redemptions
+from coupons.services import campaigns, redemptions
 from coupons.services import coupons as coupon_service
 from tests.servers import Server, running_servers
 
@@ -175,7 +176,7 @@ def test_the_live_api_matches_its_own_schema(server: Server, bearer: dict[str, s
     schema = schemathesis.openapi.from_url(f"{server.url}/v1/schema/")
     # Every case carries our bearer key: a case that "negates" the security scheme by
     # leaving Authorization out would get it back and be judged wrongly. 401s are tested in
-    # tests/api/test_auth.py.
+    # tests/access/test_authentication.py.
     schema.config.generation.update(with_security_parameters=False)
     failures: dict[str, str] = {}
     operations = 0

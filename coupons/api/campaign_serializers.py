@@ -6,19 +6,17 @@ from typing import Any
 
 from rest_framework import serializers
 
-from coupons.api.money_fields import AmountField, CurrencyField, MetadataField, MetadataPatchField
+from core.api.fields import InputSerializer, StrictBooleanField, StrictIntegerField
+from core.api.money_fields import AmountField, CurrencyField, MetadataField, MetadataPatchField
 from coupons.api.serializers import (
     DiscountInput,
-    InputSerializer,
     QueryBooleanField,
-    StrictBooleanField,
-    StrictIntegerField,
     TextField,
     TimestampField,
     check_window,
 )
-from coupons.campaign_models import MAX_CAMPAIGN_NAME_LENGTH
 from coupons.domain.limits import MAX_INIT_COUNT
+from coupons.models.campaign import MAX_CAMPAIGN_NAME_LENGTH
 
 BUDGET_CURRENCY_MESSAGE = "A budget needs a discount in the budget's currency."
 

@@ -9,19 +9,20 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
-from coupons.api.base import ApiView
+from access.models import ApiKeyScope
+from core.api.base import ApiView
+from core.api.fields import validated
+from core.api.http import json_response, read_json_object
+from core.api.pagination import PAGE_PARAMETERS, list_request, page_json
+from core.api.schema import BODY_PROBLEMS, page_of, problems
+from core.api.shapes import serializer_of
 from coupons.api.campaign_serializers import (
     CampaignCreateInput,
     CampaignFilters,
     CampaignPatchInput,
 )
-from coupons.api.http import json_response, read_json_object
-from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json
-from coupons.api.schema import BODY_PROBLEMS, page_of, problems
-from coupons.api.serializers import validated
-from coupons.api.shapes import CAMPAIGN, serializer_of
-from coupons.models import ApiKeyScope
 from coupons.services import campaigns as campaign_service
+from coupons.shapes import CAMPAIGN
 
 CampaignOut = serializer_of(CAMPAIGN)
 

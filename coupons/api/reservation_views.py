@@ -8,24 +8,20 @@ from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 
-from coupons.api.auth import ApiClient
-from coupons.api.base import ApiView
-from coupons.api.http import json_response, read_json_object
-from coupons.api.idempotency import answer, stored_json
-from coupons.api.schema import (
-    BODY_PROBLEMS,
-    IDEMPOTENCY_KEY,
-    RedemptionOut,
-    ReservationOut,
-    problems,
-)
-from coupons.api.serializers import ReservationInput, RevertInput, validated
-from coupons.api.shapes import REDEMPTION, RESERVATION
-from coupons.errors import CouponNotFound
-from coupons.models import ApiKeyScope
+from access.api.idempotency import answer, stored_json
+from access.api.throttling import count_unknown_code, refuse_throttled_customer
+from access.authentication import ApiClient
+from access.models import ApiKeyScope
+from access.services.idempotency import StoredAnswer
+from core.api.base import ApiView
+from core.api.fields import validated
+from core.api.http import json_response, read_json_object
+from core.api.schema import BODY_PROBLEMS, IDEMPOTENCY_KEY, problems
+from core.errors import CouponNotFound
+from coupons.api.schema import RedemptionOut, ReservationOut
+from coupons.api.serializers import ReservationInput, RevertInput
 from coupons.services import reservations as reservation_service
-from coupons.services.idempotency import StoredAnswer
-from coupons.throttling import count_unknown_code, refuse_throttled_customer
+from coupons.shapes import REDEMPTION, RESERVATION
 
 _SETTLED = "reservation_expired, reservation_released or already_confirmed"
 

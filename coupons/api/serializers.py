@@ -1,6 +1,6 @@
 """Input validation only: JSON types checked strictly, no database access, no business rules.
 
-Responses are shaped by hand in `coupons.api.shapes` (adrf serializers hop threads per field).
+Responses are shaped by hand in `core.api.shapes` (adrf serializers hop threads per field).
 """
 
 from __future__ import annotations
@@ -9,22 +9,26 @@ import re
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from coupons.api import fastpaths
-from coupons.api.fastpaths import SharedFieldsSerializer
-from coupons.api.money_fields import (
+from core.api.fields import (
+    FullMatchValidator,
+    InputSerializer,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictUUIDField,
+)
+from core.api.money_fields import (
     AmountField,
     CurrencyField,
     MetadataField,
     MetadataPatchField,
     PercentField,
 )
-from coupons.api.problems import flatten_errors
 from coupons.domain.discounts import DISCOUNT_FIELDS, discount_problems
 from coupons.domain.limits import (
     CODE_PATTERN,
@@ -43,88 +47,10 @@ from coupons.domain.limits import (
     PREFIX_PATTERN,
     PREFIX_RULE,
 )
-from coupons.errors import ValidationFailed
 from coupons.services.reservations import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS
-
-
-class FullMatchValidator(RegexValidator):
-    """A RegexValidator that matches the whole value: with re.search, `$` also matches before
-    a final newline, so "NEWLINE\\n" was a code that no (trimmed) lookup could ever find. The
-    pattern itself stays ECMA-262 for the OpenAPI document."""
-
-    def __call__(self, value: Any) -> None:
-        if not isinstance(value, str) or not re.fullmatch(self.regex, value):
-            raise DjangoValidationError(self.message, code=self.code, params={"value": value})
-
 
 code_validator = FullMatchValidator(CODE_PATTERN, CODE_RULE)
 
-UUID_PATTERN = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
-
-_Base: type[serializers.Serializer] = (
-    SharedFieldsSerializer if fastpaths.ENABLED else serializers.Serializer
-)
-
-
-class InputSerializer(_Base):  # type: ignore[misc,valid-type]
-    """A request-input serializer: never partial, given no context. A name it does not
-    know is a 400 naming it (a typo such as `per_customer_limt` must not pass silently);
-    `refused` names fields it knows of but will not take, with the reason."""
-
-    refused: dict[str, str] = {}
-
-    def to_internal_value(self, data: Any) -> Any:
-        # Reported together with any other field errors, not after them.
-        refused = {
-            name: [self.refused.get(name, "Unknown field.")]
-            for name in (sorted(set(data) - set(self.fields)) if isinstance(data, dict) else ())
-        }
-        try:
-            attrs = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            raise serializers.ValidationError({**refused, **exc.detail}) from exc  # type: ignore[dict-item]
-        if refused:
-            raise serializers.ValidationError(refused)
-        return attrs
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer: no strings, floats or booleans."""
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    default_error_messages = {"invalid": "Must be true or false."}
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-
-class StrictCharField(serializers.CharField):
-    default_error_messages = {"not_a_string": "Must be a string."}
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("not_a_string")
-        # DRF measures max_length after trimming; the schema (and a client reading it)
-        # measures what was sent. Found by schemathesis: 300 characters of which 250 were
-        # trailing no-break spaces passed a 256-character limit.
-        if self.max_length is not None and len(data) > self.max_length:
-            self.fail("max_length", max_length=self.max_length)
-        return str(super().to_internal_value(data))
-
-
-# What DRF's CharField accepts, said as a pattern for the OpenAPI document: some character
-# that is not whitespace (surrounding whitespace is trimmed), and no NUL anywhere.
-# The whitespace is spelled out (what str.strip() removes), as regex engines differ on \s.
 _SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 TEXT_PATTERN = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
 
@@ -252,16 +178,6 @@ class CouponCreateInput(CouponFieldsMixin):
         return attrs
 
 
-def validated(
-    serializer_class: type[serializers.Serializer], data: dict[str, Any]
-) -> dict[str, Any]:
-    """The serializer's clean data, or a 400 `validation_error` naming each bad field."""
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise ValidationFailed(flatten_errors(serializer.errors))
-    return dict(serializer.validated_data)
-
-
 class RedemptionInput(InputSerializer):
     # A shopper's typing: surrounding spaces are dropped; any other string simply matches
     # no coupon (404 coupon_not_found) rather than being a 400.
@@ -289,16 +205,6 @@ class ValidationInput(InputSerializer):
     )
     # Optional: without it, the answer computes no amount.
     order = OrderInput(required=False, allow_null=True)
-
-
-@extend_schema_field(OpenApiTypes.UUID)
-class StrictUUIDField(serializers.UUIDField):
-    """A UUID as 8-4-4-4-12 ASCII hex digits (uuid.UUID also takes other digits and forms)."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if not isinstance(data, str) or not UUID_PATTERN.fullmatch(data):
-            self.fail("invalid", value=data)
-        return super().to_internal_value(data)
 
 
 class RedemptionFilters(InputSerializer):

@@ -8,25 +8,25 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
-from coupons.api.auth import ApiClient
-from coupons.api.base import ApiView
-from coupons.api.http import json_response, read_json_object
-from coupons.api.idempotency import answer, stored_json
-from coupons.api.pagination import PAGE_PARAMETERS, list_request, page_json
-from coupons.api.problems import problem_response
+from access.api.idempotency import answer, stored_json
+from access.api.throttling import count_unknown_code, refuse_throttled_customer
+from access.authentication import ApiClient
+from access.models import ApiKeyScope
+from access.services.idempotency import StoredAnswer
+from core.api.base import ApiView
+from core.api.fields import validated
+from core.api.http import json_response, read_json_object
+from core.api.pagination import PAGE_PARAMETERS, list_request, page_json
+from core.api.schema import BODY_PROBLEMS, IDEMPOTENCY_KEY, problems
+from core.errors import CouponNotFound
+from core.workers import in_worker
 from coupons.api.schema import (
-    BODY_PROBLEMS,
-    IDEMPOTENCY_KEY,
-    PROBLEM,
     BatchOut,
     CouponOut,
     CouponPage,
-    Health,
-    Problem,
     RedemptionOut,
     RedemptionPage,
     ValidationOut,
-    problems,
 )
 from coupons.api.serializers import (
     CouponBatchInput,
@@ -37,19 +37,11 @@ from coupons.api.serializers import (
     RedemptionInput,
     RevertInput,
     ValidationInput,
-    validated,
 )
-from coupons.api.shapes import COUPON, REDEMPTION, VALIDATION
-from coupons.db.workers import in_worker
-from coupons.errors import CouponNotFound
-from coupons.models import ApiKeyScope
 from coupons.services import coupons as coupon_service
 from coupons.services import redemptions as redemption_service
 from coupons.services.batches import acreate_coupon_batch
-from coupons.services.idempotency import StoredAnswer
-from coupons.services.operations import adatabase_answers
-from coupons.services.webhooks import apending_backlog
-from coupons.throttling import count_unknown_code, refuse_throttled_customer
+from coupons.shapes import COUPON, REDEMPTION, VALIDATION
 
 
 class CouponCollectionView(ApiView):
@@ -247,37 +239,3 @@ class ValidationView(ApiView):
             return result
 
         return json_response(VALIDATION(await in_worker(check)()))
-
-
-class HealthView(ApiView):
-    """Liveness: the process answers. No key, no database."""
-
-    authentication_classes: list[type] = []
-    permission_classes: list[type] = []
-
-    @extend_schema(operation_id="healthz", responses={200: Health}, auth=[])
-    async def get(self, request: Request) -> HttpResponse:
-        return json_response({"status": "ok"})
-
-
-class ReadyView(ApiView):
-    """Readiness: the database answers."""
-
-    authentication_classes: list[type] = []
-    permission_classes: list[type] = []
-
-    @extend_schema(
-        operation_id="readyz",
-        responses={200: Health, (503, PROBLEM): Problem},
-        auth=[],
-    )
-    async def get(self, request: Request) -> HttpResponse:
-        if await adatabase_answers():
-            pending, oldest = await apending_backlog()
-            # The webhook backlog is shown, not judged: a receiver that is down makes a
-            # backlog, and taking this server out of rotation would not bring it back.
-            webhooks = {"pending": pending, "oldest_due_seconds": round(oldest, 1)}
-            return json_response({"status": "ok", "database": "ok", "webhooks": webhooks})
-        return problem_response(
-            "database_unavailable", "The database does not answer.", headers={"Retry-After": "1"}
-        )

@@ -10,9 +10,9 @@ from typing import NamedTuple
 
 from django.db import connection
 
-from coupons.campaign_models import Campaign, CampaignCustomer
 from coupons.db.discount_sql import discount_sql
 from coupons.db.raw import ORDER_FITS_SQL
+from coupons.models.campaign import Campaign, CampaignCustomer
 
 _CAMPAIGNS = Campaign._meta.db_table
 

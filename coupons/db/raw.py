@@ -14,8 +14,8 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from coupons.db.discount_sql import discount_sql
-from coupons.event_models import Event
-from coupons.models import ApiKey, Coupon, IdempotencyRecord, Redemption
+from coupons.models import Coupon, Redemption
+from events.models import Event
 
 _COUPONS, _REDEMPTIONS = Coupon._meta.db_table, Redemption._meta.db_table
 _EVENTS = Event._meta.db_table
@@ -28,7 +28,7 @@ _INSERT_COUPON = (
 _SELECT_COUPON = f"SELECT {', '.join(_COUPON_COLUMNS)} FROM {_COUPONS} WHERE "  # noqa: S608
 
 # `coupons.domain.rules.refusal_for` (less the per-customer checks) as SQL over the row,
-# for a moment `%(now)s`; pinned to it by tests/test_redeemable_rule.py.
+# for a moment `%(now)s`; pinned to it by tests/coupons/domain/test_redeemable_rule.py.
 REDEEMABLE_SQL = """
     is_active
     AND remaining_count > 0
@@ -41,7 +41,7 @@ REDEEMABLE_SQL = """
 # over the row, for an order `%(order_amount)s` in `%(currency)s` (both NULL: none sent):
 # a coupon without a discount takes any order or none; one with a discount needs an order
 # in its currency (if it names one) of at least its minimum. Pinned by
-# tests/test_redeemable_rule.py.
+# tests/coupons/domain/test_redeemable_rule.py.
 ORDER_FITS_SQL = """
     ((discount_percent_off IS NULL AND discount_amount_off IS NULL)
      OR (%(order_amount)s::bigint IS NOT NULL
@@ -303,23 +303,3 @@ def insert_new_codes(codes: list[str], row: dict[str, Any]) -> list[Coupon]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [coupon_from_row(r) for r in cursor.fetchall()]
-
-
-_CLAIM_IDEMPOTENCY_KEY = f"""
-    INSERT INTO {IdempotencyRecord._meta.db_table}
-           (api_key_id, key, fingerprint, status_code, content_type, body, headers, created_at)
-    VALUES (%s, %s, %s, NULL, '', '', '{{}}', %s)
-    ON CONFLICT (api_key_id, key) DO NOTHING
-    RETURNING id
-"""  # noqa: S608 - the table name is ours; values are parameters
-
-
-def claim_idempotency_key(*, api_key_id: uuid.UUID, key: str, fingerprint: str) -> int | None:
-    """The new record's id, or None when the key was claimed before. A concurrent claim of
-    the same key blocks on the unique index until the first commits or rolls back."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    key_id = ApiKey._meta.pk.get_db_prep_value(api_key_id, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_IDEMPOTENCY_KEY, [key_id, key, fingerprint, now])
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
-from coupons.domain.money import (
+from core.domain.money import (
     AMOUNT_MESSAGE,
     CURRENCY_MESSAGE,
     DECIMAL_CONTEXT,
@@ -21,6 +21,7 @@ from coupons.domain.money import (
     is_amount,
     is_currency,
     is_percent,
+    percent_json,
 )
 
 DISCOUNT_FIELDS = ("percent_off", "amount_off", "currency", "max_amount_off", "min_order_amount")
@@ -166,19 +167,6 @@ def order_refusal(discount: Discount, *, order_amount: int, currency: str) -> Or
             },
         )
     return None
-
-
-def percent_json(percent: Decimal) -> int | float:
-    """A percentage as a JSON number: 20, not 20.0; 12.5, not "12.50".
-
-    The float is exact enough: for every two-decimal percentage, repr(float(p)) is p's own
-    shortest decimal (at most 5 significant digits, far under a double's 15), so a JSON
-    encoder writes 12.5 and a reader parsing it as Decimal gets 12.5 back (tested for all
-    10,000 of them).
-    """
-    if percent == percent.to_integral_value():
-        return int(percent)
-    return float(percent)
 
 
 def discount_json(discount: Discount) -> dict[str, Any]:

@@ -32,9 +32,5 @@ PREFIX_RULE = "Use A-Z a-z 0-9 - _, starting with a letter or digit."
 BATCH_CHUNK_SIZE = 1_900
 MAX_BATCH_CHUNK_SIZE = 1_900
 
-# Pages of the lists.
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
-
 # What a client or staff may change after creation (the API's PATCH, the admin's form).
 EDITABLE_FIELDS = ("is_active", "starts_at", "expires_at", "per_customer_limit", "init_count")

@@ -21,8 +21,8 @@ why not.
 
 The SQL that spends a use (coupons.db.raw: `REDEEMABLE_SQL`, `ORDER_FITS_SQL`; for a
 campaign, coupons.db.campaign_sql) and the `Coupon.objects.redeemable()` filter restate
-it for the database; tests/test_redeemable_rule.py pins them to this module over every
-edge.
+it for the database; tests/coupons/domain/test_redeemable_rule.py pins them to this module
+over every edge.
 """
 
 from __future__ import annotations
@@ -30,14 +30,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from coupons.domain.discounts import (
-    CURRENCY_MISMATCH,
-    Discount,
-    Order,
-    discount_for,
-    order_refusal,
-)
-from coupons.errors import (
+from core.errors import (
     BudgetExhausted,
     CampaignExhausted,
     CampaignExpired,
@@ -52,6 +45,13 @@ from coupons.errors import (
     DomainError,
     MinOrderAmountNotMet,
     OrderRequired,
+)
+from coupons.domain.discounts import (
+    CURRENCY_MISMATCH,
+    Discount,
+    Order,
+    discount_for,
+    order_refusal,
 )
 
 

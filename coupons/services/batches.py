@@ -11,16 +11,16 @@ from django.db import transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
 
+from core.errors import ValidationFailed
+from core.workers import in_worker
 from coupons.db import raw
-from coupons.db.workers import in_worker
 from coupons.domain.codes import random_code
 from coupons.domain.discounts import Discount, discount_columns
 from coupons.domain.limits import BATCH_CHUNK_SIZE
-from coupons.errors import ValidationFailed
 from coupons.models import Coupon
 from coupons.services.coupons import as_discount, check_campaign_code
-from coupons.services.events import record_many
 from coupons.shapes import COUPON
+from events.services.outbox import record_many
 
 
 def generate_coupons(

@@ -22,18 +22,18 @@ from datetime import datetime
 
 from django.db.models import F
 
-from coupons.campaign_models import Campaign, CampaignCustomer
-from coupons.db import campaign_sql, raw
-from coupons.db.campaign_sql import CampaignSpent
-from coupons.domain.discounts import Order, discount_for
-from coupons.domain.rules import campaign_refusal_for
-from coupons.errors import (
+from core.errors import (
     BudgetExhausted,
     CampaignExhausted,
     CustomerIdRequired,
     CustomerLimitReached,
     DomainError,
 )
+from coupons.db import campaign_sql, raw
+from coupons.db.campaign_sql import CampaignSpent
+from coupons.domain.discounts import Order, discount_for
+from coupons.domain.rules import campaign_refusal_for
+from coupons.models.campaign import Campaign, CampaignCustomer
 
 
 def live_campaign_redemptions_of(campaign_id: uuid.UUID, customer_id: str) -> int:

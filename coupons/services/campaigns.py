@@ -11,12 +11,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, ProtectedError, QuerySet
 from django.utils import timezone
 
-from coupons.campaign_models import Campaign
-from coupons.db import raw
-from coupons.db.workers import in_worker
-from coupons.domain.discounts import Discount, discount_columns
-from coupons.domain.metadata import merge_metadata
-from coupons.errors import (
+from core.domain.metadata import merge_metadata
+from core.errors import (
     BudgetBelowSpent,
     CountBelowUsed,
     DiscountLocked,
@@ -24,12 +20,17 @@ from coupons.errors import (
     NotFound,
     ValidationFailed,
 )
+from core.pages import Cursor, Page, keyset_page
+from core.workers import in_worker
+from coupons.db import raw
+from coupons.domain.discounts import Discount, discount_columns
 from coupons.models import Coupon, Redemption
+from coupons.models.campaign import Campaign
 from coupons.services.coupons import as_discount
-from coupons.services.events import record, record_campaign, record_many
 from coupons.services.hold_cleanup import clear_ended_holds
-from coupons.services.pages import Cursor, Page, keyset_page
+from coupons.services.ledger_events import record_campaign
 from coupons.shapes import CAMPAIGN, COUPON
+from events.services.outbox import record, record_many
 
 WINDOW_CONSTRAINT = "campaign_window_starts_before_it_expires"
 BUDGET_CURRENCY_CONSTRAINT = "campaign_budget_in_the_discount_currency"

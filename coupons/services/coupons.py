@@ -11,13 +11,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
 
-from coupons.db import raw
-from coupons.db.workers import in_worker
-from coupons.domain.codes import lookup_key
-from coupons.domain.discounts import Discount, InvalidDiscount, discount_columns
-from coupons.domain.limits import EDITABLE_FIELDS
-from coupons.domain.metadata import merge_metadata
-from coupons.errors import (
+from core.domain.metadata import merge_metadata
+from core.errors import (
     CountBelowUsed,
     DiscountLocked,
     DuplicateCode,
@@ -25,11 +20,17 @@ from coupons.errors import (
     NotFound,
     ValidationFailed,
 )
+from core.pages import Cursor, Page, keyset_page
+from core.workers import in_worker
+from coupons.db import raw
+from coupons.domain.codes import lookup_key
+from coupons.domain.discounts import Discount, InvalidDiscount, discount_columns
+from coupons.domain.limits import EDITABLE_FIELDS
 from coupons.models import Campaign, Coupon, Redemption, Reservation, ReservationStatus
-from coupons.services.events import record, record_coupon
 from coupons.services.hold_cleanup import clear_ended_holds
-from coupons.services.pages import Cursor, Page, keyset_page
+from coupons.services.ledger_events import record_coupon
 from coupons.shapes import COUPON
+from events.services.outbox import record
 
 HELD = ReservationStatus.HELD
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from coupons.errors import HasRedemptions
+from core.errors import HasRedemptions
 from coupons.models import Coupon, Reservation, ReservationStatus
 from coupons.services.spending import return_expired_holds
 

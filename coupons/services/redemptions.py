@@ -12,24 +12,24 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from coupons.db import raw
-from coupons.db.workers import in_worker
-from coupons.domain.codes import lookup_key
-from coupons.domain.discounts import Order, discount_for
-from coupons.domain.rules import refusal_for
-from coupons.errors import (
+from core.errors import (
     AlreadyReverted,
     CouponNotFound,
     CustomerLimitReached,
     NotFound,
 )
+from core.pages import Cursor, Page, keyset_page
+from core.workers import in_worker
+from coupons.db import raw
+from coupons.domain.codes import lookup_key
+from coupons.domain.discounts import Order, discount_for
+from coupons.domain.rules import refusal_for
 from coupons.models import Campaign, Coupon, Redemption
 from coupons.services.campaign_redemptions import (
     campaign_limit_refusal,
     give_back_campaign_use,
 )
-from coupons.services.events import record, record_use_taken
-from coupons.services.pages import Cursor, Page, keyset_page
+from coupons.services.ledger_events import record_use_taken
 from coupons.services.spending import (
     ExpiredHolds,
     expired_holds_of,
@@ -39,6 +39,7 @@ from coupons.services.spending import (
     take_use,
 )
 from coupons.shapes import REDEMPTION
+from events.services.outbox import record
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,17 +12,18 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from coupons.db.workers import in_worker
-from coupons.domain.codes import lookup_key
-from coupons.domain.discounts import Order
-from coupons.errors import (
+from core.errors import (
     AlreadyConfirmed,
     NotFound,
     ReservationExpired,
     ReservationReleased,
 )
+from core.workers import in_worker
+from coupons.domain.codes import lookup_key
+from coupons.domain.discounts import Order
 from coupons.models import Campaign, Coupon, Redemption, Reservation, ReservationStatus
-from coupons.services.events import record, record_use_taken
+from coupons.services.hold_records import ReservationRecord, reservation_record
+from coupons.services.ledger_events import record_use_taken
 from coupons.services.redemptions import (
     RedemptionRecord,
     record_redemption,
@@ -37,48 +37,10 @@ from coupons.services.spending import (
     take_use,
 )
 from coupons.shapes import RESERVATION
+from events.services.outbox import record
 
 DEFAULT_TTL_SECONDS = 900
 MAX_TTL_SECONDS = 86_400
-
-
-@dataclass(frozen=True, slots=True)
-class ReservationRecord:
-    id: uuid.UUID
-    coupon_id: uuid.UUID
-    code: str
-    customer_id: str | None
-    order_id: str | None
-    order_amount: int | None
-    currency: str | None
-    discount_amount: int | None
-    status: str
-    expires_at: datetime
-    created_at: datetime
-    redemption_id: uuid.UUID | None
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-def _record(reservation: Reservation, code: str, now: datetime | None = None) -> ReservationRecord:
-    status = reservation.status
-    # A hold past its expiry reads as expired at once, whether or not it was swept yet.
-    if status == ReservationStatus.HELD and reservation.expires_at <= (now or timezone.now()):
-        status = ReservationStatus.EXPIRED
-    return ReservationRecord(
-        id=reservation.id,
-        coupon_id=reservation.coupon_id,
-        code=code,
-        customer_id=reservation.customer_id,
-        order_id=reservation.order_id,
-        order_amount=reservation.order_amount,
-        currency=reservation.currency,
-        discount_amount=reservation.discount_amount,
-        status=status,
-        expires_at=reservation.expires_at,
-        created_at=reservation.created_at,
-        redemption_id=reservation.redemption_id,
-        metadata=reservation.metadata,
-    )
 
 
 def hold_coupon(
@@ -119,7 +81,7 @@ def hold_coupon(
                 api_key_id=api_key_id,
                 metadata=metadata,
             )
-            held = _record(reservation, taken.code, now)
+            held = reservation_record(reservation, taken.code, now)
             record("reservation.created", RESERVATION, held, now=now)
             record_use_taken(
                 coupon_id=taken.coupon_id, remaining_count=taken.remaining_count,
@@ -188,7 +150,7 @@ def confirm_reservation(
                 metadata=hold.metadata,
             )
             hold.status, hold.redemption_id = ReservationStatus.CONFIRMED, redemption_id
-            confirmed_hold = _record(hold, hold.coupon.code, now)
+            confirmed_hold = reservation_record(hold, hold.coupon.code, now)
             record("reservation.confirmed", RESERVATION, confirmed_hold, now=now)
             redemption = redemption_record(created, hold.coupon.code)
             record_redemption("redemption.created", redemption, now=now)
@@ -214,19 +176,11 @@ def release_reservation(
                 [(hold.coupon_id, hold.coupon.campaign_id, hold.customer_id, hold.discount_amount)],
                 now=now,
             )
-            released_hold = _record(hold, hold.coupon.code, now)
+            released_hold = reservation_record(hold, hold.coupon.code, now)
             record("reservation.released", RESERVATION, released_hold, now=now)
     if not released:
         raise _refusal(reservation_id, now=now)
-    return _record(hold, hold.coupon.code, now)
-
-
-def record_expired_holds(ids: list[uuid.UUID], *, now: datetime) -> None:
-    """`reservation.expired` for each of these holds, just returned in the caller's
-    transaction (coupons.services.spending)."""
-    holds = Reservation.objects.select_related("coupon").filter(pk__in=ids).order_by("pk")
-    for hold in holds:
-        record("reservation.expired", RESERVATION, _record(hold, hold.coupon.code, now), now=now)
+    return reservation_record(hold, hold.coupon.code, now)
 
 
 def get_reservation(reservation_id: uuid.UUID) -> ReservationRecord:
@@ -234,7 +188,7 @@ def get_reservation(reservation_id: uuid.UUID) -> ReservationRecord:
         reservation = Reservation.objects.select_related("coupon").get(pk=reservation_id)
     except Reservation.DoesNotExist as exc:
         raise NotFound(f"No reservation has the id {reservation_id}.") from exc
-    return _record(reservation, reservation.coupon.code)
+    return reservation_record(reservation, reservation.coupon.code)
 
 
 def sweep_expired_holds(*, now: datetime | None = None) -> int:

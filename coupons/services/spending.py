@@ -23,10 +23,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 
-from coupons.db import raw
-from coupons.domain.discounts import DISCOUNT_FIELDS, Order, discount_for, discount_from_columns
-from coupons.domain.rules import order_refusal_for, refusal_for
-from coupons.errors import (
+from core.errors import (
     BudgetExhausted,
     CampaignExhausted,
     CouponExhausted,
@@ -35,6 +32,9 @@ from coupons.errors import (
     CustomerLimitReached,
     DomainError,
 )
+from coupons.db import raw
+from coupons.domain.discounts import DISCOUNT_FIELDS, Order, discount_for, discount_from_columns
+from coupons.domain.rules import order_refusal_for, refusal_for
 from coupons.models import (
     Campaign,
     CampaignCustomer,
@@ -44,6 +44,7 @@ from coupons.models import (
     ReservationStatus,
 )
 from coupons.services.campaign_redemptions import take_campaign_use, take_customer_slot
+from coupons.services.hold_records import record_expired_holds
 
 _DISCOUNT_COLUMNS = [f"discount_{name}" for name in DISCOUNT_FIELDS]
 
@@ -251,9 +252,6 @@ def return_expired_holds(
             status=ReservationStatus.EXPIRED, returned_at=now
         )
         give_back_holds([(r[1], r[2], r[3], r[4]) for r in rows], now=now, also_lock=also_lock)
-        # Imported here: coupons.services.reservations imports this module.
-        from coupons.services.reservations import record_expired_holds
-
         record_expired_holds([r[0] for r in rows], now=now)
     return len(rows)
 

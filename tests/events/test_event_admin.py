@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from coupons.event_models import Event
 from coupons.models import Coupon
 from coupons.services.coupons import get_coupon
 from coupons.shapes import COUPON
+from events.models import Event
 from tests.factories import admin_add_form, make_coupon
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,8 +10,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from coupons.event_models import Event
 from coupons.services import reservations as reservation_service
+from events.models import Event
 from tests.events.helpers import all_events, events_of, get
 from tests.problems import assert_problem
 

@@ -14,12 +14,12 @@ from django.core.management import call_command
 from django.db import connection, connections, transaction
 
 from coupons.domain.discounts import Discount, Order
-from coupons.event_models import Event
 from coupons.models import Coupon
 from coupons.services.coupons import create_coupon
-from coupons.services.event_log import EventCursor, events_after
 from coupons.services.redemptions import get_redemption, redeem_coupon
 from coupons.shapes import COUPON, REDEMPTION
+from events.models import Event
+from events.services.log import EventCursor, events_after
 from tests.events.helpers import wait_for_log
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -148,7 +148,7 @@ def test_generate_coupons_writes_one_coupon_created_per_code(tmp_path):
 def test_a_cursor_is_opaque_and_a_changed_one_is_refused():
     token = EventCursor(12, 3).token()
     assert EventCursor.parse(token) == EventCursor(12, 3)
-    from coupons.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed):
         EventCursor.parse(token[:-2] + "xx")

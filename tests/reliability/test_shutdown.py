@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from access.services import api_keys
 from coupons.models import Redemption
-from coupons.services import api_keys
 from tests.factories import broken_invariants, coupon_state, make_coupon
 from tests.servers import running_servers
 

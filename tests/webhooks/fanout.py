@@ -8,9 +8,9 @@ import time
 
 from django.db import connection
 
-from coupons.event_models import Event
-from coupons.services.webhook_delivery import fan_out_events
-from coupons.webhook_models import WebhookCursor
+from events.models import Event
+from webhooks.models import WebhookCursor
+from webhooks.services.delivery import fan_out_events
 
 
 def read_past(event: Event) -> bool:

@@ -14,18 +14,18 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from coupons.services.events import record_event
-from coupons.services.webhook_delivery import deliver_due_webhooks, queue_test_delivery
-from coupons.services.webhooks import create_endpoint
-from coupons.webhook_models import (
+from events.services.outbox import record_event
+from tests.webhooks.fanout import fan_out
+from tests.webhooks.readme import readme_verify_signature
+from tests.webhooks.receiver import running_receiver, self_signed
+from webhooks.models import (
     DeliveryStatus,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from tests.webhooks.fanout import fan_out
-from tests.webhooks.readme import readme_verify_signature
-from tests.webhooks.receiver import running_receiver, self_signed
+from webhooks.services.delivery import deliver_due_webhooks, queue_test_delivery
+from webhooks.services.endpoints import create_endpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -167,7 +167,7 @@ def test_a_success_resets_the_run_of_failures():
 
 
 def test_a_test_delivery_reaches_the_receiver_and_is_no_event_of_the_log():
-    from coupons.event_models import Event
+    from events.models import Event
 
     with running_receiver() as receiver:
         endpoint = create_endpoint(url=receiver.url, events=["redemption.created"])
@@ -182,7 +182,7 @@ def test_a_test_delivery_reaches_the_receiver_and_is_no_event_of_the_log():
 def test_retries_back_off_with_jitter_from_within_30_seconds_to_at_most_an_hour():
     import random
 
-    from coupons.services.webhook_delivery import retry_delay
+    from webhooks.services.delivery import retry_delay
 
     rng = random.Random(17)
     firsts = {retry_delay(1, rng=rng).total_seconds() for _ in range(200)}

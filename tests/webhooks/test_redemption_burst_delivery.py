@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from coupons.services import api_keys
-from tests.concurrency.test_bursts import fire, warm_up
+from access.services import api_keys
+from tests.coupons.concurrency.test_bursts import fire, warm_up
 from tests.events.helpers import wait_for_log
 from tests.factories import broken_invariants, coupon_state, make_coupon
 from tests.servers import Server, running_servers

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
-from coupons.services.events import record_event
-from coupons.services.webhooks import create_endpoint
-from coupons.webhook_models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from events.services.outbox import record_event
 from tests.servers import ROOT, server_env
 from tests.webhooks.receiver import running_receiver
+from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from webhooks.services.endpoints import create_endpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

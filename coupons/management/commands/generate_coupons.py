@@ -24,6 +24,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
+from core.domain.metadata import metadata_problems
+from core.errors import ValidationFailed
 from coupons.domain.discounts import DISCOUNT_FIELDS, Discount, discount_problems
 from coupons.domain.limits import (
     BATCH_CHUNK_SIZE,
@@ -35,8 +37,6 @@ from coupons.domain.limits import (
     PREFIX_PATTERN,
     PREFIX_RULE,
 )
-from coupons.domain.metadata import metadata_problems
-from coupons.errors import ValidationFailed
 from coupons.services.batches import generate_coupons
 
 

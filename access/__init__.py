@@ -1,0 +1,2 @@
+"""Who may call: API keys, bearer authentication, scopes, Idempotency-Key records and the
+code-guessing throttle."""

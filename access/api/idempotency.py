@@ -1,0 +1,113 @@
+"""`Idempotency-Key` on the API's POSTs, wrapped around a unit of work: validate the header,
+fingerprint the request, and claim the key, run the effect and keep its answer in ONE
+transaction, in one thread hop."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpResponse
+from rest_framework.request import Request
+
+from access.services import idempotency
+from access.services.idempotency import StoredAnswer
+from core.api.http import json_default, to_json_bytes
+from core.api.problems import is_replayable, problem_for_exception
+from core.errors import CodedError, ValidationFailed
+from core.workers import in_worker
+
+HEADER = "Idempotency-Key"
+KEPT_HEADERS = ("Location",)
+
+
+def idempotency_key_of(request: Request) -> str | None:
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY")  # request.headers copies every header
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not all(" " <= ch <= "~" for ch in key):
+        raise ValidationFailed(
+            {HEADER: ["Must be 1 to 255 printable ASCII characters."]},
+            "The Idempotency-Key header is invalid.",
+        )
+    return key
+
+
+def fingerprint_of(request: Request, body: dict[str, Any]) -> str:
+    # Decimals as the answer would write them: 12.5 and 12.50 are one body.
+    canonical = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_default
+    )
+    raw = f"{request.method} {request.path.lower()}\n{canonical}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def stored_json(
+    data: object, *, status: int, headers: dict[str, str] | None = None
+) -> StoredAnswer:
+    return StoredAnswer(
+        status=status, content_type="application/json", body=to_json_bytes(data),
+        headers=headers or {},
+    )  # fmt: skip
+
+
+def stored_problem(exc: CodedError) -> StoredAnswer:
+    response = problem_for_exception(exc)
+    return StoredAnswer(
+        status=response.status_code,
+        content_type=response["Content-Type"],
+        body=response.content,
+        headers={name: response[name] for name in KEPT_HEADERS if response.has_header(name)},
+    )
+
+
+def http_response(stored: StoredAnswer) -> HttpResponse:
+    return HttpResponse(
+        stored.body, status=stored.status, content_type=stored.content_type, headers=stored.headers
+    )
+
+
+def _answer_once(
+    *, api_key_id: Any, key: str, fingerprint: str, produce: Callable[[], StoredAnswer]
+) -> tuple[StoredAnswer, bool]:
+    """The answer for the key: produced now, or replayed (True). Claim, effect and the kept
+    answer commit together: one effect, identical answers, even for concurrent retries."""
+    with transaction.atomic():
+        claim = idempotency.claim_key(api_key_id=api_key_id, key=key, fingerprint=fingerprint)
+        if isinstance(claim, StoredAnswer):
+            return claim, True
+        try:
+            # A savepoint: a refusal undoes its partial effects but keeps the claim.
+            with transaction.atomic():
+                answer = produce()
+        except CodedError as exc:
+            if not is_replayable(exc):
+                raise  # rolls the claim back too: a retry is served afresh
+            answer = stored_problem(exc)
+        idempotency.keep_answer(claim, answer)
+    return answer, False
+
+
+_aanswer_once = in_worker(_answer_once)
+
+
+async def answer(
+    request: Request, body: dict[str, Any], produce: Callable[[], StoredAnswer]
+) -> HttpResponse:
+    """Run `produce` once in a worker thread; with an Idempotency-Key, at most once per key."""
+    key = idempotency_key_of(request)
+    if key is None:
+        return http_response(await in_worker(produce)())
+    stored, replayed = await _aanswer_once(
+        api_key_id=request.user.key_id,  # type: ignore[union-attr]
+        key=key,
+        fingerprint=fingerprint_of(request, body),
+        produce=produce,
+    )
+    response = http_response(stored)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response

@@ -1,0 +1,1 @@
+"""The outbox: events written with their change, and the pollable log."""

@@ -1,0 +1,1 @@
+"""Webhook endpoints and the signed delivery of the event log to them."""
