@@ -58,7 +58,7 @@ test: lint
 	@# Models against migration files only: no database needed (an in-memory SQLite spares
 	@# a 10 s wait when DATABASE_URL names a database that does not exist yet).
 	DATABASE_URL= SQLITE_PATH=:memory: $(PY) manage.py makemigrations --check --dry-run
-	.venv/bin/pytest $(PYTEST_ARGS)
+	.venv/bin/pytest --create-db $(PYTEST_ARGS)
 
 # The burst, hold and idempotency tests again, through Debian's PgBouncer in transaction mode
 # on loopback (bin/with-pgbouncer starts it, and fails when it cannot), with the settings
@@ -66,7 +66,7 @@ test: lint
 PGBOUNCER_TESTS := tests/reliability/test_pgbouncer.py tests/coupons/concurrency tests/access/test_idempotency.py \
 	tests/events/test_event_log.py tests/webhooks/test_worker_delivery.py
 test-pgbouncer: setup
-	bin/with-pgbouncer .venv/bin/pytest $(PGBOUNCER_TESTS) $(PYTEST_ARGS)
+	bin/with-pgbouncer .venv/bin/pytest --create-db $(PGBOUNCER_TESTS) $(PYTEST_ARGS)
 
 # Load test: the production server (bin/serve) and the bare ASGI yardstick under wrk against
 # PostgreSQL (BENCH_DATABASE_URL, default a coupons_bench database on 127.0.0.1:5432).
