@@ -177,7 +177,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Django's own tasks framework on a table of this database (django-tasks-db): enqueued by
 # `manage.py run_worker`'s scheduler and the app, run by that same worker (operations.worker).
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Two queues: webhook deliveries (webhooks.tasks.WEBHOOK_QUEUE) run apart from the rest.
+TASKS = {
+    "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "webhooks"]}
+}
 # How often the worker returns expired holds (operations.schedule); the contract allows 60 s.
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=10.0)
 if not 0 < SWEEP_INTERVAL_SECONDS <= 60:
@@ -288,7 +291,7 @@ IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
 # How long a worker's claim on a delivery lasts (webhooks.services.delivery): longer
-# than a claim's 5 POSTs of at most 10 s each; a killed worker's deliveries wait this long.
+# than its one POST of at most 10 s; a killed worker's deliveries wait this long.
 WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)
 
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,6 +1,7 @@
 """The one background worker process (`manage.py run_worker`): django-tasks-db's worker
-loop runs whatever is queued, and a scheduler thread beside it enqueues the periodic jobs
-of operations.schedule. Neither ends on a database outage: each retries until it is back."""
+loops run whatever is queued, webhook deliveries in a loop (thread) of their own, and a
+scheduler thread beside them enqueues the periodic jobs of operations.schedule. None ends on
+a database outage: each retries until it is back."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from operations.schedule import PERIODIC, Periodic
+from webhooks.tasks import WEBHOOK_QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -77,20 +79,39 @@ class Scheduler(threading.Thread):
 class QueueWorker(Worker):
     """django-tasks-db's worker, stopped by SIGTERM or SIGINT after the task it is running
     (a second signal, a while later, ends it at once), never by `sys.exit` from a handler
-    mid-claim."""
+    mid-claim. Its `running` is the shared `stop` event's opposite, so one signal stops
+    every loop of the process."""
 
     # Ctrl-C under `make run` reaches the worker twice at once (the terminal's SIGINT to
     # the process group, bin/run-all's SIGTERM): one request to stop, not an insistence.
     SAME_REQUEST_SECONDS = 2.0
 
-    def __init__(self, *, stop: threading.Event, poll: float, batch: bool = False) -> None:
-        super().__init__(
-            queue_names=["*"], interval=poll, batch=batch,
-            backend_name="default", startup_delay=False, max_tasks=None,
-            worker_id=f"{socket.gethostname()[:40]}-{os.getpid()}", excluded_queue_names=[],
-        )  # fmt: skip
+    def __init__(
+        self,
+        *,
+        stop: threading.Event,
+        poll: float,
+        batch: bool = False,
+        queues: Sequence[str] = ("*",),
+        excluded: Sequence[str] = (),
+    ) -> None:
         self.stop = stop
+        super().__init__(
+            queue_names=list(queues), interval=poll, batch=batch,
+            backend_name="default", startup_delay=False, max_tasks=None,
+            worker_id=f"{socket.gethostname()[:40]}-{os.getpid()}",
+            excluded_queue_names=list(excluded),
+        )  # fmt: skip
         self.stop_requested_at: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return not self.stop.is_set()
+
+    @running.setter
+    def running(self, value: bool) -> None:
+        if not value:
+            self.stop.set()
 
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         now = time.monotonic()
@@ -101,7 +122,6 @@ class QueueWorker(Worker):
         self.stop_requested_at = now
         logger.info("worker: %s, stopping after the current task", signal.strsignal(signum))
         self.running = False
-        self.stop.set()
 
 
 def check_backend() -> None:
@@ -110,16 +130,39 @@ def check_backend() -> None:
 
 
 def run_worker(*, poll: float, jobs: Sequence[Periodic] = PERIODIC) -> None:
-    """Until SIGTERM or SIGINT: the scheduler thread, and the worker loop in this thread.
-    A database restart costs a few failed rounds, never the process: django-tasks-db's
-    loop raises on a lost connection, and is started again once the database answers."""
+    """Until SIGTERM or SIGINT: the scheduler thread, the webhook queue's loop in a thread,
+    and every other queue's loop in this thread (where signals arrive). A database restart
+    costs a few failed rounds, never the process: django-tasks-db's loop raises on a lost
+    connection, and is started again once the database answers."""
     check_backend()
     stop = threading.Event()
-    worker = QueueWorker(stop=stop, poll=poll)
+    worker = QueueWorker(stop=stop, poll=poll, excluded=[WEBHOOK_QUEUE])
     worker.configure_signals()
+    # A delivery waits on a receiver (up to 10 s, for many endpoints at once): in a loop of
+    # its own, that never delays the hold sweep.
+    deliveries = threading.Thread(
+        target=run_queue,
+        args=(QueueWorker(stop=stop, poll=poll, queues=[WEBHOOK_QUEUE]),),
+        name="webhook-queue",
+        daemon=True,
+    )
     scheduler = Scheduler(jobs, stop)
     scheduler.start()
+    deliveries.start()
+    try:
+        run_queue(worker)
+    finally:
+        stop.set()
+        deliveries.join(timeout=15)
+        scheduler.join(timeout=5)
+        connections.close_all()
+
+
+def run_queue(worker: QueueWorker) -> None:
+    """One queue loop until its worker stops, through database outages; in a thread of its
+    own, through anything else too (logged), and its connection closed at the end."""
     failures = 0
+    own_thread = threading.current_thread() is not threading.main_thread()
     try:
         while worker.running:
             try:
@@ -127,14 +170,19 @@ def run_worker(*, poll: float, jobs: Sequence[Periodic] = PERIODIC) -> None:
             except DatabaseError as exc:
                 logger.warning("worker: database unavailable, retrying: %r", exc)
                 connections.close_all()
-                stop.wait(RETRY_WAITS[min(failures, len(RETRY_WAITS) - 1)])
+                worker.stop.wait(RETRY_WAITS[min(failures, len(RETRY_WAITS) - 1)])
                 failures += 1
+            except Exception:
+                if not own_thread:
+                    raise
+                logger.exception("worker: the %s loop failed, retrying", worker.queue_names)
+                connections.close_all()
+                worker.stop.wait(RETRY_WAITS[-1])
             else:
                 failures = 0
     finally:
-        stop.set()
-        scheduler.join(timeout=5)
-        connections.close_all()
+        if own_thread:
+            connections.close_all()
 
 
 def run_each_job_once(jobs: Sequence[Periodic] = PERIODIC) -> None:

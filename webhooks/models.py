@@ -66,10 +66,13 @@ class WebhookDelivery(models.Model):
     )
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # A worker's claim: until then no other worker takes it; after it (a worker killed
-    # mid-delivery), the delivery is due again.
+    # A worker's claim: until then no other worker takes it, nor any other delivery to
+    # its endpoint; after it (a worker killed mid-delivery), the delivery is due again.
     locked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
+    # The endpoint's order, which is the event log's: numbered by the fan-out, in log
+    # order, under the cursor's lock (WebhookCursor.sequence). 0: queued before 0011.
+    sequence = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "coupons_webhookdelivery"  # kept from the coupons app (migrations 0011)
@@ -81,7 +84,19 @@ class WebhookDelivery(models.Model):
                 fields=["next_attempt_at"],
                 name="webhook_delivery_due",
                 condition=models.Q(status="pending"),
-            )
+            ),
+            # An endpoint's next delivery in log order (its head).
+            models.Index(
+                fields=["endpoint", "sequence"],
+                name="webhook_delivery_order",
+                condition=models.Q(status="pending"),
+            ),
+            # Whether an endpoint has a delivery in flight (few rows: leased ones).
+            models.Index(
+                fields=["endpoint"],
+                name="webhook_delivery_leased",
+                condition=models.Q(status="pending", locked_until__isnull=False),
+            ),
         ]
         verbose_name_plural = "webhook deliveries"
 
@@ -139,6 +154,8 @@ class WebhookCursor(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     txid = models.BigIntegerField(default=0)
     position = models.BigIntegerField(default=0)
+    # The last WebhookDelivery.sequence given out.
+    sequence = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "coupons_webhookcursor"  # kept from the coupons app (migrations 0011)

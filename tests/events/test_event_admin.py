@@ -42,14 +42,14 @@ def test_admin_add_edit_actions_and_delete_write_coupon_events(staff):
 def test_the_log_is_listed_by_type_found_by_id_and_read_only(staff):
     make_coupon("LOG-1", init_count=1)
     event = Event.objects.get()
-    url = reverse("admin:coupons_event_changelist")
+    url = reverse("admin:events_event_changelist")
 
     assert str(event.pk) in staff.get(url, {"type": "coupon.created"}).content.decode()
     assert str(event.pk) not in staff.get(url, {"type": "coupon.deleted"}).content.decode()
     assert str(event.pk) in staff.get(url, {"q": str(event.pk)}).content.decode()
     assert staff.get(url, {"q": "not-an-id"}).status_code == 200
-    detail = staff.get(reverse("admin:coupons_event_change", args=[event.pk]))
+    detail = staff.get(reverse("admin:events_event_change", args=[event.pk]))
     assert detail.status_code == 200 and "LOG-1" in detail.content.decode()
-    assert staff.get(reverse("admin:coupons_event_add")).status_code == 403
-    staff.post(reverse("admin:coupons_event_delete", args=[event.pk]), {"post": "yes"})
+    assert staff.get(reverse("admin:events_event_add")).status_code == 403
+    staff.post(reverse("admin:events_event_delete", args=[event.pk]), {"post": "yes"})
     assert Event.objects.filter(pk=event.pk).exists()

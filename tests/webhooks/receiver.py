@@ -1,11 +1,13 @@
 """A real webhook receiver on loopback for tests: a threading http.server that records
-every POST and answers with the statuses it is told (then 200), or blocks until released."""
+every POST and answers with the statuses it is told (then 200), or blocks until released,
+or takes its time: a delay before answering, or an answer dripped a byte at a time."""
 
 from __future__ import annotations
 
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +27,8 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)  # answered in turn, then 200
     # Given: requests wait until it is set (a receiver that hangs), then answer.
     release: threading.Event | None = None
+    delay: float = 0.0  # seconds before each answer
+    drip: float | None = None  # given: the answer is written one byte every `drip` seconds
     received: list[Received] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -46,6 +50,13 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             receiver.arrived.set()
             if receiver.release is not None:
                 receiver.release.wait(30)
+            time.sleep(receiver.delay)
+            if receiver.drip is not None:
+                answer = f"HTTP/1.1 {status} OK\r\nContent-Length: 0\r\n\r\n".encode()
+                for byte in answer:
+                    self.wfile.write(bytes([byte]))
+                    time.sleep(receiver.drip)
+                return
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -61,6 +72,8 @@ def running_receiver(
     statuses: list[int] | None = None,
     *,
     release: threading.Event | None = None,
+    delay: float = 0.0,
+    drip: float | None = None,
     host: str = "127.0.0.1",
     tls: tuple[Path, Path] | None = None,
 ) -> Iterator[Receiver]:
@@ -76,6 +89,8 @@ def running_receiver(
         url=f"{scheme}://{host}:{server.server_address[1]}/hook",
         statuses=list(statuses or []),
         release=release,
+        delay=delay,
+        drip=drip,
     )
     server.RequestHandlerClass = _handler(receiver)
     server.daemon_threads = True

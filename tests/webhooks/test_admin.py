@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_an_endpoint_is_added_with_its_secret_shown_once_and_bad_urls_refused(staff, settings):
-    url = reverse("admin:coupons_webhookendpoint_add")
+    url = reverse("admin:webhooks_webhookendpoint_add")
     refused = staff.post(url, {"url": "https://127.0.0.1/hook", "events": ["*"]})
     assert refused.status_code == 200 and "WEBHOOK_ALLOW_PRIVATE_HOSTS" in refused.content.decode()
     mixed = staff.post(url, {"url": "https://127.0.0.1/", "events": ["*", "coupon.created"]})
@@ -33,7 +33,7 @@ def test_an_endpoint_is_added_with_its_secret_shown_once_and_bad_urls_refused(st
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.events == ["coupon.created"] and endpoint.secret.startswith("whsec_")
     assert endpoint.secret in added.content.decode()
-    change = staff.get(reverse("admin:coupons_webhookendpoint_change", args=[endpoint.pk]))
+    change = staff.get(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]))
     assert change.status_code == 200 and endpoint.secret not in change.content.decode()
 
 
@@ -42,7 +42,7 @@ def test_a_test_event_is_sent_and_logged_with_its_response_code_and_no_event_row
     with running_receiver(statuses=[418]) as receiver:
         endpoint = create_endpoint(url=receiver.url, events=["redemption.created"])
         staff.post(
-            reverse("admin:coupons_webhookendpoint_changelist"),
+            reverse("admin:webhooks_webhookendpoint_changelist"),
             {"_selected_action": [str(endpoint.pk)], "action": "send_test_event"},
         )
         deliver_due_webhooks()
@@ -50,7 +50,7 @@ def test_a_test_event_is_sent_and_logged_with_its_response_code_and_no_event_row
     assert [r.headers["coupon-event-type"] for r in receiver.received] == ["webhook.test"]
     assert not Event.objects.exists()
     log = staff.get(
-        reverse("admin:coupons_webhookattempt_changelist") + f"?endpoint__id__exact={endpoint.pk}"
+        reverse("admin:webhooks_webhookattempt_changelist") + f"?endpoint__id__exact={endpoint.pk}"
     ).content.decode()
     assert "webhook.test" in log and "418" in log
     assert WebhookAttempt.objects.filter(status=DeliveryStatus.FAILED, response_status=418).exists()
@@ -64,7 +64,7 @@ def test_a_disabled_endpoint_is_re_enabled_from_the_admin(staff, settings):
     )
 
     staff.post(
-        reverse("admin:coupons_webhookendpoint_changelist"),
+        reverse("admin:webhooks_webhookendpoint_changelist"),
         {"_selected_action": [str(endpoint.pk)], "action": "enable"},
     )
 
@@ -78,7 +78,7 @@ def test_an_endpoint_edited_in_the_admin_goes_through_the_guard(staff, settings)
     settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
     endpoint = create_endpoint(url="https://127.0.0.1/hook", events=["*"])
     settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = False
-    url = reverse("admin:coupons_webhookendpoint_change", args=[endpoint.pk])
+    url = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
 
     refused = staff.post(url, {"url": "https://10.0.0.1/", "events": ["*"], "is_active": "on"})
     assert refused.status_code == 200 and "private" in refused.content.decode()

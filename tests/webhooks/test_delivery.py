@@ -9,7 +9,6 @@ import shutil
 import ssl
 from datetime import timedelta
 
-import httpx
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -203,8 +202,7 @@ def deliver_over_tls(tmp_path, certificate_name):
         create_endpoint(url=receiver.url, events=["*"])
         event = record()
         fan_out(event)
-        with httpx.Client(verify=trusting, timeout=10, trust_env=False) as client:
-            deliver_due_webhooks(client=client)
+        deliver_due_webhooks(verify=trusting)
     return receiver, event
 
 

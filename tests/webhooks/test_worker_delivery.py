@@ -42,11 +42,11 @@ def spawn_worker(log_dir: Path, name: str, **env: str) -> subprocess.Popen[bytes
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_worker", "--poll", "0.1"],
         cwd=ROOT,
-        env=server_env(
-            DJANGO_STATIC_ROOT=str(log_dir), WEBHOOK_ALLOW_HTTP="1",
-            SWEEP_INTERVAL_SECONDS="60", WEBHOOK_INTERVAL_SECONDS="0.2",
-            WEBHOOK_ALLOW_PRIVATE_HOSTS="1", **env,
-        ),
+        env=server_env(**{
+            "DJANGO_STATIC_ROOT": str(log_dir), "WEBHOOK_ALLOW_HTTP": "1",
+            "SWEEP_INTERVAL_SECONDS": "60", "WEBHOOK_INTERVAL_SECONDS": "0.2",
+            "WEBHOOK_ALLOW_PRIVATE_HOSTS": "1", **env,
+        }),
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )  # fmt: skip

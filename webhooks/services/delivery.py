@@ -6,21 +6,29 @@ At least once, never lost: a delivery is claimed with a lease (`locked_until`) c
 BEFORE its HTTP call, so a worker killed mid-delivery leaves a delivery that is due again
 once the lease runs out. Claims use FOR UPDATE SKIP LOCKED, so two workers never take the
 same delivery while a lease holds. Every function takes `now` so tests set the clock.
+
+In order, one at a time per endpoint, many endpoints at once: an endpoint's next delivery
+is its due one first in the log's order (`sequence`), and none is claimed while another
+of the same endpoint is leased (in flight, in any worker). Different endpoints' deliveries
+run concurrently (at most MAX_IN_FLIGHT per worker), each within one deadline, so a slow
+receiver holds up only its own endpoint. A failed delivery waits for its retry while the
+endpoint's later ones go on: a retry arrives after events that came later in the log.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import ssl
+import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
-import httpx
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from events.models import Event
@@ -34,14 +42,18 @@ from webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from webhooks.services.transport import Outcome, new_client, post_webhook
+from webhooks.services.transport import TIMEOUT_SECONDS, Outcome, Sender
 
-# A claim is CLAIM_BATCH deliveries POSTed one after another, each within the timeout:
-# the lease (WEBHOOK_LEASE_SECONDS, 60) outlasts them all, so a live worker's claim does
-# not run out under it; a killed worker's deliveries are due again once it has.
+# A claimed delivery is POSTed at once, within TIMEOUT_SECONDS: the lease
+# (WEBHOOK_LEASE_SECONDS, 60) outlasts it, so a live worker's claim does not run out under
+# it; a killed worker's deliveries are due again once it has.
 CLAIM_BATCH = 5
-# One call of deliver_due_webhooks does at most this much, then lets the worker loop on.
+# Deliveries in flight at once in one worker, each to a different endpoint.
+MAX_IN_FLIGHT = 16
+# One call of deliver_due_webhooks claims at most this many, and for at most this long
+# (then waits for those in flight, at most one deadline), and lets the worker loop on.
 MAX_DELIVERIES_PER_CALL = 200
+CLAIM_FOR_SECONDS = 30.0
 FAN_OUT_BATCH = 500
 RETRY_FOR = timedelta(hours=24)
 DISABLE_AFTER = timedelta(hours=24)
@@ -77,8 +89,7 @@ def fan_out_events(*, now: datetime | None = None, limit: int = FAN_OUT_BATCH) -
     reads from where the first left off (and the unique (endpoint, event) backs it)."""
     now = now or timezone.now()
     with transaction.atomic():
-        WebhookCursor.objects.bulk_create([WebhookCursor(id=1)], ignore_conflicts=True)
-        cursor = WebhookCursor.objects.select_for_update().get(id=1)
+        cursor = _locked_cursor()
         # The log's one reader (events.services.log): never passes a late commit.
         batch, after = events_after(EventCursor(cursor.txid, cursor.position), limit=limit)
         if not batch:
@@ -95,11 +106,20 @@ def fan_out_events(*, now: datetime | None = None, limit: int = FAN_OUT_BATCH) -
             for endpoint in endpoints
             if _wants(endpoint, event)
         ]
+        # Numbered in the log's order: every delivery of this batch shares `now`.
+        for number, delivery in enumerate(deliveries, start=cursor.sequence + 1):
+            delivery.sequence = number
         WebhookDelivery.objects.bulk_create(deliveries)
         WebhookAttempt.objects.bulk_create(_first_attempt(d, now) for d in deliveries)
         cursor.txid, cursor.position = after.txid, after.position
-        cursor.save(update_fields=["txid", "position"])
+        cursor.sequence += len(deliveries)
+        cursor.save(update_fields=["txid", "position", "sequence"])
     return len(batch)
+
+
+def _locked_cursor() -> WebhookCursor:
+    WebhookCursor.objects.bulk_create([WebhookCursor(id=1)], ignore_conflicts=True)
+    return WebhookCursor.objects.select_for_update().get(id=1)
 
 
 def _first_attempt(delivery: WebhookDelivery, now: datetime) -> WebhookAttempt:
@@ -124,9 +144,14 @@ def queue_test_delivery(endpoint_id: uuid.UUID, *, now: datetime | None = None) 
         "data": {"endpoint_id": str(endpoint_id)},
     }
     with transaction.atomic():
+        # Its place in the endpoint's order: after what has been fanned out so far.
+        cursor = _locked_cursor()
+        cursor.sequence += 1
+        cursor.save(update_fields=["sequence"])
         delivery = WebhookDelivery.objects.create(
-            endpoint_id=endpoint_id, test_payload=payload, next_attempt_at=now, created_at=now
-        )
+            endpoint_id=endpoint_id, test_payload=payload, next_attempt_at=now,
+            created_at=now, sequence=cursor.sequence,
+        )  # fmt: skip
         _first_attempt(delivery, now).save()
     return test_id
 
@@ -146,19 +171,37 @@ class Claim:
 
 
 def claim_due_deliveries(*, now: datetime, limit: int = CLAIM_BATCH) -> list[Claim]:
-    """Take up to `limit` due deliveries and lease them; committed when this returns, before
-    any HTTP call, so no transaction stays open across the network."""
+    """Take up to `limit` due deliveries, at most one per endpoint, and lease them;
+    committed when this returns, before any HTTP call, so no transaction stays open across
+    the network. An endpoint's is its due delivery first in the log's order, and none
+    while one of its deliveries is leased (in flight here or in another worker)."""
+    pending = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING)
+    head = (
+        pending.filter(endpoint=OuterRef("pk"), next_attempt_at__lte=now)
+        .order_by("sequence")
+        .values("pk")[:1]
+    )
+    in_flight = pending.filter(endpoint=OuterRef("pk"), locked_until__gt=now)
+    heads = (
+        WebhookEndpoint.objects.filter(~Exists(in_flight), is_active=True)
+        .annotate(head=Subquery(head))
+        .filter(head__isnull=False)
+        .values("head")
+    )
     with transaction.atomic():
+        # Two workers may pick the same head: SKIP LOCKED gives it to one, and the other
+        # re-checks the row once it is free (READ COMMITTED), finds it leased or done, and
+        # takes nothing of that endpoint this time, never the delivery after it.
         due = list(
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("endpoint", "event")
             .filter(
                 Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+                pk__in=heads,
                 status=DeliveryStatus.PENDING,
                 next_attempt_at__lte=now,
-                endpoint__is_active=True,
             )
-            .order_by("next_attempt_at")[:limit]
+            .order_by("next_attempt_at", "sequence")[:limit]
         )
         leased = [delivery.pk for delivery in due]
         WebhookDelivery.objects.filter(pk__in=leased).update(locked_until=now + lease())
@@ -262,34 +305,49 @@ def _disable(endpoint: WebhookEndpoint, *, now: datetime, skip: uuid.UUID) -> No
     stopped.update(status=DeliveryStatus.FAILED, next_attempt_at=None, locked_until=None)
 
 
-def deliver_due_webhooks(*, now: datetime | None = None, client: httpx.Client | None = None) -> int:
-    """Fan out new events, then send what is due, at most MAX_DELIVERIES_PER_CALL; how many
-    attempts were made. `now` fixes the clock (tests); otherwise it is read at each step."""
+def deliver_due_webhooks(
+    *,
+    now: datetime | None = None,
+    deadline: float = TIMEOUT_SECONDS,
+    verify: ssl.SSLContext | bool = True,
+) -> int:
+    """Fan out new events and send what is due, at most MAX_IN_FLIGHT at once, until
+    nothing is due or in flight (or the call's budget is spent); how many attempts were
+    made. Every attempt ends within `deadline` seconds. `now` fixes the clock (tests);
+    otherwise it is read at each step. `verify`: the TLS trust (tests)."""
 
     def clock() -> datetime:
         return now or timezone.now()
 
-    while fan_out_events(now=clock()) == FAN_OUT_BATCH:
-        pass
-    # One client (its connection pool) per host name: connections are made to the checked
-    # IP, so a pooled one verified for one name must not carry another name's requests.
-    clients: dict[str, httpx.Client] = {}
-    attempts = 0
-    try:
-        while attempts < MAX_DELIVERIES_PER_CALL:
-            claims = claim_due_deliveries(now=clock())
-            if not claims:
+    started = fan_out_at = time.monotonic()
+    claimed = attempts = 0
+    in_flight: dict[Future[Outcome], Claim] = {}
+    with Sender(deadline=deadline, verify=verify) as sender:
+        while True:
+            claiming = (
+                claimed < MAX_DELIVERIES_PER_CALL and time.monotonic() - started < CLAIM_FOR_SECONDS
+            )
+            free = min(MAX_IN_FLIGHT - len(in_flight), MAX_DELIVERIES_PER_CALL - claimed)
+            if claiming and time.monotonic() >= fan_out_at:
+                while fan_out_events(now=clock()) == FAN_OUT_BATCH:
+                    pass
+                fan_out_at = time.monotonic() + settings.WEBHOOK_INTERVAL_SECONDS
+            if claiming and free > 0:
+                for claim in claim_due_deliveries(now=clock(), limit=free):
+                    future = sender.send(
+                        url=claim.url, secret=claim.secret, body=claim.body,
+                        event_id=claim.event_id, event_type=claim.event_type,
+                    )  # fmt: skip
+                    in_flight[future] = claim
+                    claimed += 1
+            if not in_flight:
                 break
-            for claim in claims:
-                host = (urlsplit(claim.url).hostname or "").lower()
-                http = client or clients.setdefault(host, new_client())
-                outcome = post_webhook(
-                    http, url=claim.url, secret=claim.secret, body=claim.body,
-                    event_id=claim.event_id, event_type=claim.event_type,
-                )  # fmt: skip
-                record_attempt(claim, outcome, now=clock())
+            # Woken by an attempt that ended, or after a while to claim what came due
+            # meanwhile (another endpoint's delivery is not held up by a slow one).
+            done, _ = wait(
+                in_flight, timeout=settings.WEBHOOK_INTERVAL_SECONDS, return_when=FIRST_COMPLETED
+            )
+            for future in done:
+                record_attempt(in_flight.pop(future), future.result(), now=clock())
                 attempts += 1
-    finally:
-        for own in clients.values():
-            own.close()
     return attempts

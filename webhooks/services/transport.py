@@ -1,18 +1,31 @@
-"""One signed POST of a webhook, to exactly the address the SSRF guard checked.
+"""One signed POST of a webhook, to exactly the address the SSRF guard checked, within ONE
+deadline for the whole attempt; and the Sender that makes several at once.
 
 The host is resolved here, each address checked (webhooks.url_guard), and the
 connection made to the checked IP with the URL's host in the Host header and, for https,
 in TLS's SNI and certificate check (httpx's `sni_hostname` extension): no second
 resolution happens between the check and the connection, so DNS rebinding cannot slip a
 private address in. Redirects are not followed (httpx's default): a 3xx is a failure.
+
+httpx's timeouts bound each socket operation, not the request: a receiver that drips its
+answer a byte at a time never trips them. So the attempt (resolution, connection, TLS,
+request, status line and headers) runs as a coroutine under `asyncio.timeout`, which
+cancels it wherever it is at the deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hashlib
 import hmac
+import ssl
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -24,6 +37,8 @@ from webhooks.url_guard import (
     resolve_checked,
 )
 
+# The whole attempt, from resolving the host to the answer's headers (the contract: "a
+# 2xx within 10 seconds delivers it").
 TIMEOUT_SECONDS = 10.0
 USER_AGENT = "coupon-service-webhooks/1"
 
@@ -42,28 +57,60 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def new_client() -> httpx.Client:
+def new_client(*, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
     # No environment proxies (a proxy would resolve the host itself, past the guard).
-    return httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False)
+    return httpx.AsyncClient(
+        timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False, verify=verify
+    )
 
 
-def post_webhook(
-    client: httpx.Client,
+async def apost_webhook(
+    client: httpx.AsyncClient,
     *,
     url: str,
     secret: str,
     body: bytes,
     event_id: str,
     event_type: str,
+    deadline: float = TIMEOUT_SECONDS,
+    resolver: concurrent.futures.Executor | None = None,
 ) -> Outcome:
+    """POST one webhook; its outcome once answered, refused or failed, and at the latest
+    `deadline` seconds after the call (then a failure with no response status)."""
     started = time.perf_counter()
 
     def elapsed_ms() -> int:
         return round((time.perf_counter() - started) * 1000)
 
     try:
+        async with asyncio.timeout(deadline):
+            return await _post(
+                client, url=url, secret=secret, body=body, event_id=event_id,
+                event_type=event_type, resolver=resolver, elapsed_ms=elapsed_ms,
+            )  # fmt: skip
+    except TimeoutError:
+        return Outcome(False, None, elapsed_ms(), f"timed out: no answer within {deadline:g} s")
+
+
+async def _post(
+    client: httpx.AsyncClient,
+    *,
+    url: str,
+    secret: str,
+    body: bytes,
+    event_id: str,
+    event_type: str,
+    resolver: concurrent.futures.Executor | None,
+    elapsed_ms: Callable[[], int],
+) -> Outcome:
+    try:
         target = parse_webhook_url(url, allow_http=settings.WEBHOOK_ALLOW_HTTP)
-        address = resolve_checked(target, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_HOSTS)
+        # getaddrinfo blocks and cannot be cancelled: it runs in a thread, and the
+        # deadline stops waiting for it.
+        address = await asyncio.get_running_loop().run_in_executor(
+            resolver,
+            lambda: resolve_checked(target, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_HOSTS),
+        )
     except RefusedUrl as exc:
         return Outcome(False, None, elapsed_ms(), f"refused: {exc}")
     ip_host = f"[{address}]" if address.version == 6 else str(address)
@@ -83,7 +130,7 @@ def post_webhook(
     }
     try:
         # Streamed and closed unread: the receiver's answer body is not ours to download.
-        with client.stream(
+        async with client.stream(
             "POST",
             f"{target.scheme}://{ip_host}:{target.port}{target.path}",
             content=body,
@@ -94,3 +141,65 @@ def post_webhook(
     except httpx.HTTPError as exc:
         return Outcome(False, None, elapsed_ms(), f"{type(exc).__name__}: {exc}"[:500])
     return Outcome(200 <= status < 300, status, elapsed_ms())
+
+
+class Sender:
+    """Sends webhooks concurrently, from one thread that does not wait for them: each
+    `send` returns a future of its Outcome at once, and the POSTs run on an event loop in
+    a thread of the Sender's own, each within its deadline. One client (its connection
+    pool) per host name: connections are made to the checked IP, so a pooled one verified
+    for one name must not carry another name's requests."""
+
+    def __init__(
+        self, *, deadline: float = TIMEOUT_SECONDS, verify: ssl.SSLContext | bool = True
+    ) -> None:
+        self.deadline = deadline
+        self.verify = verify
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="webhook-sender", daemon=True
+        )
+        # Resolutions that outlive their deadline are left to finish here, not waited for.
+        self._resolver = concurrent.futures.ThreadPoolExecutor(8, "webhook-resolver")
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def __enter__(self) -> Sender:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(self.deadline)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(self.deadline)
+        self._loop.close()
+        self._resolver.shutdown(wait=False, cancel_futures=True)
+
+    def send(
+        self, *, url: str, secret: str, body: bytes, event_id: str, event_type: str
+    ) -> concurrent.futures.Future[Outcome]:
+        return asyncio.run_coroutine_threadsafe(
+            self._send(url=url, secret=secret, body=body, event_id=event_id,
+                       event_type=event_type),
+            self._loop,
+        )  # fmt: skip
+
+    async def _send(
+        self, *, url: str, secret: str, body: bytes, event_id: str, event_type: str
+    ) -> Outcome:
+        host = (urlsplit(url).hostname or "").lower()
+        client = self._clients.get(host)
+        if client is None:
+            client = self._clients[host] = new_client(verify=self.verify)
+        return await apost_webhook(
+            client, url=url, secret=secret, body=body, event_id=event_id,
+            event_type=event_type, deadline=self.deadline, resolver=self._resolver,
+        )  # fmt: skip
+
+    async def _close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()

@@ -133,7 +133,7 @@ def test_a_campaign_runs_from_the_admin(page: Page, tmp_path: Path) -> None:
 
 
 def test_api_keys_are_created_once_and_revoked(page: Page) -> None:
-    page.goto("/admin/coupons/apikey/add/")
+    page.goto("/admin/access/apikey/add/")
     page.fill("#id_name", "checkout-eu")
     page.select_option("#id_scope", "redeem")
     page.click("input[name=_save]")
@@ -141,7 +141,7 @@ def test_api_keys_are_created_once_and_revoked(page: Page) -> None:
     plain = next(word for word in message.split() if word.startswith("cpn_"))
     assert api_keys.key_holder(plain) is not None
 
-    page.goto("/admin/coupons/apikey/")
+    page.goto("/admin/access/apikey/")
     run_action(page, "checkout-eu", "revoke")
     expect(page.locator(".messagelist")).to_contain_text("Revoked")
     api_keys.forget_api_keys()
