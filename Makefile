@@ -12,12 +12,13 @@ export UV_PROJECT_ENVIRONMENT := .venv
 UV := $(shell if uv --version >/dev/null 2>&1; then echo uv; else echo .tools/bin/uv; fi)
 PY := .venv/bin/python
 
-.PHONY: help setup run serve test test-pgbouncer lint migrate bench clean
+.PHONY: help setup run serve test test-pgbouncer test-ha lint migrate bench clean
 
 help:
 	@echo "make run    set up .venv, migrate, serve on $$HOST:$$PORT (SQLite unless DATABASE_URL)"
 	@echo "make test   set up .venv, then ruff, mypy, the import contracts, makemigrations --check and pytest"
 	@echo "make test-pgbouncer  the burst and idempotency tests through PgBouncer (transaction mode)"
+	@echo "make test-ha  a switchover and a killed primary under load, on Patroni (bin/with-ha)"
 	@echo "make bench  load-test the production server against PostgreSQL"
 
 .tools/bin/uv:
@@ -67,6 +68,12 @@ PGBOUNCER_TESTS := tests/reliability/test_pgbouncer.py tests/coupons/concurrency
 	tests/events/test_event_log.py tests/webhooks/test_worker_delivery.py
 test-pgbouncer: setup
 	bin/with-pgbouncer .venv/bin/pytest --create-db $(PGBOUNCER_TESTS) $(PYTEST_ARGS)
+
+# A planned switchover and a kill -9 of the primary under keyed load, on two PostgreSQL nodes
+# under Patroni with etcd on loopback (bin/with-ha starts them, installing Debian's patroni
+# and etcd-server when missing, and fails when they cannot start); prints the recovery times.
+test-ha: setup
+	bin/with-ha .venv/bin/pytest tests/ha -s -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Load test: the production server (bin/serve) and the bare ASGI yardstick under wrk against
 # PostgreSQL (BENCH_DATABASE_URL, default a coupons_bench database on 127.0.0.1:5432).

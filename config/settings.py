@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import dj_database_url
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.db import check_pooled_connection
+from config.db import check_pooled_connection, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -129,8 +128,9 @@ def database_settings(url: str | None) -> dict[str, Any]:
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     # dj-database-url, not django-environ's db_url: that leaves a percent-encoded socket
-    # directory (postgres://u@%2Fvar%2Frun%2Fpostgresql/db) encoded.
-    config: dict[str, Any] = dict(dj_database_url.parse(url))
+    # directory (postgres://u@%2Fvar%2Frun%2Fpostgresql/db) encoded. Several hosts (a
+    # replicated cluster) are kept, for libpq to find the primary (config/db.py).
+    config: dict[str, Any] = parse_database_url(url)
     if config["ENGINE"] in {
         "django.db.backends.postgresql",
         "django.contrib.gis.db.backends.postgis",

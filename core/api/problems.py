@@ -205,9 +205,7 @@ def problem_for_exception(exc: BaseException) -> HttpResponse:
             if isinstance(exc, TooManyFieldsSent)
             else "The request is malformed.",
         )
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout) and not isinstance(
-        exc, IntegrityError
-    ):
+    if is_database_unavailable(exc):
         logger.warning("database unavailable: %s", exc)
         return problem_response(
             "database_unavailable",
@@ -219,6 +217,24 @@ def problem_for_exception(exc: BaseException) -> HttpResponse:
     else:
         logger.exception("unhandled error", exc_info=exc)
     return internal_error()
+
+
+# "cannot execute ... in a read-only transaction": a write that reached a server which is
+# no longer the primary (a failover demoted it). A retry reaches the new one.
+READ_ONLY_SQL_TRANSACTION = "25006"
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot take this request now (unreachable, a lost
+    connection, the pool empty, or a read-only server), rather than that it went wrong."""
+    if isinstance(exc, IntegrityError):
+        return False
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return (
+        isinstance(exc, DatabaseError)
+        and getattr(exc.__cause__, "sqlstate", None) == READ_ONLY_SQL_TRANSACTION
+    )
 
 
 def internal_error() -> HttpResponse:

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from tests.servers import free_port
 
 SETTINGS = Path(__file__).resolve().parent.parent / "config" / "settings.py"
 VARIABLES = [
@@ -111,3 +114,44 @@ def test_a_secret_starting_with_a_dollar_is_taken_as_it_is(monkeypatch):
     s = settings_with(monkeypatch, DJANGO_SECRET_KEY="$" + "k" * 50, METRICS_TOKEN="$HOME")
     assert s["SECRET_KEY"] == "$" + "k" * 50
     assert s["METRICS_TOKEN"] == "$HOME"
+
+
+def test_a_url_with_several_hosts_keeps_every_host_for_libpq(monkeypatch):
+    url = (
+        "postgres://app:s%40cret@db1.internal:5432,db2.internal:5433,[::1]/coupons"
+        "?target_session_attrs=read-write"
+    )
+    db = settings_with(monkeypatch, DATABASE_URL=url)["DATABASES"]["default"]
+    assert db["HOST"] == "db1.internal,db2.internal,::1"
+    assert db["PORT"] == "5432,5433,5432"
+    assert (db["NAME"], db["USER"], db["PASSWORD"]) == ("coupons", "app", "s@cret")
+    assert db["OPTIONS"]["target_session_attrs"] == "read-write"
+    assert db["OPTIONS"]["pool"]["max_size"] == 20
+
+
+def test_a_host_list_with_a_bad_port_is_refused_at_startup(monkeypatch):
+    with pytest.raises(ImproperlyConfigured, match="bad host"):
+        settings_with(monkeypatch, DATABASE_URL="postgres://app@db1:5432,db2:x/coupons")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_django_connects_through_a_host_list_to_the_host_that_answers(monkeypatch):
+    from django.db import connection
+    from django.db.utils import ConnectionHandler
+
+    here = connection.settings_dict
+    dead = free_port()  # nothing listens there: libpq goes on to the next host
+    url = (
+        f"postgres://{here['USER']}@127.0.0.1:{dead},{here['HOST']}:{here['PORT']}/"
+        f"{here['NAME']}?target_session_attrs=read-write"
+    )
+    db = settings_with(monkeypatch, DATABASE_URL=url)["DATABASES"]["default"]
+    del db["OPTIONS"]["pool"]  # one plain connection is enough here
+    handler = ConnectionHandler({"default": db})
+    try:
+        with handler["default"].cursor() as cursor:
+            cursor.execute("SELECT current_database(), inet_server_port()")
+            assert cursor.fetchone() == (here["NAME"], int(here["PORT"]))
+    finally:
+        handler.close_all()
