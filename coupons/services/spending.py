@@ -20,11 +20,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 
 from coupons.db import raw
-from coupons.domain.discounts import DISCOUNT_FIELDS, Order, discount_for, discount_from_columns
+from coupons.domain.discounts import Order, discount_for, discount_from_columns
 from coupons.domain.rules import order_refusal_for, refusal_for
 from coupons.errors import (
     BudgetExhausted,
@@ -44,8 +44,6 @@ from coupons.models import (
     ReservationStatus,
 )
 from coupons.services.campaign_redemptions import take_campaign_use, take_customer_slot
-
-_DISCOUNT_COLUMNS = [f"discount_{name}" for name in DISCOUNT_FIELDS]
 
 # Refusals that expired holds can cause: the uses, capacity, budget or slots they took.
 _RECLAIMABLE = (CouponExhausted, CampaignExhausted, BudgetExhausted, CustomerLimitReached)
@@ -117,19 +115,13 @@ def take_use(
     """Spend one use of the coupon `key` names (as held, for a hold) with every check of
     coupons.domain.rules; the caller's transaction holds the locks and rolls back on the
     refusal this raises."""
-    db_now = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        # One statement both tests and spends; the matched row stays locked until commit.
-        cursor.execute(
-            raw.SPEND_ONE_HOLD if hold else raw.SPEND_ONE_USE, {"now": db_now, "code": key}
-        )
-        row = cursor.fetchone()
-    if row is None:
+    # One statement both tests and spends; the matched row stays locked until commit.
+    spent = raw.spend_one_use(code_key=key, now=now, hold=hold)
+    if spent is None:
         raise _why_not_redeemable(code, now=now, customer_id=customer_id, order=order)
-    coupon_id = Coupon._meta.pk.to_python(row[0])
-    exact_code, remaining, per_customer_limit = row[1], row[2], row[3]
-    discount = discount_from_columns(dict(zip(_DISCOUNT_COLUMNS, row[4:9], strict=True)))
-    campaign_id = row[9]
+    coupon_id, exact_code, remaining = spent.coupon_id, spent.code, spent.remaining_count
+    per_customer_limit, campaign_id = spent.per_customer_limit, spent.campaign_id
+    discount = discount_from_columns(spent.discount_columns)
     # In refusal_for's order: the customer id, the campaign, the order, the budget, then
     # the customer's counts.
     if per_customer_limit is not None and not customer_id:
@@ -146,7 +138,6 @@ def take_use(
         campaign_limit = None
     else:
         # The coupon row is locked: the campaign row comes second.
-        campaign_id = Campaign._meta.pk.to_python(campaign_id)
         off, campaign_limit = take_campaign_use(
             campaign_id, customer_id=customer_id, order=order, now=now, hold=hold
         )
