@@ -13,7 +13,7 @@ UV := $(shell if uv --version >/dev/null 2>&1; then echo uv; else echo .tools/bi
 PY := .venv/bin/python
 API_TESTS := tests/api tests/test_observability.py tests/test_operations.py
 SQLITE_TESTS := tests/api/test_discounts.py tests/api/test_reservations.py \
-	tests/api/test_campaign_redemptions.py
+	tests/api/test_campaign_redemptions.py tests/api/test_reservation_reclaim.py
 
 .PHONY: help setup run serve test test-pgbouncer lint migrate bench clean
 

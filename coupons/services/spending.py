@@ -4,11 +4,12 @@ back the holds that expired, which must never keep a use from anyone.
 
 Lock order (coupons.services.campaign_redemptions): a redemption or reservation row, then
 the coupon row, then the campaign row, then the customer's counter row. Returning expired
-holds locks their reservation rows (SKIP LOCKED: one being confirmed or released is that
-transaction's business), then their coupons in id order, then campaigns in id order, then
-counters; so it never waits on a redemption, a hold, a confirm or a release in a cycle.
-A redemption or hold that reclaims them does so in the transaction that then takes its
-use, with its code's coupon row locked in its id-order turn among theirs
+holds locks their reservation rows in id order (the sweeper SKIP LOCKED: one being
+confirmed or released is that transaction's business), then their coupons in id order,
+then campaigns in id order, then counters; so it never waits on a redemption, a hold, a
+confirm or a release in a cycle. A redemption or hold that reclaims them does so in the
+transaction that then takes its use, with its code's coupon row locked in its id-order
+turn among theirs, waiting for holds another transaction is returning
 (`reclaiming_expired_holds`).
 """
 
@@ -172,54 +173,51 @@ def _why_not_redeemable(
 
 def reclaiming_expired_holds[T](key: str, now: datetime, attempt: Callable[[], T]) -> T:
     """`attempt` (a transaction of its own, or a savepoint); when refused for want of
-    uses, capacity, budget or a slot while the code or its campaign holds anything, ONE
-    transaction gives back the expired holds of the code and of its campaign's codes and
-    runs `attempt` once more: both commit or neither does, so a retry refused again leaves
-    the expired holds held (for the sweeper).
+    uses, capacity, budget or a slot, ONE transaction gives back the expired holds of the
+    code and of its campaign's codes and runs `attempt` once more: both commit or neither
+    does, so a retry refused again leaves the expired holds held (for the sweeper).
 
-    The retry runs even when this call returned none: refusals that met the same expired
-    holds at once all come here, one of them returns them all (the others skip its
-    locked rows) and only one use of what it freed is its own; the others' retries wait
-    on its locks, then find the rest free."""
+    The retry runs whether or not anything is held by then: refusals that met the same
+    expired holds at once all come here, one of them returns them all (and another may
+    have committed that before this call looks) and only one use of what it freed is its
+    own. So the retry decides on what can be taken now, not on what was held: the answer
+    is the retry's."""
     try:
         return attempt()
     except _RECLAIMABLE as refused:
         refusal = refused
     scope = _hold_scope(key)
     if scope is None:
-        # Nothing held under the code (the common refusal, one read): the refusal stands.
-        # Holds another transaction returned after it count as given back after it, as a
-        # revert's use would (coupons.services.spending._why_not_redeemable).
+        # No such code any more (deleted since): the refusal stands.
         raise refusal
     # The first attempt rolled back and holds no lock. The reclaim locks the expired
-    # reservation rows (SKIP LOCKED), then the code's own coupon row with the holds'
-    # coupons in id order, then campaigns, then counters; the retry then takes only rows
-    # it already holds, or its customer's counter after its campaign: the lock order.
+    # reservation rows, then the code's own coupon row with the holds' coupons in id
+    # order, then campaigns, then counters; the retry then takes only rows it already
+    # holds, or its customer's counter after its campaign: the lock order. It waits for
+    # rows another transaction is returning (no SKIP LOCKED here): skipping them, it would
+    # take its use before that one gives them back, and be refused what is about to be
+    # free. Waiters lock reservation rows in id order, before any coupon row, so they wait
+    # on no one in a cycle.
     with transaction.atomic():
-        return_expired_holds(now=now, scope=scope)
+        return_expired_holds(now=now, scope=scope, skip_locked=False)
         return attempt()
 
 
 def _hold_scope(code_key: str) -> tuple[uuid.UUID, uuid.UUID | None] | None:
-    """The ids of the code's coupon and campaign while either holds anything; else None."""
-    coupon = (
-        Coupon.objects.filter(code__upper=code_key)
-        .values_list("id", "campaign_id", "held_count", "campaign__held_count")
-        .first()
-    )
-    if coupon is None or not (coupon[2] or coupon[3]):
-        return None
-    return coupon[0], coupon[1]
+    """The ids of the code's coupon and of its campaign; None when no coupon has it."""
+    coupon = Coupon.objects.filter(code__upper=code_key).values_list("id", "campaign_id").first()
+    return None if coupon is None else (coupon[0], coupon[1])
 
 
 def return_expired_holds(
     *, now: datetime, scope: tuple[uuid.UUID, uuid.UUID | None] | None = None,
-    ids: list[uuid.UUID] | None = None, limit: int = 1000,
+    ids: list[uuid.UUID] | None = None, limit: int = 1000, skip_locked: bool = True,
 ) -> int:  # fmt: skip
     """Mark held holds past `expires_at` as expired and give back what each took, exactly
     once (the status moves from held under the row lock); of a coupon and its campaign's
     codes (`scope`, whose coupon row is locked in its turn too), of `ids`, or (the
-    sweeper) all. How many were returned."""
+    sweeper) all. Holds locked by another transaction are skipped, or with `skip_locked`
+    false waited for (and left out if it returned them). How many were returned."""
     holds = Reservation.objects.filter(status=ReservationStatus.HELD, expires_at__lte=now)
     also_lock = None
     if ids is not None:
@@ -230,7 +228,7 @@ def return_expired_holds(
         holds = holds.filter(same | Q(coupon__campaign_id=campaign_id) if campaign_id else same)
     with transaction.atomic():
         rows = list(
-            holds.select_for_update(skip_locked=True, of=("self",))
+            holds.select_for_update(skip_locked=skip_locked, of=("self",))
             .order_by("id")
             .values_list(
                 "id", "coupon_id", "coupon__campaign_id", "customer_id", "discount_amount"
