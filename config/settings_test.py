@@ -17,13 +17,23 @@ def local_port_answers(port: int) -> bool:
         return False
 
 
-if not os.environ.get("DATABASE_URL") and local_port_answers(5432):
+# An SQLITE_PATH asks for SQLite (the Makefile's SQLite pass) even where a server answers.
+if (
+    not os.environ.get("DATABASE_URL")
+    and not os.environ.get("SQLITE_PATH")
+    and local_port_answers(5432)
+):
     os.environ["DATABASE_URL"] = LOCAL_POSTGRES_URL
 
 from config.settings import *  # noqa: E402, F403
 from config.settings import ALLOWED_HOSTS  # noqa: E402
 
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # The test database a file beside the configured one, as `make run`'s is: concurrent
+    # writers wait on its busy timeout, where Django's default in-memory test database
+    # (shared cache) refuses them at once with "database table is locked".
+    DATABASES["default"]["TEST"] = {"NAME": f"{DATABASES['default']['NAME']}.test"}  # noqa: F405
 # Fast hashing in tests; PBKDF2 too, for users that a live server (production settings) checks.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",

@@ -1,6 +1,7 @@
 """Raw SQL for the hot paths, where the ORM's query building and `Model.save()` cost more
-than the database work (profiles in docs/performance.md). PostgreSQL only: each function
-falls back to the ORM on SQLite, which serves development."""
+than the database work (profiles in docs/performance.md). Most are PostgreSQL's and fall
+back to the ORM on SQLite, which serves development; a coupon row read here, on either
+database, becomes values in one place (`converted`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from coupons.db.discount_sql import discount_sql
+from coupons.domain.discounts import DISCOUNT_FIELDS
 from coupons.models import Coupon, Redemption
 from events.models import Event
 
@@ -25,6 +27,7 @@ _INSERT_COUPON = (
     f"INSERT INTO {_COUPONS} ({', '.join(_COUPON_COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join(['%s'] * len(_COUPON_COLUMNS))})"
 )
+_ALL_COLUMNS = tuple(_COUPON_COLUMNS)
 _SELECT_COUPON = f"SELECT {', '.join(_COUPON_COLUMNS)} FROM {_COUPONS} WHERE "  # noqa: S608
 
 # `coupons.domain.rules.refusal_for` (less the per-customer checks) as SQL over the row,
@@ -49,11 +52,6 @@ ORDER_FITS_SQL = """
          AND (discount_min_order_amount IS NULL
               OR discount_min_order_amount <= %(order_amount)s::bigint)))
 """
-
-_DISCOUNT_COLUMNS = (
-    "discount_percent_off, discount_amount_off, discount_currency, discount_max_amount_off, "
-    "discount_min_order_amount"
-)
 
 
 def is_postgres() -> bool:
@@ -122,13 +120,20 @@ def insert_coupon_and_event(
     return coupon
 
 
+# Columns by name, for rows that carry some of a coupon's columns (a RETURNING list).
+_COUPON_FIELD_OF = {str(f.column): f for f in _FIELDS}
+
+
 @cache
-def _coupon_converters() -> list[tuple[int, Any, list[Any]]]:
-    """(position, column, converters) for each column whose raw value needs converting
-    (jsonb arrives as text, to be parsed by JSONField.from_db_value), as a queryset's
-    compiler would find them; worked out once, not per read."""
+def _converters(columns: tuple[str, ...]) -> list[tuple[int, Any, list[Any]]]:
+    """(position, column, converters) for each of a coupon's `columns` whose raw value
+    needs converting, as a queryset's compiler would find them; worked out once per
+    column list, not per read. PostgreSQL hands jsonb back as text; SQLite also hands
+    back a NUMERIC as a float or an int, a uuid as hex text, a timestamp as text and a
+    boolean as 0 or 1."""
     found = []
-    for index, field in enumerate(_FIELDS):
+    for index, name in enumerate(columns):
+        field = _COUPON_FIELD_OF[name]
         column = field.get_col(Coupon._meta.db_table)
         converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
         if converters:
@@ -136,13 +141,19 @@ def _coupon_converters() -> list[tuple[int, Any, list[Any]]]:
     return found
 
 
-def coupon_from_row(row: Sequence[Any]) -> Coupon:
-    """A Coupon from a row of `_COUPON_COLUMNS` in order, converted as the ORM would."""
+def converted(columns: tuple[str, ...], row: Sequence[Any]) -> list[Any]:
+    """A raw row of a coupon's `columns` (in order) as the ORM would read it: the one
+    place where this module's raw reads become values, on either database."""
     values = list(row)
-    for index, column, converters in _coupon_converters():
+    for index, column, converters in _converters(columns):
         for convert in converters:
             values[index] = convert(values[index], column, connection)
-    return Coupon.from_db(connection.alias, _COUPON_FIELDS, values)
+    return values
+
+
+def coupon_from_row(row: Sequence[Any]) -> Coupon:
+    """A Coupon from a row of `_COUPON_COLUMNS` in order, converted as the ORM would."""
+    return Coupon.from_db(connection.alias, _COUPON_FIELDS, converted(_ALL_COLUMNS, row))
 
 
 def one_coupon(*, coupon_id: uuid.UUID | None = None, code_key: str | None = None) -> Coupon | None:
@@ -162,11 +173,17 @@ def one_coupon(*, coupon_id: uuid.UUID | None = None, code_key: str | None = Non
     return None if row is None else coupon_from_row(row)
 
 
+# What spending a use hands back: the row as it is left, for the checks that follow.
+_SPENT_COLUMNS = (
+    "id", "code", "remaining_count", "per_customer_limit", *(
+        f"discount_{name}" for name in DISCOUNT_FIELDS
+    ), "campaign_id",
+)  # fmt: skip
 SPEND_ONE_USE = f"""
     UPDATE {_COUPONS}
        SET remaining_count = remaining_count - 1, updated_at = %(now)s
      WHERE UPPER(code) = %(code)s AND {REDEEMABLE_SQL}
- RETURNING id, code, remaining_count, per_customer_limit, {_DISCOUNT_COLUMNS}, campaign_id
+ RETURNING {", ".join(_SPENT_COLUMNS)}
 """  # noqa: S608 - the table name is ours; values are parameters
 
 # A hold takes the use as a redemption does, and counts it as held (coupons.services.
@@ -176,8 +193,35 @@ SPEND_ONE_HOLD = f"""
        SET remaining_count = remaining_count - 1, held_count = held_count + 1,
            updated_at = %(now)s
      WHERE UPPER(code) = %(code)s AND {REDEEMABLE_SQL}
- RETURNING id, code, remaining_count, per_customer_limit, {_DISCOUNT_COLUMNS}, campaign_id
+ RETURNING {", ".join(_SPENT_COLUMNS)}
 """  # noqa: S608 - the table name is ours; values are parameters
+
+
+class SpentUse(NamedTuple):
+    coupon_id: uuid.UUID
+    code: str
+    remaining_count: int
+    per_customer_limit: int | None
+    # The coupon's discount columns (coupons.domain.discounts.discount_from_columns).
+    discount_columns: dict[str, Any]
+    campaign_id: uuid.UUID | None
+
+
+def spend_one_use(*, code_key: str, now: datetime, hold: bool) -> SpentUse | None:
+    """Spend one use of the coupon with the upper-cased code `code_key` if it is
+    redeemable at `now` (as held, for a hold), in one statement that both tests and
+    spends; the row stays locked until the caller's transaction ends. None when nothing
+    was spent (the caller says why). On both databases."""
+    params = {"now": connection.ops.adapt_datetimefield_value(now), "code": code_key}
+    with connection.cursor() as cursor:
+        cursor.execute(SPEND_ONE_HOLD if hold else SPEND_ONE_USE, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    coupon_id, code, remaining, limit, *discount, campaign_id = converted(_SPENT_COLUMNS, row)
+    columns = dict(zip(_SPENT_COLUMNS[4:-1], discount, strict=True))
+    return SpentUse(coupon_id, code, remaining, limit, columns, campaign_id)
+
 
 # The common case (no campaign, no per-customer limit, more than one use left, an order
 # that fits the discount if there is one) in ONE statement, atomic by itself: spend the

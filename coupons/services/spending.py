@@ -4,11 +4,12 @@ back the holds that expired, which must never keep a use from anyone.
 
 Lock order (coupons.services.campaign_redemptions): a redemption or reservation row, then
 the coupon row, then the campaign row, then the customer's counter row. Returning expired
-holds locks their reservation rows (SKIP LOCKED: one being confirmed or released is that
-transaction's business), then their coupons in id order, then campaigns in id order, then
-counters; so it never waits on a redemption, a hold, a confirm or a release in a cycle.
-A redemption or hold that reclaims them does so in the transaction that then takes its
-use, with its code's coupon row locked in its id-order turn among theirs
+holds locks their reservation rows in id order (the sweeper SKIP LOCKED: one being
+confirmed or released is that transaction's business), then their coupons in id order,
+then campaigns in id order, then counters; so it never waits on a redemption, a hold, a
+confirm or a release in a cycle. A redemption or hold that reclaims them does so in the
+transaction that then takes its use, with its code's coupon row locked in its id-order
+turn among theirs, waiting for holds another transaction is returning
 (`reclaiming_expired_holds`).
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 
 from core.errors import (
@@ -33,7 +34,7 @@ from core.errors import (
     DomainError,
 )
 from coupons.db import raw
-from coupons.domain.discounts import DISCOUNT_FIELDS, Order, discount_for, discount_from_columns
+from coupons.domain.discounts import Order, discount_for, discount_from_columns
 from coupons.domain.rules import order_refusal_for, refusal_for
 from coupons.models import (
     Campaign,
@@ -45,8 +46,6 @@ from coupons.models import (
 )
 from coupons.services.campaign_redemptions import take_campaign_use, take_customer_slot
 from coupons.services.hold_records import record_expired_holds
-
-_DISCOUNT_COLUMNS = [f"discount_{name}" for name in DISCOUNT_FIELDS]
 
 # Refusals that expired holds can cause: the uses, capacity, budget or slots they took.
 _RECLAIMABLE = (CouponExhausted, CampaignExhausted, BudgetExhausted, CustomerLimitReached)
@@ -118,19 +117,13 @@ def take_use(
     """Spend one use of the coupon `key` names (as held, for a hold) with every check of
     coupons.domain.rules; the caller's transaction holds the locks and rolls back on the
     refusal this raises."""
-    db_now = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        # One statement both tests and spends; the matched row stays locked until commit.
-        cursor.execute(
-            raw.SPEND_ONE_HOLD if hold else raw.SPEND_ONE_USE, {"now": db_now, "code": key}
-        )
-        row = cursor.fetchone()
-    if row is None:
+    # One statement both tests and spends; the matched row stays locked until commit.
+    spent = raw.spend_one_use(code_key=key, now=now, hold=hold)
+    if spent is None:
         raise _why_not_redeemable(code, now=now, customer_id=customer_id, order=order)
-    coupon_id = Coupon._meta.pk.to_python(row[0])
-    exact_code, remaining, per_customer_limit = row[1], row[2], row[3]
-    discount = discount_from_columns(dict(zip(_DISCOUNT_COLUMNS, row[4:9], strict=True)))
-    campaign_id = row[9]
+    coupon_id, exact_code, remaining = spent.coupon_id, spent.code, spent.remaining_count
+    per_customer_limit, campaign_id = spent.per_customer_limit, spent.campaign_id
+    discount = discount_from_columns(spent.discount_columns)
     # In refusal_for's order: the customer id, the campaign, the order, the budget, then
     # the customer's counts.
     if per_customer_limit is not None and not customer_id:
@@ -147,7 +140,6 @@ def take_use(
         campaign_limit = None
     else:
         # The coupon row is locked: the campaign row comes second.
-        campaign_id = Campaign._meta.pk.to_python(campaign_id)
         off, campaign_limit = take_campaign_use(
             campaign_id, customer_id=customer_id, order=order, now=now, hold=hold
         )
@@ -182,54 +174,51 @@ def _why_not_redeemable(
 
 def reclaiming_expired_holds[T](key: str, now: datetime, attempt: Callable[[], T]) -> T:
     """`attempt` (a transaction of its own, or a savepoint); when refused for want of
-    uses, capacity, budget or a slot while the code or its campaign holds anything, ONE
-    transaction gives back the expired holds of the code and of its campaign's codes and
-    runs `attempt` once more: both commit or neither does, so a retry refused again leaves
-    the expired holds held (for the sweeper).
+    uses, capacity, budget or a slot, ONE transaction gives back the expired holds of the
+    code and of its campaign's codes and runs `attempt` once more: both commit or neither
+    does, so a retry refused again leaves the expired holds held (for the sweeper).
 
-    The retry runs even when this call returned none: refusals that met the same expired
-    holds at once all come here, one of them returns them all (the others skip its
-    locked rows) and only one use of what it freed is its own; the others' retries wait
-    on its locks, then find the rest free."""
+    The retry runs whether or not anything is held by then: refusals that met the same
+    expired holds at once all come here, one of them returns them all (and another may
+    have committed that before this call looks) and only one use of what it freed is its
+    own. So the retry decides on what can be taken now, not on what was held: the answer
+    is the retry's."""
     try:
         return attempt()
     except _RECLAIMABLE as refused:
         refusal = refused
     scope = _hold_scope(key)
     if scope is None:
-        # Nothing held under the code (the common refusal, one read): the refusal stands.
-        # Holds another transaction returned after it count as given back after it, as a
-        # revert's use would (coupons.services.spending._why_not_redeemable).
+        # No such code any more (deleted since): the refusal stands.
         raise refusal
     # The first attempt rolled back and holds no lock. The reclaim locks the expired
-    # reservation rows (SKIP LOCKED), then the code's own coupon row with the holds'
-    # coupons in id order, then campaigns, then counters; the retry then takes only rows
-    # it already holds, or its customer's counter after its campaign: the lock order.
+    # reservation rows, then the code's own coupon row with the holds' coupons in id
+    # order, then campaigns, then counters; the retry then takes only rows it already
+    # holds, or its customer's counter after its campaign: the lock order. It waits for
+    # rows another transaction is returning (no SKIP LOCKED here): skipping them, it would
+    # take its use before that one gives them back, and be refused what is about to be
+    # free. Waiters lock reservation rows in id order, before any coupon row, so they wait
+    # on no one in a cycle.
     with transaction.atomic():
-        return_expired_holds(now=now, scope=scope)
+        return_expired_holds(now=now, scope=scope, skip_locked=False)
         return attempt()
 
 
 def _hold_scope(code_key: str) -> tuple[uuid.UUID, uuid.UUID | None] | None:
-    """The ids of the code's coupon and campaign while either holds anything; else None."""
-    coupon = (
-        Coupon.objects.filter(code__upper=code_key)
-        .values_list("id", "campaign_id", "held_count", "campaign__held_count")
-        .first()
-    )
-    if coupon is None or not (coupon[2] or coupon[3]):
-        return None
-    return coupon[0], coupon[1]
+    """The ids of the code's coupon and of its campaign; None when no coupon has it."""
+    coupon = Coupon.objects.filter(code__upper=code_key).values_list("id", "campaign_id").first()
+    return None if coupon is None else (coupon[0], coupon[1])
 
 
 def return_expired_holds(
     *, now: datetime, scope: tuple[uuid.UUID, uuid.UUID | None] | None = None,
-    ids: list[uuid.UUID] | None = None, limit: int = 1000,
+    ids: list[uuid.UUID] | None = None, limit: int = 1000, skip_locked: bool = True,
 ) -> int:  # fmt: skip
     """Mark held holds past `expires_at` as expired and give back what each took, exactly
     once (the status moves from held under the row lock); of a coupon and its campaign's
     codes (`scope`, whose coupon row is locked in its turn too), of `ids`, or (the
-    sweeper) all. How many were returned."""
+    sweeper) all. Holds locked by another transaction are skipped, or with `skip_locked`
+    false waited for (and left out if it returned them). How many were returned."""
     holds = Reservation.objects.filter(status=ReservationStatus.HELD, expires_at__lte=now)
     also_lock = None
     if ids is not None:
@@ -240,7 +229,7 @@ def return_expired_holds(
         holds = holds.filter(same | Q(coupon__campaign_id=campaign_id) if campaign_id else same)
     with transaction.atomic():
         rows = list(
-            holds.select_for_update(skip_locked=True, of=("self",))
+            holds.select_for_update(skip_locked=skip_locked, of=("self",))
             .order_by("id")
             .values_list(
                 "id", "coupon_id", "coupon__campaign_id", "customer_id", "discount_amount"

@@ -8,7 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from core.errors import CampaignExhausted, CouponExhausted
@@ -68,6 +68,41 @@ def test_a_failure_after_the_reclaim_undoes_the_reclaim():
     coupon.refresh_from_db()
     assert (coupon.remaining_count, coupon.held_count) == (0, 1)
     assert broken_invariants() == []
+
+
+def test_a_refusal_retries_on_what_is_free_when_another_request_reclaimed_first():
+    # Issue 24, finding 2, one step at a time: the first attempt is refused for want of
+    # the use an expired hold took; another request returns that hold (and commits)
+    # before this one looks. Nothing is held any more, yet the use is free: the retry
+    # must take it.
+    coupon = make_coupon("FIRST", init_count=1)
+    start = timezone.now()
+    reservation_service.hold_coupon(code="first", ttl_seconds=5, now=start)
+    later = start + timedelta(seconds=5)
+    answers: list[str] = []
+
+    def attempt() -> str:
+        with transaction.atomic():
+            take = take_use(key="FIRST", code="first", customer_id=None, order=None,
+                            now=later, hold=False)  # fmt: skip
+        answers.append("taken")
+        return take.code
+
+    def refused_then_reclaimed_by_another() -> str:
+        if answers:
+            return attempt()
+        answers.append("refused")
+        with pytest.raises(CouponExhausted):
+            attempt()
+        assert reservation_service.sweep_expired_holds(now=later) == 1
+        raise CouponExhausted()
+
+    assert reclaiming_expired_holds("FIRST", later, refused_then_reclaimed_by_another) == "FIRST"
+    assert answers == ["refused", "taken"]
+    assert held_statuses() == ["expired"]
+    # The use went to the retry (a bare take_use: no redemption row to count).
+    coupon.refresh_from_db()
+    assert (coupon.remaining_count, coupon.held_count) == (0, 0)
 
 
 def test_a_reclaim_and_the_use_it_frees_commit_together():
