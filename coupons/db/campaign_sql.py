@@ -11,7 +11,7 @@ from typing import NamedTuple
 from django.db import connection
 
 from coupons.db.discount_sql import discount_sql
-from coupons.db.raw import ORDER_FITS_SQL
+from coupons.db.raw import ORDER_FITS_SQL, fetch_named
 from coupons.models.campaign import Campaign, CampaignCustomer
 
 _CAMPAIGNS = Campaign._meta.db_table
@@ -46,7 +46,7 @@ _SPEND_TEMPLATE = f"""
      WHERE id = %(campaign_id)s AND {CAMPAIGN_REDEEMABLE_SQL} AND {ORDER_FITS_SQL}
        AND (per_customer_limit IS NULL OR %(customer_id)s::text IS NOT NULL)
        AND (budget_amount IS NULL OR discount_total + COALESCE({_DISCOUNT}, 0) <= budget_amount)
- RETURNING {_DISCOUNT}, per_customer_limit
+ RETURNING {_DISCOUNT} AS discount_amount, per_customer_limit
 """  # noqa: S608 - the table name is ours; values are parameters
 # A redemption counts its use as a redemption; a hold, as held (both take capacity).
 _SPEND = _SPEND_TEMPLATE.replace("{counter}", "redemption_count")
@@ -78,8 +78,7 @@ def spend_campaign_use(
     }
     with connection.cursor() as cursor:
         cursor.execute(_SPEND_HOLD if hold else _SPEND, params)
-        row = cursor.fetchone()
-    return None if row is None else CampaignSpent(row[0], row[1])
+        return fetch_named(cursor, CampaignSpent)
 
 
 _CUSTOMERS = CampaignCustomer._meta.db_table

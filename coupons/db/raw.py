@@ -54,6 +54,16 @@ ORDER_FITS_SQL = """
 """
 
 
+def fetch_named[Row: NamedTuple](cursor: Any, row_type: Callable[..., Row]) -> Row | None:
+    """The cursor's next row as `row_type`, each field taken by the column's name in the
+    SQL, never by its position; None when there is none."""
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    names = [column.name for column in cursor.description]
+    return row_type(**dict(zip(names, row, strict=True)))
+
+
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
@@ -266,7 +276,8 @@ _SPEND_AND_RECORD = f"""
                    'discount_amount', redeemed.discount_amount)
           FROM redeemed, spent
     )
-    SELECT redeemed.coupon_id, spent.code, redeemed.remaining_after, redeemed.discount_amount
+    SELECT redeemed.coupon_id, spent.code, redeemed.remaining_after AS remaining_count,
+           redeemed.discount_amount
       FROM redeemed, spent
 """  # noqa: S608 - the table names are ours; values are parameters
 _REDEMPTION_METADATA = Redemption._meta.get_field("metadata")
@@ -307,8 +318,7 @@ def spend_and_record(
     }  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_SPEND_AND_RECORD, params)
-        row = cursor.fetchone()
-    return None if row is None else Spent(row[0], row[1], row[2], row[3])
+        return fetch_named(cursor, Spent)
 
 
 _INSERT_COLUMNS = (

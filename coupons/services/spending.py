@@ -232,16 +232,29 @@ def return_expired_holds(
             holds.select_for_update(skip_locked=skip_locked, of=("self",))
             .order_by("id")
             .values_list(
-                "id", "coupon_id", "coupon__campaign_id", "customer_id", "discount_amount"
+                "id",
+                "coupon_id",
+                "coupon__campaign_id",
+                "customer_id",
+                "discount_amount",
+                named=True,
             )[:limit]
         )
         if not rows:
             return 0
-        Reservation.objects.filter(pk__in=[r[0] for r in rows]).update(
+        ids = [row.id for row in rows]
+        Reservation.objects.filter(pk__in=ids).update(
             status=ReservationStatus.EXPIRED, returned_at=now
         )
-        give_back_holds([(r[1], r[2], r[3], r[4]) for r in rows], now=now, also_lock=also_lock)
-        record_expired_holds([r[0] for r in rows], now=now)
+        give_back_holds(
+            [
+                (row.coupon_id, row.coupon__campaign_id, row.customer_id, row.discount_amount)
+                for row in rows
+            ],
+            now=now,
+            also_lock=also_lock,
+        )
+        record_expired_holds(ids, now=now)
     return len(rows)
 
 
