@@ -162,7 +162,7 @@ def form_data(form: forms.BaseForm, model: type[models.Model], values: dict, fie
     for column, name in zip(all_columns(fields), form_field_names(model, fields), strict=True):
         field, value = form.fields[name], row[column]
         if isinstance(field.widget, forms.MultiWidget):
-            for index, part in enumerate(field.widget.decompress(value)):
+            for index, part in enumerate(field.widget.decompress(value) or ()):
                 data[f"{name}_{index}"] = "" if part is None else str(part)
         elif isinstance(field, forms.BooleanField):
             if value:
