@@ -134,6 +134,12 @@ def _limit_problems(opts: dict[str, Any], field: Writable) -> list[str]:
     return []
 
 
+def _text_problems(opts: dict[str, Any], field: Writable) -> list[str]:
+    if field.max_length is not None and len(opts[field.name]) > field.max_length:
+        return [f"{option(field.name)} must be at most {field.max_length} characters"]
+    return []
+
+
 def _discount_problems(opts: dict[str, Any], field: Writable) -> list[str]:
     discount = {name: opts[name] for name in DISCOUNT_FIELDS}
     if all(value is None for value in discount.values()):
@@ -155,6 +161,7 @@ def _metadata_problems(opts: dict[str, Any], field: Writable) -> list[str]:
 _PROBLEMS: dict[Kind, Callable[[dict[str, Any], Writable], list[str]]] = {
     Kind.COUNT: _count_problems,
     Kind.LIMIT: _limit_problems,
+    Kind.TEXT: _text_problems,
     Kind.DISCOUNT: _discount_problems,
     Kind.METADATA: _metadata_problems,
 }
