@@ -3,10 +3,12 @@ once for the API's answers, the events' `data` and the OpenAPI document (core.sh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from core.shaping import Out, Shape
 from coupons.domain.discounts import Discount, discount_json
+from coupons.domain.writable import CAMPAIGN_FIELDS, COUPON_FIELDS, Kind, Writable
 
 
 def _discount(value: Discount | None) -> dict[str, Any] | None:
@@ -17,26 +19,34 @@ def discount_out(**options: Any) -> Out:
     return Out("discount", encode=_discount, **options)
 
 
+# An answer's field for each kind of coupons.domain.writable (its help, the field's).
+_OUT: dict[Kind, Callable[[Writable], Out]] = {
+    Kind.CODE: lambda f: Out("string", help=f.help),
+    Kind.NAME: lambda f: Out("string", help=f.help),
+    Kind.TEXT: lambda f: Out("string", help=f.help),
+    Kind.COUNT: lambda f: Out("integer", minimum=1, help=f.help),
+    Kind.LIMIT: lambda f: Out("integer", nullable=True, minimum=1, help=f.help),
+    Kind.FLAG: lambda f: Out("boolean", help=f.help),
+    Kind.MOMENT: lambda f: Out("datetime", nullable=True, help=f.help),
+    Kind.DISCOUNT: lambda f: discount_out(nullable=True, help=f.help),
+    Kind.BUDGET: lambda f: Out("money", nullable=True, help=f.help),
+    Kind.METADATA: lambda f: Out("metadata", help=f.help),
+    Kind.CAMPAIGN: lambda f: Out("uuid", nullable=True, help=f.help),
+}
+
+
+def writable_outs(fields: tuple[Writable, ...]) -> dict[str, Out]:
+    return {field.name: _OUT[field.kind](field) for field in fields}
+
+
 COUPON = Shape(
     "Coupon",
     id=Out("uuid"),
-    code=Out("string"),
-    init_count=Out("integer", minimum=1),
+    **writable_outs(COUPON_FIELDS),
     remaining_count=Out("integer", minimum=0),
     held_count=Out("integer", minimum=0, help="Uses held by live reservations (counted as used)."),
-    is_active=Out("boolean"),
-    starts_at=Out("datetime", nullable=True),
-    expires_at=Out("datetime", nullable=True),
-    per_customer_limit=Out("integer", nullable=True, minimum=1),
     created_at=Out("datetime"),
     updated_at=Out("datetime"),
-    discount=discount_out(
-        nullable=True,
-        help="null: a code that only counts uses, or a code of a campaign (the campaign's "
-        "discount applies).",
-    ),
-    metadata=Out("metadata"),
-    campaign_id=Out("uuid", nullable=True, help="null: a code of no campaign."),
 )
 
 REDEMPTION = Shape(
@@ -96,22 +106,12 @@ VALIDATION = Shape(
 CAMPAIGN = Shape(
     "Campaign",
     id=Out("uuid"),
-    name=Out("string"),
-    is_active=Out("boolean"),
-    starts_at=Out("datetime", nullable=True),
-    expires_at=Out("datetime", nullable=True),
-    discount=discount_out(nullable=True, help="Its codes' discount; null: none."),
-    per_customer_limit=Out(
-        "integer", nullable=True, minimum=1, help="A customer's live redemptions across its codes."
-    ),
-    max_redemptions=Out("integer", nullable=True, minimum=1),
-    budget=Out("money", nullable=True, help="At most this much discount in total."),
+    **writable_outs(CAMPAIGN_FIELDS),
     redemption_count=Out("integer", minimum=0, help="Live redemptions of its codes."),
     held_count=Out("integer", minimum=0),
     discount_total=Out("integer", minimum=0, help="The discounts of its live redemptions."),
     budget_remaining=Out("integer", nullable=True, minimum=0),
     coupon_count=Out("integer", minimum=0),
-    metadata=Out("metadata"),
     created_at=Out("datetime"),
     updated_at=Out("datetime"),
 )

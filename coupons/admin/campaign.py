@@ -18,33 +18,19 @@ from django.utils.html import format_html
 
 from core.admin import EditThroughServiceForm
 from core.errors import DomainError
-from coupons.admin.forms import (
-    DISCOUNT_COLUMNS,
-    CodeBatchForm,
-    codes_csv_response,
-    discount_errors,
-    discount_of,
-)
+from coupons.admin.fields import WritableFieldsAdmin, edit_changes, form_field_names, form_values
+from coupons.admin.forms import CampaignCodesForm, codes_csv_response, discount_errors
+from coupons.domain.writable import CAMPAIGN_FIELDS, editable
 from coupons.models import Coupon, Redemption
 from coupons.models.campaign import Campaign
 from coupons.services import batches
 from coupons.services import campaigns as campaign_service
 
-FIELDS = ("name", "is_active", "starts_at", "expires_at", "per_customer_limit",
-          "max_redemptions")  # fmt: skip
-BUDGET_COLUMNS = ("budget_amount", "budget_currency")
-
-
-def _budget_of(values: dict[str, Any]) -> dict[str, Any] | None:
-    if values.get("budget_amount") is None:
-        return None
-    return {"amount": values["budget_amount"], "currency": values.get("budget_currency")}
-
 
 class CampaignForm(EditThroughServiceForm):
     class Meta:
         model = Campaign
-        fields = (*FIELDS, *DISCOUNT_COLUMNS, *BUDGET_COLUMNS)
+        fields = form_field_names(Campaign, CAMPAIGN_FIELDS)
         help_texts = {
             "budget_amount": "At most this much discount in total, in the discount's "
             "currency's minor unit (cents for EUR); empty: no budget.",
@@ -61,35 +47,29 @@ class CampaignForm(EditThroughServiceForm):
         for field, errors in discount_errors(cleaned).items():
             for error in errors:
                 self.add_error(field, error)
-        budget = _budget_of(cleaned)
-        if budget is not None and budget["currency"] != cleaned.get("discount_currency"):
+        budget_currency = cleaned.get("budget_currency")
+        if cleaned.get("budget_amount") is not None and budget_currency != cleaned.get(
+            "discount_currency"
+        ):
             self.add_error("budget_currency", "Must be the discount's currency.")
         return cleaned
 
     def service_edit(self) -> Any:
         # Refusals (budget_below_spent, count_below_used, discount_locked) show on the form.
-        changes = {f: self.cleaned_data[f] for f in self.changed_data if f in FIELDS}
-        if set(self.changed_data) & set(DISCOUNT_COLUMNS):
-            changes["discount"] = discount_of(self.cleaned_data)
-        if set(self.changed_data) & set(BUDGET_COLUMNS):
-            changes["budget"] = _budget_of(self.cleaned_data)
+        changes = edit_changes(self, editable(CAMPAIGN_FIELDS))
         return campaign_service.update_campaign(self.instance.pk, changes=changes)
 
 
-class CampaignCodesForm(CodeBatchForm):
-    """The API's batch bounds, less the discount: the codes take the campaign's."""
-
-
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(WritableFieldsAdmin):
     form = CampaignForm
+    writable = CAMPAIGN_FIELDS
     list_display = ("name", "is_active", "redemptions", "spend", "codes_link", "starts_at",
                     "expires_at", "created_at")  # fmt: skip
     list_filter = ("is_active",)
     search_fields = ("name",)
     readonly_fields = ("id", "redemption_count", "held_count", "discount_total", "spend",
-                       "codes_link", "generate_link", "metadata", "created_at",
-                       "updated_at")  # fmt: skip
+                       "codes_link", "generate_link", "created_at", "updated_at")  # fmt: skip
     ordering = ("-created_at", "-id")
     actions = ("activate", "deactivate")
 
@@ -127,7 +107,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
         if obj is None:
-            return ("id", "metadata", "created_at", "updated_at")
+            return ("id", "created_at", "updated_at")
         return self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
@@ -137,11 +117,8 @@ class CampaignAdmin(admin.ModelAdmin):
             for name in ("redemption_count", "discount_total", "updated_at"):
                 setattr(obj, name, getattr(form.saved, name))
             return
-        data = form.cleaned_data
         created = campaign_service.create_campaign(
-            **{name: data.get(name) for name in FIELDS},
-            discount=discount_of(data),
-            budget=_budget_of(data),
+            **form_values(Campaign, CAMPAIGN_FIELDS, form.cleaned_data)
         )
         obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
         obj._state.adding = False
@@ -200,7 +177,7 @@ class CampaignAdmin(admin.ModelAdmin):
             try:
                 codes = batches.create_coupon_batch(
                     count=data["count"], prefix=data["prefix"] or "", length=data["length"],
-                    init_count=data["init_count"], campaign_id=campaign.pk,
+                    campaign_id=campaign.pk, **form_values(Coupon, form.writable, data),
                 )  # fmt: skip
             except DomainError as exc:
                 messages.error(request, f"Nothing created: {exc.detail}")

@@ -4,6 +4,7 @@ API's do."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
@@ -15,34 +16,36 @@ from django.utils.html import format_html
 
 from core.admin import EstimatedCountPaginator
 from core.errors import DomainError
+from coupons.admin.fields import WritableFieldsAdmin, csv_columns, form_field_names, form_values
 from coupons.admin.forms import (
     DISCOUNT_COLUMNS,
     BatchForm,
     CouponChangeForm,
     codes_csv_response,
     csv_rows,
-    discount_of,
 )
 from coupons.admin.lists import RevertedFilter, WindowFilter
 from coupons.domain.codes import lookup_key
-from coupons.domain.discounts import (
-    percent_json,
-)
+from coupons.domain.writable import COUPON_FIELDS
 from coupons.models import Coupon, Redemption, Reservation
 from coupons.services import batches, redemptions
 from coupons.services import coupons as coupon_service
 
+# Set when made, never edited: read-only on the change page.
+CREATE_ONLY = form_field_names(Coupon, [f for f in COUPON_FIELDS if f.create_only])
+
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(WritableFieldsAdmin):
     form = CouponChangeForm
+    writable = COUPON_FIELDS
     list_display = ("code", "usage", "discount_shown", "is_active", "starts_at", "expires_at",
                     "created_at")  # fmt: skip
     search_fields = ("code__istartswith",)
     list_filter = ("is_active", WindowFilter, "campaign")
     date_hierarchy = "created_at"
-    readonly_fields = ("id", "remaining_count", "held_count", "metadata", "created_at",
-                       "updated_at", "redemptions_link", "holds_link")  # fmt: skip
+    readonly_fields = ("id", "remaining_count", "held_count", "created_at", "updated_at",
+                       "redemptions_link", "holds_link")  # fmt: skip
     ordering = ("-created_at", "-id")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -92,14 +95,14 @@ class CouponAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Coupon | None = None) -> Any:
         if obj is None:
-            return ("id", "remaining_count", "metadata", "created_at", "updated_at")
+            return ("id", "remaining_count", "created_at", "updated_at")
         # A code is printed on flyers and typed by shoppers: it never changes. Nor does the
         # discount once redeemed (the service says so too, should a redemption come
         # between this page and its save).
         # A code of a campaign takes the campaign's discount: none of its own to edit.
         if obj.campaign_id is not None or Redemption.objects.filter(coupon_id=obj.pk).exists():
-            return (*self.readonly_fields, "code", *DISCOUNT_COLUMNS)
-        return (*self.readonly_fields, "code")
+            return (*self.readonly_fields, *CREATE_ONLY, *DISCOUNT_COLUMNS)
+        return (*self.readonly_fields, *CREATE_ONLY)
 
     def save_model(self, request: HttpRequest, obj: Coupon, form: Any, change: bool) -> None:
         if change:
@@ -107,22 +110,13 @@ class CouponAdmin(admin.ModelAdmin):
             # fields it changed, through the coupon service's conditional UPDATE, as saving the
             # whole row would write back the remaining_count read when the form was opened
             # and lose every redemption made since. Here only its result is copied.
-            obj.remaining_count, obj.updated_at = form.saved.remaining_count, form.saved.updated_at
-            for column in DISCOUNT_COLUMNS:
-                setattr(obj, column, getattr(form.saved, column))
-            return
-        created = coupon_service.create_coupon(
-            code=obj.code,
-            init_count=obj.init_count,
-            is_active=obj.is_active,
-            starts_at=obj.starts_at,
-            expires_at=obj.expires_at,
-            per_customer_limit=obj.per_customer_limit,
-            discount=discount_of(form.cleaned_data),
-        )
-        obj.pk = created.pk
-        obj.remaining_count = created.remaining_count
-        obj.created_at, obj.updated_at = created.created_at, created.updated_at
+            saved = form.saved
+        else:
+            saved = coupon_service.create_coupon(
+                **form_values(Coupon, COUPON_FIELDS, form.cleaned_data)
+            )
+        for field in Coupon._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding = False
 
     @admin.action(description="Activate selected coupons", permissions=["change"])
@@ -140,16 +134,13 @@ class CouponAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export selected coupons as CSV", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> StreamingHttpResponse:
-        header = ["code", "init_count", "remaining_count", "is_active", "starts_at",
-                  "expires_at", "per_customer_limit", "created_at", *DISCOUNT_COLUMNS,
-                  "metadata"]  # fmt: skip
+        header, cells = csv_columns(
+            COUPON_FIELDS, read_only={"remaining_count": int, "created_at": datetime.isoformat}
+        )
         rows = (
-            [c, i, r, a, s and s.isoformat(), e and e.isoformat(), lim, cr.isoformat(),
-             None if pct is None else percent_json(pct), *amounts, json.dumps(meta)]
-            for c, i, r, a, s, e, lim, cr, pct, *amounts, meta in queryset.order_by()
-            .values_list(*header)
-            .iterator(chunk_size=2000)
-        )  # fmt: skip
+            [cell(value) for cell, value in zip(cells, values, strict=True)]
+            for values in queryset.order_by().values_list(*header).iterator(chunk_size=2000)
+        )
         response = StreamingHttpResponse(csv_rows(header, rows), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="coupons.csv"'
         return response
@@ -195,8 +186,7 @@ class CouponAdmin(admin.ModelAdmin):
             try:
                 codes = batches.create_coupon_batch(
                     count=data["count"], prefix=data["prefix"] or "", length=data["length"],
-                    init_count=data["init_count"], starts_at=data["starts_at"],
-                    expires_at=data["expires_at"], discount=discount_of(data),
+                    **form_values(Coupon, form.writable, data),
                 )  # fmt: skip
             except DomainError as exc:
                 messages.error(request, f"Nothing created: {exc.detail}")

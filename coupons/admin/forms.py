@@ -11,8 +11,7 @@ from django import forms
 from django.http import HttpResponse
 
 from core.admin import EditThroughServiceForm
-from core.domain.money import MAX_AMOUNT
-from coupons.domain.codes import lookup_key
+from coupons.admin.fields import edit_changes, form_field_names, form_fields
 from coupons.domain.discounts import (
     DISCOUNT_FIELDS,
     Discount,
@@ -20,20 +19,17 @@ from coupons.domain.discounts import (
     discount_problems,
 )
 from coupons.domain.limits import (
-    CODE_RULE,
-    EDITABLE_FIELDS,
     MAX_BATCH,
     MAX_CODE_LENGTH,
-    MAX_INIT_COUNT,
     MAX_PREFIX_LENGTH,
     MAX_RANDOM_LENGTH,
     MIN_RANDOM_LENGTH,
     PREFIX_PATTERN,
 )
+from coupons.domain.writable import COUPON_FIELDS, Kind, Writable, batch_fields, editable
 from coupons.models import Coupon
 from coupons.services import coupons as coupon_service
 
-EDITABLE = EDITABLE_FIELDS
 # The discount as the coupon's columns, edited in the form like the API's `discount`:
 # replaced whole, and only while the coupon was never redeemed.
 DISCOUNT_COLUMNS = tuple(f"discount_{name}" for name in DISCOUNT_FIELDS)
@@ -55,25 +51,12 @@ def discount_of(values: dict[str, Any]) -> Discount | None:
 
 
 class CouponChangeForm(EditThroughServiceForm):
+    """The add and change forms: every field of COUPON_FIELDS (the admin makes those it
+    shows read-only so)."""
+
     class Meta:
         model = Coupon
-        fields = ("code", "init_count", *(f for f in EDITABLE if f != "init_count"),
-                  *DISCOUNT_COLUMNS)  # fmt: skip
-        help_texts = {
-            "discount_percent_off": "e.g. 12.5; or give amount off instead (not both).",
-            "discount_currency": "ISO 4217, e.g. EUR: needed with an amount off, a maximum "
-            "or a minimum order.",
-            "discount_max_amount_off": "In the currency's minor unit (cents for EUR).",
-            "discount_min_order_amount": "In the currency's minor unit (cents for EUR).",
-        }
-
-    def clean_code(self) -> str:
-        # The API's rule (only on add: a code never changes): a code outside the alphabet
-        # would be one that no lookup finds.
-        code = str(self.cleaned_data["code"])
-        if lookup_key(code) is None:
-            raise forms.ValidationError(CODE_RULE)
-        return code
+        fields = form_field_names(Coupon, COUPON_FIELDS)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -91,24 +74,25 @@ class CouponChangeForm(EditThroughServiceForm):
         return cleaned
 
     def service_edit(self) -> Any:
-        changes = {f: self.cleaned_data[f] for f in self.changed_data if f in EDITABLE}
-        if set(self.changed_data) & set(DISCOUNT_COLUMNS):
-            changes["discount"] = discount_of(self.cleaned_data)
+        changes = edit_changes(self, editable(COUPON_FIELDS))
         return coupon_service.update_coupon(self.instance.pk, changes=changes)
 
 
 class CodeBatchForm(forms.Form):
-    """The API's batch bounds (`CouponBatchInput`), as a form: how many codes, what they
-    look like, how many uses each."""
+    """The API's batch bounds (`CouponBatchInput`), as a form: how many codes and what they
+    look like; then the fields of `writable`, which every code of the batch takes."""
 
     count = forms.IntegerField(min_value=1, max_value=MAX_BATCH)
     prefix = forms.RegexField(  # type: ignore[assignment]
         regex=PREFIX_PATTERN, required=False, max_length=MAX_PREFIX_LENGTH
     )
     length = forms.IntegerField(min_value=MIN_RANDOM_LENGTH, max_value=MAX_RANDOM_LENGTH, initial=8)
-    init_count = forms.IntegerField(
-        min_value=1, max_value=MAX_INIT_COUNT, initial=1, label="uses per code"
-    )
+
+    writable: tuple[Writable, ...] = batch_fields(COUPON_FIELDS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.update(form_fields(Coupon, self.writable))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -116,31 +100,6 @@ class CodeBatchForm(forms.Form):
             self.add_error(
                 "length", f"prefix + length must be at most {MAX_CODE_LENGTH} characters."
             )
-        return cleaned
-
-
-class BatchForm(CodeBatchForm):
-    """A batch of stand-alone coupons: the batch bounds plus a window and a discount."""
-
-    starts_at = forms.DateTimeField(required=False)
-    expires_at = forms.DateTimeField(required=False)
-    discount_percent_off = forms.DecimalField(
-        required=False, max_digits=5, decimal_places=2, label="percent off"
-    )
-    discount_amount_off = forms.IntegerField(
-        required=False, min_value=0, max_value=MAX_AMOUNT, label="amount off (minor units)"
-    )
-    discount_currency = forms.CharField(required=False, max_length=3, label="currency")
-    discount_max_amount_off = forms.IntegerField(
-        required=False, min_value=0, max_value=MAX_AMOUNT, label="at most (minor units)"
-    )
-    discount_min_order_amount = forms.IntegerField(
-        required=False, min_value=0, max_value=MAX_AMOUNT, label="minimum order (minor units)"
-    )
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        cleaned["discount_currency"] = cleaned.get("discount_currency") or None
         for field, errors in discount_errors(cleaned).items():
             for error in errors:
                 self.add_error(field, error)
@@ -148,6 +107,20 @@ class BatchForm(CodeBatchForm):
         if starts and expires and starts >= expires:
             self.add_error("expires_at", "Must be after the start.")
         return cleaned
+
+
+class BatchForm(CodeBatchForm):
+    """A batch of coupons: every field a batch gives its codes."""
+
+
+class CampaignCodesForm(CodeBatchForm):
+    """Codes of one campaign: they take its discount, and join it."""
+
+    writable = tuple(
+        field
+        for field in batch_fields(COUPON_FIELDS)
+        if field.kind not in (Kind.DISCOUNT, Kind.CAMPAIGN)
+    )
 
 
 def csv_rows(header: list[str], rows: Iterator[list[Any]]) -> Iterator[str]:

@@ -6,8 +6,9 @@ Responses are shaped by hand in `core.api.shapes` (adrf serializers hop threads 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
@@ -47,6 +48,7 @@ from coupons.domain.limits import (
     PREFIX_PATTERN,
     PREFIX_RULE,
 )
+from coupons.domain.writable import COUPON_FIELDS, Kind, Writable, batch_fields, editable
 from coupons.services.reservations import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS
 
 code_validator = FullMatchValidator(CODE_PATTERN, CODE_RULE)
@@ -140,17 +142,74 @@ def check_window(attrs: dict[str, Any]) -> None:
         raise serializers.ValidationError({"expires_at": ["Must be after starts_at."]})
 
 
-class CouponFieldsMixin(InputSerializer):
-    is_active = StrictBooleanField(required=False)
-    starts_at = TimestampField(required=False, allow_null=True)
-    expires_at = TimestampField(required=False, allow_null=True)
-    per_customer_limit = StrictIntegerField(
+class BudgetInput(InputSerializer):
+    """At most this much discount in total, in the discount's currency's minor unit."""
+
+    amount = AmountField()
+    currency = CurrencyField()
+
+
+# Where an input is given: on a create, a PATCH (nothing required, create_only fields
+# left out), or a batch (per_code fields left out: the codes are drawn).
+Mode = Literal["create", "patch", "batch"]
+
+
+def _required(field: Writable, mode: Mode) -> bool:
+    return field.required_on_create and mode != "patch"
+
+
+def _limit(field: Writable, mode: Mode) -> serializers.Field:
+    return StrictIntegerField(
         required=False, allow_null=True, min_value=1, max_value=MAX_INIT_COUNT
     )
+
+
+def _metadata(field: Writable, mode: Mode) -> serializers.Field:
+    # A PATCH merges: a key set to null is removed.
+    return MetadataPatchField(required=False) if mode == "patch" else MetadataField(required=False)
+
+
+# One DRF field per kind of coupons.domain.writable.
+_API_FIELD: dict[Kind, Callable[[Writable, Mode], serializers.Field]] = {
+    Kind.CODE: lambda f, mode: StrictCharField(
+        required=_required(f, mode), min_length=1, max_length=MAX_CODE_LENGTH,
+        trim_whitespace=False, validators=[code_validator],
+    ),
+    Kind.NAME: lambda f, mode: TextField(
+        required=_required(f, mode), min_length=1, max_length=f.max_length
+    ),
+    Kind.TEXT: lambda f, mode: StrictCharField(
+        required=False, allow_blank=True, max_length=f.max_length, trim_whitespace=False
+    ),
+    Kind.COUNT: lambda f, mode: StrictIntegerField(
+        required=_required(f, mode), min_value=1, max_value=MAX_INIT_COUNT
+    ),
+    Kind.LIMIT: _limit,
+    Kind.FLAG: lambda f, mode: StrictBooleanField(required=False),
+    Kind.MOMENT: lambda f, mode: TimestampField(required=False, allow_null=True),
     # null: a code that only counts uses. On a PATCH, replaced whole (or removed by null)
-    # while the coupon was never redeemed.
-    discount = DiscountInput(required=False, allow_null=True)
-    metadata = MetadataField(required=False)
+    # while never redeemed.
+    Kind.DISCOUNT: lambda f, mode: DiscountInput(required=False, allow_null=True),
+    Kind.BUDGET: lambda f, mode: BudgetInput(required=False, allow_null=True),
+    Kind.METADATA: _metadata,
+    Kind.CAMPAIGN: lambda f, mode: serializers.UUIDField(required=False, allow_null=True),
+}  # fmt: skip
+
+_S = TypeVar("_S", bound=type[serializers.Serializer])
+
+
+def writable_input(fields: Sequence[Writable], mode: Mode) -> Callable[[_S], _S]:
+    """The class's fields: those of `fields` that `mode` takes, then its own."""
+    taken = {
+        "create": fields, "patch": editable(fields), "batch": batch_fields(fields),
+    }[mode]  # fmt: skip
+
+    def add(cls: _S) -> _S:
+        derived = {field.name: _API_FIELD[field.kind](field, mode) for field in taken}
+        cls._declared_fields = {**derived, **cls._declared_fields}
+        return cls
+
+    return add
 
 
 @extend_schema_field({"description": "Ignored: remaining_count starts at init_count."})
@@ -164,13 +223,9 @@ class IgnoredField(serializers.Field):
         return None
 
 
-class CouponCreateInput(CouponFieldsMixin):
-    code = StrictCharField(
-        min_length=1, max_length=MAX_CODE_LENGTH, trim_whitespace=False, validators=[code_validator]
-    )
-    init_count = StrictIntegerField(min_value=1, max_value=MAX_INIT_COUNT)
+@writable_input(COUPON_FIELDS, "create")
+class CouponCreateInput(InputSerializer):
     remaining_count = IgnoredField()
-    campaign_id = serializers.UUIDField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs.pop("remaining_count", None)
@@ -236,9 +291,8 @@ class CouponFilters(InputSerializer):
     campaign_id = serializers.UUIDField(required=False)
 
 
-class CouponPatchInput(CouponFieldsMixin):
-    init_count = StrictIntegerField(required=False, min_value=1, max_value=MAX_INIT_COUNT)
-    metadata = MetadataPatchField(required=False)
+@writable_input(COUPON_FIELDS, "patch")
+class CouponPatchInput(InputSerializer):
     refused = {"code": "Cannot be changed.", "remaining_count": "Read-only: set init_count."}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -260,9 +314,9 @@ class PrefixField(StrictCharField):
     pass
 
 
-class CouponBatchInput(CouponFieldsMixin):
+@writable_input(COUPON_FIELDS, "batch")
+class CouponBatchInput(InputSerializer):
     count = StrictIntegerField(min_value=1, max_value=MAX_BATCH)
-    init_count = StrictIntegerField(min_value=1, max_value=MAX_INIT_COUNT)
     prefix = PrefixField(
         required=False,
         allow_blank=True,
@@ -272,7 +326,6 @@ class CouponBatchInput(CouponFieldsMixin):
         validators=[FullMatchValidator(PREFIX_PATTERN, PREFIX_RULE)],
     )
     length = StrictIntegerField(min_value=MIN_RANDOM_LENGTH, max_value=MAX_RANDOM_LENGTH)
-    campaign_id = serializers.UUIDField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if len(attrs["prefix"]) + attrs["length"] > MAX_CODE_LENGTH:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from coupons.db.discount_sql import discount_sql
 from coupons.domain.discounts import DISCOUNT_FIELDS
+from coupons.domain.writable import COUPON_FIELDS, all_columns, batch_fields
 from coupons.models import Coupon, Redemption
 from events.models import Event
 
@@ -321,16 +322,15 @@ def spend_and_record(
         return fetch_named(cursor, Spent)
 
 
-_INSERT_COLUMNS = (
-    "id", "code", "init_count", "remaining_count", "is_active", "starts_at", "expires_at",
-    "per_customer_limit", "created_at", "updated_at", "discount_percent_off",
-    "discount_amount_off", "discount_currency", "discount_max_amount_off",
-    "discount_min_order_amount", "metadata", "campaign_id",
+# A batch's columns: the code, the counters and stamps, and the batch's writable fields
+# (coupons.domain.writable), the same for every row.
+_ROW_COLUMNS = (
+    "remaining_count", "created_at", "updated_at", *all_columns(batch_fields(COUPON_FIELDS)),
 )  # fmt: skip
-# As Model.save() would send them (metadata as jsonb); the same for every row of a batch.
+_INSERT_COLUMNS = ("id", "code", *_ROW_COLUMNS)
+# As Model.save() would send them (metadata as jsonb).
 _INSERT_FIELDS = [
-    next(f for f in Coupon._meta.concrete_fields if f.column == name)
-    for name in _INSERT_COLUMNS[2:]
+    next(f for f in Coupon._meta.concrete_fields if f.attname == name) for name in _ROW_COLUMNS
 ]
 
 
@@ -343,7 +343,7 @@ def insert_new_codes(codes: list[str], row: dict[str, Any]) -> list[Coupon]:
     pk = Coupon._meta.pk
     values = [
         field.get_db_prep_save(row[name], connection)
-        for name, field in zip(_INSERT_COLUMNS[2:], _INSERT_FIELDS, strict=True)
+        for name, field in zip(_ROW_COLUMNS, _INSERT_FIELDS, strict=True)
     ]
     placeholders = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
     params: list[Any] = []

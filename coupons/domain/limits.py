@@ -32,5 +32,4 @@ PREFIX_RULE = "Use A-Z a-z 0-9 - _, starting with a letter or digit."
 BATCH_CHUNK_SIZE = 1_900
 MAX_BATCH_CHUNK_SIZE = 1_900
 
-# What a client or staff may change after creation (the API's PATCH, the admin's form).
-EDITABLE_FIELDS = ("is_active", "starts_at", "expires_at", "per_customer_limit", "init_count")
+MAX_CAMPAIGN_NAME_LENGTH = 200

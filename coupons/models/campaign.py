@@ -9,10 +9,8 @@ from django.db import models
 from django.db.models import F, Q
 
 from coupons.domain.discounts import DISCOUNT_FIELDS, Discount, discount_from_columns
-from coupons.domain.limits import MAX_CUSTOMER_ID_LENGTH, MAX_INIT_COUNT
+from coupons.domain.limits import MAX_CAMPAIGN_NAME_LENGTH, MAX_CUSTOMER_ID_LENGTH, MAX_INIT_COUNT
 from coupons.models.columns import CURRENCY_LENGTH, amount_in_range, metadata_field
-
-MAX_CAMPAIGN_NAME_LENGTH = 200
 
 
 def _discount_constraints(table: str) -> list[models.CheckConstraint]:

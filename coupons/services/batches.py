@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
@@ -15,41 +13,28 @@ from core.errors import ValidationFailed
 from core.workers import in_worker
 from coupons.db import raw
 from coupons.domain.codes import random_code
-from coupons.domain.discounts import Discount, discount_columns
 from coupons.domain.limits import BATCH_CHUNK_SIZE
+from coupons.domain.writable import COUPON_FIELDS, batch_fields, check_names, column_values
 from coupons.models import Coupon
 from coupons.services.coupons import as_discount, check_campaign_code
 from coupons.shapes import COUPON
 from events.services.outbox import record_many
 
+BATCH_FIELDS = batch_fields(COUPON_FIELDS)
+
 
 def generate_coupons(
-    *,
-    count: int,
-    prefix: str,
-    length: int,
-    init_count: int,
-    is_active: bool = True,
-    starts_at: datetime | None = None,
-    expires_at: datetime | None = None,
-    per_customer_limit: int | None = None,
-    discount: Discount | Mapping[str, Any] | None = None,
-    metadata: dict[str, str] | None = None,
-    campaign_id: uuid.UUID | None = None,
-    chunk_size: int = BATCH_CHUNK_SIZE,
+    *, count: int, prefix: str, length: int, chunk_size: int = BATCH_CHUNK_SIZE, **values: Any
 ) -> Iterator[list[str]]:
     """Create `count` coupons with fresh random codes, yielding each chunk's codes once
-    inserted. Run it inside a transaction for all-or-none. Memory stays flat in `count`:
-    uniqueness is the database's unique index, and a code that collides is drawn again."""
-    check_campaign_code(campaign_id, discount=discount)
+    inserted; `values` are the batch's fields of COUPON_FIELDS (`init_count` required).
+    Run it inside a transaction for all-or-none. Memory stays flat in `count`: uniqueness
+    is the database's unique index, and a code that collides is drawn again."""
+    check_names(BATCH_FIELDS, values, create=True)
+    check_campaign_code(values.get("campaign_id"), discount=values.get("discount"))
     now = timezone.now()
-    row = {
-        "init_count": init_count, "remaining_count": init_count, "is_active": is_active,
-        "starts_at": starts_at, "expires_at": expires_at,
-        "per_customer_limit": per_customer_limit, "created_at": now, "updated_at": now,
-        "metadata": metadata or {}, "campaign_id": campaign_id,
-        **discount_columns(as_discount(discount)),
-    }  # fmt: skip
+    row = column_values(BATCH_FIELDS, {**values, "discount": as_discount(values.get("discount"))})
+    row.update(remaining_count=values["init_count"], created_at=now, updated_at=now)
     left = count
     while left > 0:
         wanted = min(chunk_size, left)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +22,14 @@ from core.errors import (
 from core.pages import Cursor, Page, keyset_page
 from core.workers import in_worker
 from coupons.db import raw
-from coupons.domain.discounts import Discount, discount_columns
+from coupons.domain.discounts import discount_columns
+from coupons.domain.writable import (
+    CAMPAIGN_FIELDS,
+    Kind,
+    check_names,
+    column_values,
+    editable,
+)
 from coupons.models import Coupon, Redemption
 from coupons.models.campaign import Campaign
 from coupons.services.coupons import as_discount
@@ -35,19 +41,18 @@ from events.services.outbox import record, record_many
 WINDOW_CONSTRAINT = "campaign_window_starts_before_it_expires"
 BUDGET_CURRENCY_CONSTRAINT = "campaign_budget_in_the_discount_currency"
 BUDGET_CURRENCY_MESSAGE = "Must be the discount's currency."
-EDITABLE = frozenset(
-    {"name", "is_active", "starts_at", "expires_at", "per_customer_limit", "max_redemptions"}
+EDITABLE = frozenset(field.name for field in editable(CAMPAIGN_FIELDS))
+# Set as given; a discount, a budget and a metadata patch are decided on the locked row.
+_SET_AS_GIVEN = frozenset(
+    field.name
+    for field in editable(CAMPAIGN_FIELDS)
+    if field.kind not in (Kind.DISCOUNT, Kind.BUDGET, Kind.METADATA)
 )
+_BUDGET = tuple(field for field in CAMPAIGN_FIELDS if field.kind is Kind.BUDGET)
 
 
 def _with_counts() -> QuerySet[Campaign]:
     return Campaign.objects.annotate(coupon_count=Count("coupons"))
-
-
-def _budget_columns(budget: Mapping[str, Any] | None) -> dict[str, Any]:
-    if budget is None:
-        return {"budget_amount": None, "budget_currency": None}
-    return {"budget_amount": budget["amount"], "budget_currency": budget["currency"]}
 
 
 def _integrity_problem(exc: IntegrityError) -> ValidationFailed | None:
@@ -58,28 +63,17 @@ def _integrity_problem(exc: IntegrityError) -> ValidationFailed | None:
     return None
 
 
-def create_campaign(
-    *,
-    name: str,
-    is_active: bool = True,
-    starts_at: datetime | None = None,
-    expires_at: datetime | None = None,
-    discount: Discount | Mapping[str, Any] | None = None,
-    per_customer_limit: int | None = None,
-    max_redemptions: int | None = None,
-    budget: Mapping[str, Any] | None = None,
-    metadata: dict[str, str] | None = None,
-) -> Campaign:
-    """A campaign with no codes yet and nothing spent; the database's CHECKs back the
-    rules the API checks first (a budget in the discount's currency, the window)."""
+def create_campaign(**values: Any) -> Campaign:
+    """A campaign with no codes yet and nothing spent; `values` are the fields of
+    CAMPAIGN_FIELDS (`name` required). The database's CHECKs back the rules the API
+    checks first (a budget in the discount's currency, the window)."""
+    check_names(CAMPAIGN_FIELDS, values, create=True)
+    columns = column_values(
+        CAMPAIGN_FIELDS, {**values, "discount": as_discount(values.get("discount"))}
+    )
     try:
         with transaction.atomic():
-            campaign = Campaign.objects.create(
-                name=name, is_active=is_active, starts_at=starts_at, expires_at=expires_at,
-                per_customer_limit=per_customer_limit, max_redemptions=max_redemptions,
-                metadata=metadata or {}, **_budget_columns(budget),
-                **discount_columns(as_discount(discount)),
-            )  # fmt: skip
+            campaign = Campaign.objects.create(**columns)
             campaign.coupon_count = 0  # type: ignore[attr-defined]
             record("campaign.created", CAMPAIGN, campaign, now=campaign.created_at)
     except IntegrityError as exc:
@@ -109,7 +103,7 @@ def update_campaign(campaign_id: uuid.UUID, *, changes: dict[str, Any]) -> Campa
     of its codes was redeemed (`discount_locked`). The CHECKs on the row back the first
     two. Locks only the campaign row (lock order: coupons.services.campaign_redemptions).
     """
-    unknown = set(changes) - EDITABLE - {"discount", "budget", "metadata"}
+    unknown = set(changes) - EDITABLE
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     now = timezone.now()
@@ -118,7 +112,7 @@ def update_campaign(campaign_id: uuid.UUID, *, changes: dict[str, Any]) -> Campa
             current = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
             if current is None:
                 raise NotFound(f"No campaign has the id {campaign_id}.")
-            values = {name: value for name, value in changes.items() if name in EDITABLE}
+            values = {name: value for name, value in changes.items() if name in _SET_AS_GIVEN}
             values.update(_checked_changes(current, changes))
             if values:
                 Campaign.objects.filter(pk=campaign_id).update(**values, updated_at=now)
@@ -161,7 +155,7 @@ def _checked_changes(current: Campaign, changes: dict[str, Any]) -> dict[str, An
                 f"{current.discount_total} has already been given in discounts; the budget "
                 "cannot go below that."
             )
-        values.update(_budget_columns(budget))
+        values.update(column_values(_BUDGET, {"budget": budget}))
     if budget is not None and (discount is None or discount.currency != budget["currency"]):
         raise ValidationFailed({"budget.currency": [BUDGET_CURRENCY_MESSAGE]})
     new_max = changes.get("max_redemptions")

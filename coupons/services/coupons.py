@@ -25,7 +25,13 @@ from core.workers import in_worker
 from coupons.db import raw
 from coupons.domain.codes import lookup_key
 from coupons.domain.discounts import Discount, InvalidDiscount, discount_columns
-from coupons.domain.limits import EDITABLE_FIELDS
+from coupons.domain.writable import (
+    COUPON_FIELDS,
+    Kind,
+    check_names,
+    column_values,
+    editable,
+)
 from coupons.models import Campaign, Coupon, Redemption, Reservation, ReservationStatus
 from coupons.services.hold_cleanup import clear_ended_holds
 from coupons.services.ledger_events import record_coupon
@@ -37,30 +43,25 @@ HELD = ReservationStatus.HELD
 NO_SUCH_CAMPAIGN = "No campaign has this id."
 CODE_UNIQUE_CONSTRAINT = "coupon_code_unique_ignoring_case"
 WINDOW_CONSTRAINT = "coupon_window_starts_before_it_expires"
-_EDITABLE = frozenset(EDITABLE_FIELDS)
+_EDITABLE = frozenset(field.name for field in editable(COUPON_FIELDS))
+# Set as given; a discount and a metadata patch are decided on the locked row.
+_SET_AS_GIVEN = frozenset(
+    field.name
+    for field in editable(COUPON_FIELDS)
+    if field.kind not in (Kind.DISCOUNT, Kind.METADATA)
+)
 
 
-def create_coupon(
-    *,
-    code: str,
-    init_count: int,
-    is_active: bool = True,
-    starts_at: datetime | None = None,
-    expires_at: datetime | None = None,
-    per_customer_limit: int | None = None,
-    discount: Discount | Mapping[str, Any] | None = None,
-    metadata: dict[str, str] | None = None,
-    campaign_id: uuid.UUID | None = None,
-) -> Coupon:
-    """Insert a coupon with all its uses left; the unique index, not a prior SELECT,
-    decides a duplicate, so two concurrent creates of one code cannot both succeed."""
-    check_campaign_code(campaign_id, discount=discount)
-    fields = {
-        "code": code, "init_count": init_count, "remaining_count": init_count,
-        "is_active": is_active, "starts_at": starts_at, "expires_at": expires_at,
-        "per_customer_limit": per_customer_limit, "metadata": metadata or {},
-        "campaign_id": campaign_id, **discount_columns(as_discount(discount)),
-    }  # fmt: skip
+def create_coupon(**values: Any) -> Coupon:
+    """Insert a coupon with all its uses left; `values` are the fields of COUPON_FIELDS
+    (`code` and `init_count` required). The unique index, not a prior SELECT, decides a
+    duplicate, so two concurrent creates of one code cannot both succeed."""
+    check_names(COUPON_FIELDS, values, create=True)
+    code, campaign_id = values["code"], values.get("campaign_id")
+    check_campaign_code(campaign_id, discount=values.get("discount"))
+    discount = as_discount(values.get("discount"))
+    fields = column_values(COUPON_FIELDS, {**values, "discount": discount})
+    fields["remaining_count"] = values["init_count"]
     try:
         if raw.is_postgres() and not connection.in_atomic_block:
             # The API's create: the coupon and its event in one statement.
@@ -123,12 +124,14 @@ def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
     discount); `metadata` is merged (a None value removes the key) into the row as it is
     when locked, so two concurrent patches of different keys both land.
     """
-    unknown = set(changes) - _EDITABLE - {"discount", "metadata"}
+    unknown = set(changes) - _EDITABLE
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     if not changes:
         return get_coupon(coupon_id)
-    values: dict[str, Any] = {name: value for name, value in changes.items() if name in _EDITABLE}
+    values: dict[str, Any] = {
+        name: value for name, value in changes.items() if name in _SET_AS_GIVEN
+    }
     values["updated_at"] = timezone.now()
     matching = Coupon.objects.filter(pk=coupon_id)
     if "init_count" in changes:

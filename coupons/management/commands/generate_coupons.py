@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 import uuid
+from argparse import BooleanOptionalAction
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -37,6 +39,7 @@ from coupons.domain.limits import (
     PREFIX_PATTERN,
     PREFIX_RULE,
 )
+from coupons.domain.writable import COUPON_FIELDS, Kind, Writable, batch_fields
 from coupons.services.batches import generate_coupons
 
 
@@ -55,6 +58,117 @@ def timestamp(value: str) -> datetime:
     return parsed
 
 
+def option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _discount_options(parser: CommandParser, field: Writable) -> None:
+    group = parser.add_argument_group("discount (as the API's `discount`)")
+    group.add_argument("--percent-off", type=percent, help="e.g. 12.5 (at most 2 decimals)")
+    for name in DISCOUNT_FIELDS[1:]:
+        if name == "currency":
+            group.add_argument("--currency", help="ISO 4217, e.g. EUR")
+        else:
+            group.add_argument(option(name), type=int, help="in minor units")
+
+
+# How each kind of coupons.domain.writable is given on the command line (dest: its name).
+_ADD_OPTION: dict[Kind, Callable[[CommandParser, Writable], Any]] = {
+    Kind.COUNT: lambda parser, f: parser.add_argument(
+        option(f.name), dest=f.name, type=int, default=1, help=f"1 to {MAX_INIT_COUNT}"
+    ),
+    Kind.LIMIT: lambda parser, f: parser.add_argument(
+        option(f.name), dest=f.name, type=int, help="at least 1; default: none"
+    ),
+    Kind.FLAG: lambda parser, f: parser.add_argument(
+        option(f.name), dest=f.name, action=BooleanOptionalAction, default=True
+    ),
+    Kind.MOMENT: lambda parser, f: parser.add_argument(
+        option(f.name), dest=f.name, type=timestamp, help="e.g. 2027-01-01T00:00:00Z"
+    ),
+    Kind.TEXT: lambda parser, f: parser.add_argument(option(f.name), dest=f.name, default=""),
+    Kind.DISCOUNT: _discount_options,
+    Kind.METADATA: lambda parser, f: parser.add_argument(
+        option(f.name), dest=f.name, action="append", default=[], metavar="KEY=VALUE",
+        help="one metadata entry on every coupon (repeatable)",
+    ),
+    Kind.CAMPAIGN: lambda parser, f: parser.add_argument(
+        option(f.name.removesuffix("_id")), dest=f.name, type=uuid.UUID, metavar="ID",
+        help="the codes join this campaign and take its discount",
+    ),
+}  # fmt: skip
+
+
+def _discount(opts: dict[str, Any], field: Writable) -> Discount | None:
+    values = {name: opts[name] for name in DISCOUNT_FIELDS}
+    return None if all(v is None for v in values.values()) else Discount(**values)
+
+
+def _metadata(opts: dict[str, Any], field: Writable) -> dict[str, str]:
+    return dict(entry.partition("=")[::2] for entry in opts[field.name])
+
+
+def _given(opts: dict[str, Any], field: Writable) -> Any:
+    return opts[field.name]
+
+
+# A field's value from the parsed options, by kind (the option's own value unless here).
+_VALUE: dict[Kind, Callable[[dict[str, Any], Writable], Any]] = {
+    Kind.DISCOUNT: _discount,
+    Kind.METADATA: _metadata,
+}
+
+
+def _count_problems(opts: dict[str, Any], field: Writable) -> list[str]:
+    if not 1 <= opts[field.name] <= MAX_INIT_COUNT:
+        return [f"{option(field.name)} must be 1 to {MAX_INIT_COUNT}"]
+    return []
+
+
+def _limit_problems(opts: dict[str, Any], field: Writable) -> list[str]:
+    value = opts[field.name]
+    if value is not None and value < 1:
+        return [f"{option(field.name)} must be at least 1"]
+    if value is not None and value > MAX_INIT_COUNT:
+        return [f"{option(field.name)} must be at most {MAX_INIT_COUNT}"]
+    return []
+
+
+def _text_problems(opts: dict[str, Any], field: Writable) -> list[str]:
+    if field.max_length is not None and len(opts[field.name]) > field.max_length:
+        return [f"{option(field.name)} must be at most {field.max_length} characters"]
+    return []
+
+
+def _discount_problems(opts: dict[str, Any], field: Writable) -> list[str]:
+    discount = {name: opts[name] for name in DISCOUNT_FIELDS}
+    if all(value is None for value in discount.values()):
+        return []
+    return [
+        f"{option(name)}: {' '.join(messages)}"
+        for name, messages in discount_problems(**discount).items()
+    ]
+
+
+def _metadata_problems(opts: dict[str, Any], field: Writable) -> list[str]:
+    if any(not sep for _, sep, _ in (entry.partition("=") for entry in opts[field.name])):
+        return [f"{option(field.name)}: give KEY=VALUE"]
+    problems = metadata_problems(_metadata(opts, field), field=field.name)
+    return [f"--{name}: {' '.join(messages)}" for name, messages in problems.items()]
+
+
+# A field's own bounds, by kind, as messages naming its option.
+_PROBLEMS: dict[Kind, Callable[[dict[str, Any], Writable], list[str]]] = {
+    Kind.COUNT: _count_problems,
+    Kind.LIMIT: _limit_problems,
+    Kind.TEXT: _text_problems,
+    Kind.DISCOUNT: _discount_problems,
+    Kind.METADATA: _metadata_problems,
+}
+
+FIELDS = batch_fields(COUPON_FIELDS)
+
+
 class Command(BaseCommand):
     help = "Create --count coupons with random codes and write the codes to a CSV file."
 
@@ -67,27 +181,12 @@ class Command(BaseCommand):
             default=10,
             help=f"random characters ({MIN_RANDOM_LENGTH}-{MAX_RANDOM_LENGTH})",
         )
-        parser.add_argument("--init-count", type=int, default=1, help="uses per coupon")
-        parser.add_argument("--starts-at", type=timestamp, default=None)
-        parser.add_argument("--expires-at", type=timestamp, default=None)
-        parser.add_argument("--per-customer-limit", type=int, default=None)
-        parser.add_argument("--inactive", action="store_true", help="create them deactivated")
+        for field in FIELDS:
+            _ADD_OPTION[field.kind](parser, field)
+        # The spelling of --no-is-active before the options came from COUPON_FIELDS.
         parser.add_argument(
-            "--campaign", type=uuid.UUID, default=None, metavar="ID",
-            help="the codes join this campaign and take its discount",
-        )  # fmt: skip
-        discount = parser.add_argument_group("discount (as the API's `discount`)")
-        discount.add_argument(
-            "--percent-off", type=percent, default=None, help="e.g. 12.5 (at most 2 decimals)"
+            "--inactive", dest="is_active", action="store_false", help="as --no-is-active"
         )
-        discount.add_argument("--amount-off", type=int, default=None, help="in minor units")
-        discount.add_argument("--currency", default=None, help="ISO 4217, e.g. EUR")
-        discount.add_argument("--max-amount-off", type=int, default=None, help="in minor units")
-        discount.add_argument("--min-order-amount", type=int, default=None, help="in minor units")
-        parser.add_argument(
-            "--metadata", action="append", default=[], metavar="KEY=VALUE",
-            help="one metadata entry on every coupon (repeatable)",
-        )  # fmt: skip
         parser.add_argument("--output", type=Path, required=True, help="CSV file to write")
         parser.add_argument(
             "--chunk-size", type=int, default=BATCH_CHUNK_SIZE, help="rows a statement"
@@ -119,15 +218,8 @@ class Command(BaseCommand):
                     count=opts["count"],
                     prefix=opts["prefix"],
                     length=opts["length"],
-                    init_count=opts["init_count"],
-                    is_active=not opts["inactive"],
-                    starts_at=opts["starts_at"],
-                    expires_at=opts["expires_at"],
-                    per_customer_limit=opts["per_customer_limit"],
-                    discount=self._discount(opts),
-                    metadata=self._metadata(opts),
-                    campaign_id=opts["campaign"],
                     chunk_size=opts["chunk_size"],
+                    **{f.name: _VALUE.get(f.kind, _given)(opts, f) for f in FIELDS},
                 ):
                     writer.writerows([code] for code in chunk)
                     progress.update(len(chunk))
@@ -155,38 +247,17 @@ class Command(BaseCommand):
             problems.append(f"prefix + length must be at most {MAX_CODE_LENGTH}")
         if not re.fullmatch(PREFIX_PATTERN, opts["prefix"]):
             problems.append(f"--prefix: {PREFIX_RULE}")
-        if not 1 <= opts["init_count"] <= MAX_INIT_COUNT:
-            problems.append(f"--init-count must be 1 to {MAX_INIT_COUNT}")
-        if opts["per_customer_limit"] is not None and opts["per_customer_limit"] < 1:
-            problems.append("--per-customer-limit must be at least 1")
+        for field in FIELDS:
+            if field.kind in _PROBLEMS:
+                problems.extend(_PROBLEMS[field.kind](opts, field))
         if opts["starts_at"] and opts["expires_at"] and opts["starts_at"] >= opts["expires_at"]:
             problems.append("--expires-at must be after --starts-at")
         if not 1 <= opts["chunk_size"] <= MAX_BATCH_CHUNK_SIZE:
             problems.append(f"--chunk-size must be 1 to {MAX_BATCH_CHUNK_SIZE}")
         if not opts["output"].parent.resolve().is_dir():
             problems.append(f"--output: no directory {opts['output'].parent}")
-        discount = {name: opts[name] for name in DISCOUNT_FIELDS}
-        if any(value is not None for value in discount.values()):
-            if opts["campaign"] is not None:
-                problems.append("--campaign: its codes take the campaign's discount")
-            for name, messages in discount_problems(**discount).items():
-                problems.append(f"--{name.replace('_', '-')}: {' '.join(messages)}")
-        pairs = [entry.partition("=") for entry in opts["metadata"]]
-        if any(not sep for _, sep, _ in pairs):
-            problems.append("--metadata: give KEY=VALUE")
-        else:
-            for name, messages in metadata_problems(self._metadata(opts)).items():
-                problems.append(f"--{name}: {' '.join(messages)}")
+        discount_given = any(opts[name] is not None for name in DISCOUNT_FIELDS)
+        if opts["campaign_id"] is not None and discount_given:
+            problems.append("--campaign: its codes take the campaign's discount")
         if problems:
             raise CommandError("; ".join(problems))
-
-    @staticmethod
-    def _discount(opts: dict[str, Any]) -> Discount | None:
-        values = {name: opts[name] for name in DISCOUNT_FIELDS}
-        if all(value is None for value in values.values()):
-            return None
-        return Discount(**values)
-
-    @staticmethod
-    def _metadata(opts: dict[str, Any]) -> dict[str, str]:
-        return dict(entry.partition("=")[::2] for entry in opts["metadata"])

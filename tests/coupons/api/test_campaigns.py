@@ -31,7 +31,7 @@ async def test_a_campaign_is_created_with_the_contract_fields(api, manage):
 
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {
+    assert set(body) >= {  # answers only gain fields
         "id", "name", "is_active", "starts_at", "expires_at", "discount",
         "per_customer_limit", "max_redemptions", "budget", "redemption_count", "held_count",
         "discount_total", "budget_remaining", "coupon_count", "metadata", "created_at",

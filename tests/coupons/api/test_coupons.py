@@ -38,7 +38,7 @@ async def test_the_seed_scenario_creates_a_coupon_with_all_its_uses_left(api, ma
     # v1's second part: answers only gain fields, empty for a coupon made as in the seed.
     assert body["discount"] is None and body["metadata"] == {}
     assert body["campaign_id"] is None
-    assert set(body) == {
+    assert set(body) >= {
         "id", "code", "init_count", "remaining_count", "held_count", "is_active", "starts_at",
         "expires_at", "per_customer_limit", "created_at", "updated_at", "discount", "metadata",
         "campaign_id",
