@@ -63,6 +63,17 @@ UUID_PATTERN = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 
+
+@extend_schema_field(OpenApiTypes.UUID)
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID as 8-4-4-4-12 ASCII hex digits (uuid.UUID also takes other digits and forms)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or not UUID_PATTERN.fullmatch(data):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 _Base: type[serializers.Serializer] = (
     SharedFieldsSerializer if fastpaths.ENABLED else serializers.Serializer
 )
@@ -244,7 +255,7 @@ class CouponCreateInput(CouponFieldsMixin):
     )
     init_count = StrictIntegerField(min_value=1, max_value=MAX_INIT_COUNT)
     remaining_count = IgnoredField()
-    campaign_id = serializers.UUIDField(required=False, allow_null=True)
+    campaign_id = StrictUUIDField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs.pop("remaining_count", None)
@@ -291,16 +302,6 @@ class ValidationInput(InputSerializer):
     order = OrderInput(required=False, allow_null=True)
 
 
-@extend_schema_field(OpenApiTypes.UUID)
-class StrictUUIDField(serializers.UUIDField):
-    """A UUID as 8-4-4-4-12 ASCII hex digits (uuid.UUID also takes other digits and forms)."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if not isinstance(data, str) or not UUID_PATTERN.fullmatch(data):
-            self.fail("invalid", value=data)
-        return super().to_internal_value(data)
-
-
 class RedemptionFilters(InputSerializer):
     coupon_id = StrictUUIDField(required=False)
     customer_id = TextField(required=False, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH)
@@ -327,7 +328,7 @@ class CouponFilters(InputSerializer):
     code_prefix = TextField(required=False, min_length=1, max_length=MAX_CODE_LENGTH)
     is_active = QueryBooleanField(required=False)
     exhausted = QueryBooleanField(required=False)
-    campaign_id = serializers.UUIDField(required=False)
+    campaign_id = StrictUUIDField(required=False)
 
 
 class CouponPatchInput(CouponFieldsMixin):
@@ -366,7 +367,7 @@ class CouponBatchInput(CouponFieldsMixin):
         validators=[FullMatchValidator(PREFIX_PATTERN, PREFIX_RULE)],
     )
     length = StrictIntegerField(min_value=MIN_RANDOM_LENGTH, max_value=MAX_RANDOM_LENGTH)
-    campaign_id = serializers.UUIDField(required=False, allow_null=True)
+    campaign_id = StrictUUIDField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if len(attrs["prefix"]) + attrs["length"] > MAX_CODE_LENGTH:
