@@ -27,6 +27,8 @@ from coupons.domain.limits import (
     MAX_RANDOM_LENGTH,
     MIN_RANDOM_LENGTH,
     PREFIX_PATTERN,
+    TIMESTAMP_YEARS_RULE,
+    timestamp_in_range,
 )
 from coupons.domain.money import MAX_AMOUNT
 from coupons.errors import DomainError
@@ -47,6 +49,14 @@ def discount_errors(values: dict[str, Any]) -> dict[str, list[str]]:
         **{name: values.get(f"discount_{name}") for name in DISCOUNT_FIELDS}
     )
     return {f"discount_{name}": messages for name, messages in problems.items()}
+
+
+def check_timestamp_years(form: forms.BaseForm, cleaned: dict[str, Any]) -> None:
+    """The API's year bounds, in UTC, on the form's window (`starts_at`, `expires_at`)."""
+    for name in ("starts_at", "expires_at"):
+        moment = cleaned.get(name)
+        if moment is not None and not timestamp_in_range(moment):
+            form.add_error(name, TIMESTAMP_YEARS_RULE)
 
 
 def discount_of(values: dict[str, Any]) -> Discount | None:
@@ -101,6 +111,7 @@ class CouponChangeForm(EditThroughServiceForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        check_timestamp_years(self, cleaned)
         if any(column in self.fields for column in DISCOUNT_COLUMNS):
             for field, errors in discount_errors(cleaned).items():
                 for error in errors:
@@ -165,6 +176,7 @@ class BatchForm(CodeBatchForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         cleaned["discount_currency"] = cleaned.get("discount_currency") or None
+        check_timestamp_years(self, cleaned)
         for field, errors in discount_errors(cleaned).items():
             for error in errors:
                 self.add_error(field, error)

@@ -20,6 +20,7 @@ from coupons.admin_forms import (
     DISCOUNT_COLUMNS,
     CodeBatchForm,
     EditThroughServiceForm,
+    check_timestamp_years,
     codes_csv_response,
     discount_errors,
     discount_of,
@@ -58,6 +59,7 @@ class CampaignForm(EditThroughServiceForm):
         for column in ("discount_currency", "budget_currency"):
             if column in cleaned:
                 cleaned[column] = cleaned[column] or None
+        check_timestamp_years(self, cleaned)
         for field, errors in discount_errors(cleaned).items():
             for error in errors:
                 self.add_error(field, error)

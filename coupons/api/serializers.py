@@ -42,6 +42,8 @@ from coupons.domain.limits import (
     MIN_RANDOM_LENGTH,
     PREFIX_PATTERN,
     PREFIX_RULE,
+    TIMESTAMP_YEARS_RULE,
+    timestamp_in_range,
 )
 from coupons.errors import ValidationFailed
 from coupons.services.reservations import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS
@@ -159,7 +161,7 @@ RFC_3339 = re.compile(
         "type": "string",
         "format": "date-time",
         "pattern": TIMESTAMP_PATTERN,
-        "description": f"RFC 3339 with an offset, years {FIRST_YEAR} to {LAST_YEAR}.",
+        "description": f"RFC 3339 with an offset, years {FIRST_YEAR} to {LAST_YEAR} in UTC.",
     }
 )
 class TimestampField(serializers.DateTimeField):
@@ -168,7 +170,7 @@ class TimestampField(serializers.DateTimeField):
     default_error_messages = {
         "invalid": "Must be an RFC 3339 timestamp with an offset, like 2026-11-24T12:00:00Z.",
         "naive": "Give the offset (Z for UTC).",
-        "year": f"The year must be {FIRST_YEAR} to {LAST_YEAR}.",
+        "year": TIMESTAMP_YEARS_RULE,
     }
 
     def to_internal_value(self, value: Any) -> datetime:
@@ -176,11 +178,11 @@ class TimestampField(serializers.DateTimeField):
         # Django's parsers also take other ISO 8601 forms and Unicode digits ("²026" was a 500).
         if not isinstance(value, str) or not RFC_3339.fullmatch(value):
             self.fail("invalid")
-        if not FIRST_YEAR <= int(value[:4]) <= LAST_YEAR:
-            self.fail("year")
         parsed = super().to_internal_value(value.upper())  # t and z are T and Z (RFC 3339)
         if parsed.tzinfo is None:  # pragma: no cover - DRF makes it aware first
             self.fail("naive")
+        if not timestamp_in_range(parsed):
+            self.fail("year")
         return parsed
 
     def enforce_timezone(self, value: datetime) -> datetime:

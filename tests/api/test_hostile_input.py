@@ -120,6 +120,12 @@ async def test_an_id_filter_in_any_letter_case_is_read(api, manage):
         "2026-01-01T00:00:00+24:00",
         "2026-13-01T00:00:00Z",
         "0999-01-01T00:00:00Z",
+        # The years are counted in UTC, where the timestamp is stored and shown.
+        "9899-12-31T23:59:59-23:59",  # 9900 in UTC
+        "1970-01-01T00:00:00+23:59",  # 1969 in UTC
+        "1970-01-01T00:00:00+00:01",
+        "9999-12-31T23:59:59-23:59",  # past 9999 in UTC: no datetime at all
+        "9900-01-01T00:00:00Z",
     ],
 )
 @pytest.mark.parametrize("field", ["starts_at", "expires_at"])
@@ -139,6 +145,9 @@ async def test_a_timestamp_that_is_not_ascii_rfc_3339_is_400(api, manage, moment
         ("2026-01-01T00:00:00.123456789Z", "2026-01-01T00:00:00.123456Z"),
         ("2026-01-01T01:30:00+01:30", "2026-01-01T00:00:00Z"),
         ("2026-01-01T23:59:00+23:59", "2026-01-01T00:00:00Z"),  # past PostgreSQL's +15:59
+        ("9900-01-01T00:00:00+23:59", "9899-12-31T00:01:00Z"),  # in range in UTC
+        ("1969-12-31T23:59:00-00:01", "1970-01-01T00:00:00Z"),
+        ("9899-12-31T23:59:59Z", "9899-12-31T23:59:59Z"),
     ],
 )
 async def test_an_ascii_rfc_3339_timestamp_is_read_and_returned_in_utc(api, manage, moment, stored):
