@@ -117,40 +117,44 @@ def get_coupon(coupon_id: uuid.UUID) -> Coupon:
 
 def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
     """Apply `changes` (the editable fields, `discount` and a `metadata` patch) in one
-    transaction, decided on the coupon's row locked FOR UPDATE and ending in one
-    conditional UPDATE.
+    transaction, ending in one conditional UPDATE.
 
     A new `init_count` moves `remaining_count` by the same delta in SQL, so a redemption
     committing at the same moment is never lost; the condition refuses a count that would
     leave fewer uses than were already spent. `discount` is replaced whole (None removes
-    it) while the coupon was never redeemed nor is held (DiscountLocked after, unless it is
-    the same discount); `metadata` is merged (a None value removes the key) into the row as
-    it is when locked, so two concurrent patches of different keys both land. Changes that
-    leave every value as stored write nothing: no UPDATE, no event, `updated_at` kept.
+    it) while the coupon was never redeemed nor is held (DiscountLocked after, unless it
+    is the same discount); `metadata` is merged (a None value removes the key) into the
+    row as it is when locked, so two concurrent patches of different keys both land.
+    Changes that leave every value as it is write nothing: no UPDATE, no event,
+    `updated_at` kept.
     """
     unknown = set(changes) - _EDITABLE - {"discount", "metadata"}
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    if not changes:
-        return get_coupon(coupon_id)
+    current = get_coupon(coupon_id)
+    if not _changes_anything(current, changes):
+        # Every value was the one asked for when read: the PATCH took effect at that read.
+        return current
+    values: dict[str, Any] = {name: value for name, value in changes.items() if name in _EDITABLE}
+    values["updated_at"] = timezone.now()
+    matching = Coupon.objects.filter(pk=coupon_id)
+    if "init_count" in changes:
+        new_count = changes["init_count"]
+        # All SET expressions read the row as it was, so this delta uses the old init_count.
+        values["remaining_count"] = F("remaining_count") + (new_count - F("init_count"))
+        matching = matching.filter(remaining_count__gte=F("init_count") - new_count)
     try:
         with transaction.atomic():
-            current = Coupon.objects.select_for_update().filter(pk=coupon_id).first()
-            if current is None:
-                raise NotFound(f"No coupon has the id {coupon_id}.")
-            values = _changed_columns(current, changes)
-            if not values:
-                return current
-            values["updated_at"] = timezone.now()
-            matching = Coupon.objects.filter(pk=coupon_id)
-            if "init_count" in values:
-                new_count = values["init_count"]
-                # All SET expressions read the row as it was, so this delta uses the old
-                # init_count.
-                values["remaining_count"] = F("remaining_count") + (new_count - F("init_count"))
-                matching = matching.filter(remaining_count__gte=F("init_count") - new_count)
+            if "discount" in changes or "metadata" in changes:
+                values.update(_locked_row_changes(coupon_id, changes))
             if not matching.update(**values):
-                used = current.init_count - current.remaining_count  # the row is locked
+                used = (
+                    Coupon.objects.filter(pk=coupon_id)
+                    .values_list(F("init_count") - F("remaining_count"), flat=True)
+                    .first()
+                )
+                if used is None:
+                    raise NotFound(f"No coupon has the id {coupon_id}.")
                 raise CountBelowUsed(
                     f"{used} use(s) are already spent; init_count cannot go below that."
                 )
@@ -161,16 +165,30 @@ def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
         raise
 
 
-def _changed_columns(current: Coupon, changes: dict[str, Any]) -> dict[str, Any]:
-    """The columns `changes` sets to something other than what `current` (the coupon's
-    row, locked until the caller's transaction ends) holds.
+def _changes_anything(current: Coupon, changes: dict[str, Any]) -> bool:
+    """Whether applying `changes` to `current` would leave any value different."""
+    if any(getattr(current, name) != value for name, value in changes.items() if name in _EDITABLE):
+        return True
+    if "discount" in changes and as_discount(changes["discount"]) != current.discount:
+        return True
+    return "metadata" in changes and (
+        merge_metadata(current.metadata, changes["metadata"]) != current.metadata
+    )
+
+
+def _locked_row_changes(coupon_id: uuid.UUID, changes: dict[str, Any]) -> dict[str, Any]:
+    """The columns a discount or metadata change sets, decided on the coupon's row locked
+    (FOR UPDATE) until the caller's transaction ends.
 
     Lock first, then look for redemptions: a redemption locks the same row (its UPDATE of
     remaining_count) and commits its row with it, so once this lock is held every
     redemption is either committed (and seen by the fresh snapshot of the next statement)
     or waiting, to be computed with the discount this transaction leaves.
     """
-    values: dict[str, Any] = {name: value for name, value in changes.items() if name in _EDITABLE}
+    current = Coupon.objects.select_for_update().filter(pk=coupon_id).first()
+    if current is None:
+        raise NotFound(f"No coupon has the id {coupon_id}.")
+    values: dict[str, Any] = {}
     if "discount" in changes:
         discount = as_discount(changes["discount"])
         if discount is not None and current.campaign_id is not None:
@@ -178,15 +196,15 @@ def _changed_columns(current: Coupon, changes: dict[str, Any]) -> dict[str, Any]
                 {"discount": ["A code of a campaign takes the campaign's discount."]}
             )
         if discount != current.discount:
-            if Redemption.objects.filter(coupon_id=current.pk).exists():
+            if Redemption.objects.filter(coupon_id=coupon_id).exists():
                 raise DiscountLocked()
-            if Reservation.objects.filter(coupon_id=current.pk, status=HELD).exists():
+            if Reservation.objects.filter(coupon_id=coupon_id, status=HELD).exists():
                 raise DiscountLocked(HELD_DISCOUNT_LOCKED)
             values.update(discount_columns(discount))
     if "metadata" in changes:
         # MetadataTooLarge (a ValidationFailed) when the result would hold too many keys.
         values["metadata"] = merge_metadata(current.metadata, changes["metadata"])
-    return {name: value for name, value in values.items() if getattr(current, name) != value}
+    return values
 
 
 def set_coupons_active(coupon_ids: list[uuid.UUID], *, active: bool) -> int:
