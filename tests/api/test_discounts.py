@@ -378,13 +378,14 @@ async def test_the_discount_is_locked_once_redeemed(api, manage, redeem):
 
 
 async def test_a_discount_locked_by_a_live_hold_says_it_is_held_not_redeemed(api, manage, redeem):
-    coupon = await create(api, manage, "HELDLOCK", discount=EXAMPLE)
+    five_off = {"amount_off": 500, "currency": "EUR"}
+    coupon = await create(api, manage, "HELDLOCK", discount=five_off)
     order = {"amount": 5000, "currency": "EUR"}
     hold = await api.post("/v1/reservations/", json={"code": "HELDLOCK", "order": order},
                           headers=redeem)  # fmt: skip
     assert hold.status_code == 201, hold.text
     campaign = await api.post(
-        "/v1/campaigns/", json={"name": "Held", "discount": EXAMPLE}, headers=manage
+        "/v1/campaigns/", json={"name": "Held", "discount": five_off}, headers=manage
     )
     await create(api, manage, "HELDCAMP", campaign_id=campaign.json()["id"])
     held = await api.post("/v1/reservations/", json={"code": "HELDCAMP", "order": order},
