@@ -24,28 +24,33 @@ class Cursor:
 
     # Signed (HMAC with SECRET_KEY), so a cursor is opaque: one made up or changed is a 400
     # before anything in it is decoded, let alone sent to the database (a made-up offset of
-    # +16:00 was PostgreSQL's DataError, a number for the id an AttributeError: 500s).
+    # +16:00 was PostgreSQL's DataError, a number for the id an AttributeError: 500s). The
+    # list it was made for (`kind`, the API passes the list's path) is signed with it: a
+    # coupon list's cursor is no position in the redemptions, and is refused there.
     SALT = "coupons.cursor"
 
-    def token(self) -> str:
+    def token(self, *, kind: str) -> str:
         moment = self.after[0].isoformat()
-        return signing.dumps([moment, str(self.after[1]), self.direction[0]], salt=self.SALT)
+        return signing.dumps([moment, str(self.after[1]), self.direction[0], kind], salt=self.SALT)
 
     @classmethod
-    def parse(cls, token: str) -> Cursor:
+    def parse(cls, token: str, *, kind: str) -> Cursor:
         try:
-            moment, row_id, direction = signing.loads(token, salt=cls.SALT)
+            moment, row_id, direction, made_for = signing.loads(token, salt=cls.SALT)
             if not isinstance(moment, str) or not isinstance(row_id, str):
                 raise TypeError(token)
             parsed = datetime.fromisoformat(moment)
             if parsed.tzinfo is None or direction not in ("n", "p"):
                 raise ValueError(token)
-            return cls(
+            cursor = cls(
                 after=(parsed.astimezone(UTC), uuid.UUID(row_id)),
                 direction="next" if direction == "n" else "previous",
             )
         except (signing.BadSignature, ValueError, TypeError, RecursionError) as exc:
             raise ValidationFailed({"cursor": ["Invalid cursor."]}) from exc
+        if made_for != kind:
+            raise ValidationFailed({"cursor": ["This cursor is another list's."]})
+        return cursor
 
 
 @dataclass(slots=True)

@@ -103,7 +103,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             request, f"The signing secret (shown only now): {created.secret}", messages.WARNING
         )
 
-    @admin.action(description="Send a test event (webhook.test) to the selected endpoints")
+    @admin.action(description="Send a test event (webhook.test) to the selected endpoints",
+                  permissions=["change"])  # fmt: skip
     def send_test_event(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         inactive = 0
         for endpoint in queryset:
@@ -116,14 +117,15 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             "worker sends it within seconds (see the delivery log).",
         )
 
-    @admin.action(description="Enable the selected endpoints (clears why they were disabled)")
+    @admin.action(description="Enable the selected endpoints (clears why they were disabled)",
+                  permissions=["change"])  # fmt: skip
     def enable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         done = webhooks.set_endpoints_active(
             list(queryset.values_list("pk", flat=True)), active=True
         )
         self.message_user(request, f"Enabled {done} endpoint(s).")
 
-    @admin.action(description="Disable the selected endpoints")
+    @admin.action(description="Disable the selected endpoints", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         done = webhooks.set_endpoints_active(
             list(queryset.values_list("pk", flat=True)), active=False

@@ -21,7 +21,10 @@ _PAGE_SIZE = re.compile(r"[0-9]{1,3}")
 PAGE_PARAMS = frozenset({"cursor", "page_size"})
 PAGE_PARAMETERS = [
     OpenApiParameter(
-        "cursor", str, description="From a page's `next` or `previous` link.", required=False
+        "cursor",
+        {"type": "string", "minLength": 1},
+        description="From a page's `next` or `previous` link, on the list that gave it.",
+        required=False,
     ),
     OpenApiParameter(
         "page_size",
@@ -54,8 +57,11 @@ def list_request(
 
 
 def page_request(request: Request) -> tuple[Cursor | None, int]:
+    """The cursor (None when not given; an empty one is a 400 like any other bad one) and
+    the page size. A cursor is bound to the list (its path) whose page made it."""
     raw_cursor = request.query_params.get("cursor")
-    return (Cursor.parse(raw_cursor) if raw_cursor else None), page_size(request)
+    cursor = None if raw_cursor is None else Cursor.parse(raw_cursor, kind=request.path)
+    return cursor, page_size(request)
 
 
 def page_size(request: Request) -> int:
@@ -71,7 +77,7 @@ def _link(request: Request, cursor: Cursor | None) -> str | None:
     if cursor is None:
         return None
     params: QueryDict = request.query_params.copy()
-    params["cursor"] = cursor.token()
+    params["cursor"] = cursor.token(kind=request.path)
     return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
 

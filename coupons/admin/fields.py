@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -16,7 +17,12 @@ from core.domain.metadata import metadata_problems
 from core.domain.money import MAX_AMOUNT
 from coupons.domain.codes import lookup_key
 from coupons.domain.discounts import percent_json
-from coupons.domain.limits import CODE_RULE, MAX_INIT_COUNT
+from coupons.domain.limits import (
+    CODE_RULE,
+    MAX_INIT_COUNT,
+    TIMESTAMP_YEARS_RULE,
+    timestamp_in_range,
+)
 from coupons.domain.writable import Kind, Writable, all_columns, columns, values_from_columns
 
 
@@ -57,6 +63,12 @@ def _discount(column: str) -> dict[str, Any]:
     return {**amount, "help_text": _DISCOUNT_HELP[column]}
 
 
+def _year_in_utc(moment: datetime) -> None:
+    """The API's year bounds, in UTC (coupons.domain.limits.timestamp_in_range)."""
+    if not timestamp_in_range(moment):
+        raise forms.ValidationError(TIMESTAMP_YEARS_RULE)
+
+
 def _none(column: str) -> dict[str, Any]:
     return {}
 
@@ -69,7 +81,7 @@ _FORM_OPTIONS: dict[Kind, Callable[[str], dict[str, Any]]] = {
     Kind.COUNT: lambda column: {"min_value": 1, "max_value": MAX_INIT_COUNT, "initial": 1},
     Kind.LIMIT: lambda column: {"min_value": 1, "max_value": MAX_INIT_COUNT},
     Kind.FLAG: _none,
-    Kind.MOMENT: _none,
+    Kind.MOMENT: lambda column: {"validators": [_year_in_utc]},
     Kind.DISCOUNT: _discount,
     Kind.BUDGET: lambda column: _AMOUNT if column == "budget_amount" else {},
     Kind.METADATA: lambda column: {"form_class": MetadataFormField, "required": False},

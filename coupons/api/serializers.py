@@ -47,6 +47,8 @@ from coupons.domain.limits import (
     MIN_RANDOM_LENGTH,
     PREFIX_PATTERN,
     PREFIX_RULE,
+    TIMESTAMP_YEARS_RULE,
+    timestamp_in_range,
 )
 from coupons.domain.writable import COUPON_FIELDS, Kind, Writable, batch_fields, editable
 from coupons.services.reservations import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS
@@ -76,7 +78,7 @@ RFC_3339 = re.compile(
         "type": "string",
         "format": "date-time",
         "pattern": TIMESTAMP_PATTERN,
-        "description": f"RFC 3339 with an offset, years {FIRST_YEAR} to {LAST_YEAR}.",
+        "description": f"RFC 3339 with an offset, years {FIRST_YEAR} to {LAST_YEAR} in UTC.",
     }
 )
 class TimestampField(serializers.DateTimeField):
@@ -85,7 +87,7 @@ class TimestampField(serializers.DateTimeField):
     default_error_messages = {
         "invalid": "Must be an RFC 3339 timestamp with an offset, like 2026-11-24T12:00:00Z.",
         "naive": "Give the offset (Z for UTC).",
-        "year": f"The year must be {FIRST_YEAR} to {LAST_YEAR}.",
+        "year": TIMESTAMP_YEARS_RULE,
     }
 
     def to_internal_value(self, value: Any) -> datetime:
@@ -93,11 +95,11 @@ class TimestampField(serializers.DateTimeField):
         # Django's parsers also take other ISO 8601 forms and Unicode digits ("²026" was a 500).
         if not isinstance(value, str) or not RFC_3339.fullmatch(value):
             self.fail("invalid")
-        if not FIRST_YEAR <= int(value[:4]) <= LAST_YEAR:
-            self.fail("year")
         parsed = super().to_internal_value(value.upper())  # t and z are T and Z (RFC 3339)
         if parsed.tzinfo is None:  # pragma: no cover - DRF makes it aware first
             self.fail("naive")
+        if not timestamp_in_range(parsed):
+            self.fail("year")
         return parsed
 
     def enforce_timezone(self, value: datetime) -> datetime:
@@ -192,7 +194,7 @@ _API_FIELD: dict[Kind, Callable[[Writable, Mode], serializers.Field]] = {
     Kind.DISCOUNT: lambda f, mode: DiscountInput(required=False, allow_null=True),
     Kind.BUDGET: lambda f, mode: BudgetInput(required=False, allow_null=True),
     Kind.METADATA: _metadata,
-    Kind.CAMPAIGN: lambda f, mode: serializers.UUIDField(required=False, allow_null=True),
+    Kind.CAMPAIGN: lambda f, mode: StrictUUIDField(required=False, allow_null=True),
 }  # fmt: skip
 
 _S = TypeVar("_S", bound=type[serializers.Serializer])
@@ -288,7 +290,7 @@ class CouponFilters(InputSerializer):
     code_prefix = TextField(required=False, min_length=1, max_length=MAX_CODE_LENGTH)
     is_active = QueryBooleanField(required=False)
     exhausted = QueryBooleanField(required=False)
-    campaign_id = serializers.UUIDField(required=False)
+    campaign_id = StrictUUIDField(required=False)
 
 
 @writable_input(COUPON_FIELDS, "patch")

@@ -3,6 +3,8 @@ commands and the models' CHECK constraints all read them from here."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 # A code: 1 to 64 of A-Z a-z 0-9 - _, first one a letter or digit. Patterns are ECMA-262
 # (the OpenAPI document shows them); match them whole (re.fullmatch): `$` also matches
 # before a final newline, which let "NEWLINE\n" pass.
@@ -16,8 +18,20 @@ MAX_INIT_COUNT = 1_000_000_000
 MAX_CUSTOMER_ID_LENGTH = 128
 MAX_ORDER_ID_LENGTH = 128
 
-# Timestamps: the years PostgreSQL, Python and every client agree on.
+# Timestamps: the years PostgreSQL, Python and every client agree on, in UTC (where a
+# timestamp is stored and shown: 9899-12-31T23:59:59-23:59 is 9900 there).
 FIRST_YEAR, LAST_YEAR = 1970, 9899
+TIMESTAMP_YEARS_RULE = f"The year must be {FIRST_YEAR} to {LAST_YEAR} in UTC."
+
+
+def timestamp_in_range(moment: datetime) -> bool:
+    """Whether an aware `moment` falls in FIRST_YEAR..LAST_YEAR once in UTC: the one check
+    of the API's, the admin's and the commands' timestamps."""
+    try:
+        return FIRST_YEAR <= moment.astimezone(UTC).year <= LAST_YEAR
+    except OverflowError:  # past year 9999 or before year 1 in UTC
+        return False
+
 
 # Generated batches: read aloud and typed by hand, so no 0 O 1 I L.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

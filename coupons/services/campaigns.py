@@ -100,8 +100,9 @@ def update_campaign(campaign_id: uuid.UUID, *, changes: dict[str, Any]) -> Campa
     seen) or waits to run against what this transaction leaves: a budget is never set
     below the discounts given (`budget_below_spent`), nor `max_redemptions` below the
     live redemptions and holds (`count_below_used`), nor the discount changed once one
-    of its codes was redeemed (`discount_locked`). The CHECKs on the row back the first
-    two. Locks only the campaign row (lock order: coupons.services.campaign_redemptions).
+    of its codes was redeemed or is held (`discount_locked`). The CHECKs on the row back
+    the first two. Changes that leave every value as stored write nothing. Locks only the
+    campaign row (lock order: coupons.services.campaign_redemptions).
     """
     unknown = set(changes) - EDITABLE
     if unknown:
@@ -114,6 +115,8 @@ def update_campaign(campaign_id: uuid.UUID, *, changes: dict[str, Any]) -> Campa
                 raise NotFound(f"No campaign has the id {campaign_id}.")
             values = {name: value for name, value in changes.items() if name in _SET_AS_GIVEN}
             values.update(_checked_changes(current, changes))
+            # What the row already holds is no change: no UPDATE, no event, updated_at kept.
+            values = {name: v for name, v in values.items() if getattr(current, name) != v}
             if values:
                 Campaign.objects.filter(pk=campaign_id).update(**values, updated_at=now)
                 record_campaign("campaign.updated", campaign_id, now=now)
@@ -139,13 +142,15 @@ def _checked_changes(current: Campaign, changes: dict[str, Any]) -> dict[str, An
     if "discount" in changes:
         discount = as_discount(changes["discount"])
         if discount != current.discount:
-            if (
-                current.held_count
-                or Redemption.objects.filter(coupon__campaign_id=current.pk).exists()
-            ):
+            if Redemption.objects.filter(coupon__campaign_id=current.pk).exists():
                 raise DiscountLocked(
                     "A code of the campaign has been redeemed: its discount can no longer "
                     "change (create a new campaign)."
+                )
+            if current.held_count:
+                raise DiscountLocked(
+                    "A code of the campaign is held (a hold not yet confirmed, released or "
+                    "returned): its discount cannot change while it is held."
                 )
             values.update(discount_columns(discount))
     budget = changes.get("budget", current.budget)

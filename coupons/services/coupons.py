@@ -50,6 +50,10 @@ _SET_AS_GIVEN = frozenset(
     for field in editable(COUPON_FIELDS)
     if field.kind not in (Kind.DISCOUNT, Kind.METADATA)
 )
+HELD_DISCOUNT_LOCKED = (
+    "The coupon is held (a hold not yet confirmed, released or returned): its discount "
+    "cannot change while it is held."
+)
 
 
 def create_coupon(**values: Any) -> Coupon:
@@ -120,15 +124,19 @@ def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
     A new `init_count` moves `remaining_count` by the same delta in SQL, so a redemption
     committing at the same moment is never lost; the condition refuses a count that would
     leave fewer uses than were already spent. `discount` is replaced whole (None removes
-    it) while the coupon was never redeemed (DiscountLocked after, unless it is the same
-    discount); `metadata` is merged (a None value removes the key) into the row as it is
-    when locked, so two concurrent patches of different keys both land.
+    it) while the coupon was never redeemed nor is held (DiscountLocked after, unless it
+    is the same discount); `metadata` is merged (a None value removes the key) into the
+    row as it is when locked, so two concurrent patches of different keys both land.
+    Changes that leave every value as it is write nothing: no UPDATE, no event,
+    `updated_at` kept.
     """
     unknown = set(changes) - _EDITABLE
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    if not changes:
-        return get_coupon(coupon_id)
+    current = get_coupon(coupon_id)
+    if not _changes_anything(current, changes):
+        # Every value was the one asked for when read: the PATCH took effect at that read.
+        return current
     values: dict[str, Any] = {
         name: value for name, value in changes.items() if name in _SET_AS_GIVEN
     }
@@ -161,6 +169,19 @@ def update_coupon(coupon_id: uuid.UUID, *, changes: dict[str, Any]) -> Coupon:
         raise
 
 
+def _changes_anything(current: Coupon, changes: dict[str, Any]) -> bool:
+    """Whether applying `changes` to `current` would leave any value different."""
+    if any(
+        getattr(current, name) != value for name, value in changes.items() if name in _SET_AS_GIVEN
+    ):
+        return True
+    if "discount" in changes and as_discount(changes["discount"]) != current.discount:
+        return True
+    return "metadata" in changes and (
+        merge_metadata(current.metadata, changes["metadata"]) != current.metadata
+    )
+
+
 def _locked_row_changes(coupon_id: uuid.UUID, changes: dict[str, Any]) -> dict[str, Any]:
     """The columns a discount or metadata change sets, decided on the coupon's row locked
     (FOR UPDATE) until the caller's transaction ends.
@@ -181,11 +202,10 @@ def _locked_row_changes(coupon_id: uuid.UUID, changes: dict[str, Any]) -> dict[s
                 {"discount": ["A code of a campaign takes the campaign's discount."]}
             )
         if discount != current.discount:
-            if (
-                Redemption.objects.filter(coupon_id=coupon_id).exists()
-                or Reservation.objects.filter(coupon_id=coupon_id, status=HELD).exists()
-            ):
+            if Redemption.objects.filter(coupon_id=coupon_id).exists():
                 raise DiscountLocked()
+            if Reservation.objects.filter(coupon_id=coupon_id, status=HELD).exists():
+                raise DiscountLocked(HELD_DISCOUNT_LOCKED)
             values.update(discount_columns(discount))
     if "metadata" in changes:
         # MetadataTooLarge (a ValidationFailed) when the result would hold too many keys.

@@ -70,7 +70,7 @@ class EventCollectionView(ApiView):
         types = _types(request)
         size = page_size(request)
         raw_cursor = request.query_params.get("cursor")
-        cursor = event_log.EventCursor.parse(raw_cursor) if raw_cursor else None
+        cursor = None if raw_cursor is None else event_log.EventCursor.parse(raw_cursor)
         events, after = await event_log.aevents_after(
             cursor, types=types, limit=size, wait=settings.EVENT_LOG_WAIT_SECONDS
         )

@@ -247,3 +247,90 @@ async def test_a_hold_or_a_patch_that_leaves_no_budget_is_budget_exhausted(api, 
     # A PATCH of a campaign already at 0 writes campaign.updated only.
     await api.patch(path, json={"name": "H2"}, headers=manage)
     assert len(await events_of(api, manage, "campaign.budget_exhausted")) == 2
+
+
+# A PATCH whose values are the stored ones is no change: no UPDATE, no event, updated_at kept.
+
+FULL_COUPON = {
+    "code": "EVT-SAME", "init_count": 5, "is_active": True, "per_customer_limit": 2,
+    "starts_at": "2026-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z",
+    "discount": {"percent_off": 12.50, "currency": "EUR", "max_amount_off": 500},
+    "metadata": {"a": "b"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"is_active": True},
+        {"discount": {"percent_off": 12.5, "currency": "EUR", "max_amount_off": 500}},
+        {"metadata": {}},
+        {"metadata": {"a": "b"}},
+        {"init_count": 5},
+        {"per_customer_limit": 2},
+        {"starts_at": "2026-01-01T01:00:00+01:00"},  # the same instant
+        {
+            "is_active": True,
+            "init_count": 5,
+            "metadata": {},
+            "expires_at": "2099-01-01T00:00:00.000Z",
+        },
+    ],
+)
+async def test_a_coupon_patch_that_changes_nothing_writes_nothing(api, manage, body):
+    created = await create_coupon(api, manage, **FULL_COUPON)
+    path = f"/v1/coupons/{created['id']}/"
+    events = await sync_to_async(Event.objects.count)()
+
+    patched = await api.patch(path, json=body, headers=manage)
+
+    assert patched.status_code == 200, patched.text
+    assert patched.json() == created == await get(api, manage, path)  # updated_at kept
+    assert await sync_to_async(Event.objects.count)() == events
+
+
+async def test_a_coupon_patch_with_one_real_change_among_the_same_values_writes_it(api, manage):
+    created = await create_coupon(api, manage, **FULL_COUPON)
+    path = f"/v1/coupons/{created['id']}/"
+
+    patched = await api.patch(path, json={"is_active": True, "init_count": 6}, headers=manage)
+
+    assert patched.json()["init_count"] == 6 and patched.json()["remaining_count"] == 6
+    assert patched.json()["updated_at"] > created["updated_at"]
+    [updated] = await events_of(api, manage, "coupon.updated")
+    assert updated["data"] == patched.json()
+
+
+SAME_CAMPAIGN = {
+    "name": "Same", "is_active": True, "per_customer_limit": 1, "max_redemptions": 10,
+    "starts_at": None, "expires_at": "2099-01-01T00:00:00Z",
+    "discount": {"percent_off": 20, "currency": "EUR", "max_amount_off": 1500},
+    "budget": {"amount": 5000, "currency": "EUR"}, "metadata": {"k": "v"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "Same"},
+        {"is_active": True},
+        {"discount": {"percent_off": 20.0, "currency": "EUR", "max_amount_off": 1500}},
+        {"budget": {"amount": 5000, "currency": "EUR"}},
+        {"metadata": {}},
+        {"max_redemptions": 10, "per_customer_limit": 1},
+        {"starts_at": None, "expires_at": "2098-12-31T19:00:00-05:00"},  # the same instant
+        SAME_CAMPAIGN,
+    ],
+)
+async def test_a_campaign_patch_that_changes_nothing_writes_nothing(api, manage, body):
+    response = await api.post("/v1/campaigns/", json=SAME_CAMPAIGN, headers=manage)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    path = f"/v1/campaigns/{created['id']}/"
+    events = await sync_to_async(Event.objects.count)()
+
+    patched = await api.patch(path, json=body, headers=manage)
+
+    assert patched.status_code == 200, patched.text
+    assert patched.json() == created == await get(api, manage, path)  # updated_at kept
+    assert await sync_to_async(Event.objects.count)() == events

@@ -38,6 +38,8 @@ from coupons.domain.limits import (
     MIN_RANDOM_LENGTH,
     PREFIX_PATTERN,
     PREFIX_RULE,
+    TIMESTAMP_YEARS_RULE,
+    timestamp_in_range,
 )
 from coupons.domain.writable import COUPON_FIELDS, Kind, Writable, batch_fields
 from coupons.services.batches import generate_coupons
@@ -55,6 +57,8 @@ def timestamp(value: str) -> datetime:
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError("give the offset, e.g. 2026-12-27T00:00:00Z")
+    if not timestamp_in_range(parsed):
+        raise ValueError(TIMESTAMP_YEARS_RULE)
     return parsed
 
 

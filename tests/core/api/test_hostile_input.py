@@ -53,6 +53,54 @@ async def test_a_coupon_id_filter_spelled_in_unicode_digits_is_400(api, manage, 
 
 
 @pytest.mark.parametrize(
+    "spelled",
+    [
+        "\u0660" * 32,  # 32 Arabic-Indic zeros: int(..., 16) reads them
+        "0" * 32,  # the bare hex form: ids are written 8-4-4-4-12
+        f"urn:uuid:{uuid.UUID(int=3)}",
+        f"{{{uuid.UUID(int=3)}}}",
+        str(uuid.UUID(int=3)).replace("-", "", 1),
+        f"{uuid.UUID(int=3)} ",
+    ],
+)
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/v1/coupons/", "campaign_id"), ("/v1/redemptions/", "coupon_id")],
+)
+async def test_an_id_filter_not_written_8_4_4_4_12_in_ascii_hex_is_400(
+    api, manage, path, field, spelled
+):
+    response = await api.get(path, params={field: spelled}, headers=manage)
+
+    problem = assert_problem(response, 400, "validation_error")
+    assert field in problem["errors"]
+
+
+@pytest.mark.parametrize("spelling", ["urn:uuid:{}", "{{{}}}"])
+@pytest.mark.parametrize("path", ["/v1/coupons/", "/v1/coupons/batch/"])
+async def test_a_campaign_id_in_a_body_not_written_8_4_4_4_12_is_400(api, manage, path, spelling):
+    campaign = await api.post("/v1/campaigns/", json={"name": "Loose"}, headers=manage)
+    spelled = spelling.format(campaign.json()["id"])
+    body = {"code": "LOOSE", "count": 1, "length": 8, "init_count": 1, "campaign_id": spelled}
+    if path == "/v1/coupons/":
+        del body["count"], body["length"]
+    else:
+        del body["code"]
+
+    response = await api.post(path, json=body, headers=manage)
+
+    problem = assert_problem(response, 400, "validation_error")
+    assert "campaign_id" in problem["errors"]
+
+
+async def test_an_id_filter_in_any_letter_case_is_read(api, manage):
+    for path, field in [("/v1/coupons/", "campaign_id"), ("/v1/redemptions/", "coupon_id")]:
+        spelled = str(uuid.uuid4()).upper()
+        response = await api.get(path, params={field: spelled}, headers=manage)
+        assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
     "moment",
     [
         "\u00b2026-01-01T00:00:00Z",  # superscript two: isdigit(), then int() failed (a 500)
@@ -72,6 +120,12 @@ async def test_a_coupon_id_filter_spelled_in_unicode_digits_is_400(api, manage, 
         "2026-01-01T00:00:00+24:00",
         "2026-13-01T00:00:00Z",
         "0999-01-01T00:00:00Z",
+        # The years are counted in UTC, where the timestamp is stored and shown.
+        "9899-12-31T23:59:59-23:59",  # 9900 in UTC
+        "1970-01-01T00:00:00+23:59",  # 1969 in UTC
+        "1970-01-01T00:00:00+00:01",
+        "9999-12-31T23:59:59-23:59",  # past 9999 in UTC: no datetime at all
+        "9900-01-01T00:00:00Z",
     ],
 )
 @pytest.mark.parametrize("field", ["starts_at", "expires_at"])
@@ -91,6 +145,9 @@ async def test_a_timestamp_that_is_not_ascii_rfc_3339_is_400(api, manage, moment
         ("2026-01-01T00:00:00.123456789Z", "2026-01-01T00:00:00.123456Z"),
         ("2026-01-01T01:30:00+01:30", "2026-01-01T00:00:00Z"),
         ("2026-01-01T23:59:00+23:59", "2026-01-01T00:00:00Z"),  # past PostgreSQL's +15:59
+        ("9900-01-01T00:00:00+23:59", "9899-12-31T00:01:00Z"),  # in range in UTC
+        ("1969-12-31T23:59:00-00:01", "1970-01-01T00:00:00Z"),
+        ("9899-12-31T23:59:59Z", "9899-12-31T23:59:59Z"),
     ],
 )
 async def test_an_ascii_rfc_3339_timestamp_is_read_and_returned_in_utc(api, manage, moment, stored):
@@ -136,6 +193,30 @@ TAMPERED_CURSORS = [
 async def test_a_tampered_or_made_up_cursor_is_400(api, manage, cursor):
     for path in await list_paths():
         response = await api.get(path, params={"cursor": cursor}, headers=manage)
+        problem = assert_problem(response, 400, "validation_error")
+        assert "cursor" in problem["errors"]
+
+
+@pytest.mark.parametrize("path", ["/v1/events/", "/v1/campaigns/", "/v1/webhook-endpoints/"])
+async def test_an_empty_cursor_is_400(api, manage, path):
+    for where in [*await list_paths(), path]:
+        response = await api.get(where, params={"cursor": ""}, headers=manage)
+        problem = assert_problem(response, 400, "validation_error")
+        assert "cursor" in problem["errors"]
+
+
+async def test_a_cursor_is_taken_only_by_the_list_that_made_it(api, manage):
+    coupon = await amake_coupon("PAGE-A")
+    await amake_coupon("PAGE-B")
+    first = await api.get("/v1/coupons/", params={"page_size": 1}, headers=manage)
+    token = parse_qs(urlsplit(first.json()["next"]).query)["cursor"][0]
+    assert (await api.get("/v1/coupons/", params={"cursor": token}, headers=manage)).is_success
+
+    for path in [
+        "/v1/campaigns/", "/v1/redemptions/", f"/v1/coupons/{coupon.id}/redemptions/",
+        "/v1/webhook-endpoints/", "/v1/events/",
+    ]:  # fmt: skip
+        response = await api.get(path, params={"cursor": token}, headers=manage)
         problem = assert_problem(response, 400, "validation_error")
         assert "cursor" in problem["errors"]
 

@@ -40,6 +40,17 @@ def test_a_campaign_is_created_in_the_admin_through_the_service(staff):
     assert campaign.discount is not None and campaign.discount.max_amount_off == 1500
 
 
+def test_a_campaign_s_window_keeps_the_apis_years_in_utc(staff):
+    response = staff.post(
+        reverse("admin:coupons_campaign_add"),
+        campaign_form(expires_at_0="9999-12-31", expires_at_1="12:00:00"),
+    )
+
+    assert response.status_code == 200
+    assert "expires_at" in response.context["adminform"].form.errors
+    assert not Campaign.objects.exists()
+
+
 def test_a_budget_in_another_currency_is_refused_on_the_form(staff):
     response = staff.post(
         reverse("admin:coupons_campaign_add"), campaign_form(budget_currency="USD")

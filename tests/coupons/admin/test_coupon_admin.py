@@ -187,6 +187,30 @@ def test_actions_deactivate_activate_and_export_csv(staff):
     assert rows[0][0] == "code" and {r[0] for r in rows[1:]} == {"ACT-A", "ACT-B"}
 
 
+@pytest.mark.parametrize(
+    ("day", "time", "refused"),
+    [("9999-12-31", "00:00:00", True), ("1969-12-31", "23:59:59", True),
+     ("9899-12-31", "23:59:59", False)],
+)  # fmt: skip
+def test_the_admin_keeps_the_apis_years_in_utc(staff, day, time, refused):
+    add = staff.post(
+        reverse("admin:coupons_coupon_add"),
+        {**admin_add_form("YEARS"), "expires_at_0": day, "expires_at_1": time},
+    )
+    generate = staff.post(
+        reverse("admin:coupons_coupon_generate"),
+        {"count": 1, "prefix": "Y-", "length": 8, "init_count": 1, "starts_at": f"{day} {time}"},
+    )
+
+    if refused:
+        assert add.status_code == 200 and "expires_at" in add.context["adminform"].form.errors
+        assert generate.status_code == 200 and "starts_at" in generate.context["form"].errors
+        assert not Coupon.objects.exists()
+    else:
+        assert add.status_code == 302 and generate["Content-Type"] == "text/csv"
+        assert Coupon.objects.count() == 2
+
+
 def test_a_batch_is_generated_from_the_admin_and_downloaded(staff):
     url = reverse("admin:coupons_coupon_generate")
     assert staff.get(url).status_code == 200

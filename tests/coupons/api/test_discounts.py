@@ -377,6 +377,37 @@ async def test_the_discount_is_locked_once_redeemed(api, manage, redeem):
     assert (await api.get(url, headers=manage)).json()["discount"] == EXAMPLE
 
 
+async def test_a_discount_locked_by_a_live_hold_says_it_is_held_not_redeemed(api, manage, redeem):
+    five_off = {"amount_off": 500, "currency": "EUR"}
+    coupon = await create(api, manage, "HELDLOCK", discount=five_off)
+    order = {"amount": 5000, "currency": "EUR"}
+    hold = await api.post("/v1/reservations/", json={"code": "HELDLOCK", "order": order},
+                          headers=redeem)  # fmt: skip
+    assert hold.status_code == 201, hold.text
+    campaign = await api.post(
+        "/v1/campaigns/", json={"name": "Held", "discount": five_off}, headers=manage
+    )
+    await create(api, manage, "HELDCAMP", campaign_id=campaign.json()["id"])
+    held = await api.post("/v1/reservations/", json={"code": "HELDCAMP", "order": order},
+                          headers=redeem)  # fmt: skip
+    assert held.status_code == 201, held.text
+
+    refusals = [
+        await api.patch(
+            f"/v1/coupons/{coupon['id']}/", json={"discount": {"percent_off": 50}}, headers=manage
+        ),
+        await api.patch(
+            f"/v1/campaigns/{campaign.json()['id']}/",
+            json={"discount": {"percent_off": 50}},
+            headers=manage,
+        ),
+    ]
+
+    for refused in refusals:
+        detail = assert_problem(refused, 409, "discount_locked")["detail"]
+        assert "held" in detail and "redeemed" not in detail
+
+
 async def test_a_discount_given_to_a_redeemed_plain_coupon_is_locked_too(api, manage, redeem):
     coupon = await create(api, manage, "WASPLAIN")
     assert (await redeem_with(api, redeem, "WASPLAIN")).status_code == 201

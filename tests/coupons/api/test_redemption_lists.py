@@ -102,7 +102,7 @@ async def test_the_redemptions_of_an_unknown_coupon_are_not_found(api, manage, c
         ("page_size=501", "page_size"),
         ("page_size=ten", "page_size"),
         ("cursor=garbage", "cursor"),
-        ("cursor=", None),
+        ("cursor=", "cursor"),  # no cursor is the first page; an empty one is no cursor
         ("coupon_id=nope", "coupon_id"),
         # Over the limit as sent, even if trimming would bring it under (schemathesis).
         ("code=AB" + "%C2%A0" * 255, "code"),
@@ -111,9 +111,6 @@ async def test_the_redemptions_of_an_unknown_coupon_are_not_found(api, manage, c
 )
 async def test_bad_list_parameters_are_a_validation_error(api, manage, query, field):
     response = await api.get(f"/v1/redemptions/?{query}", headers=manage)
-    if field is None:  # an empty cursor is the first page
-        assert response.status_code == 200
-        return
     problem = assert_problem(response, 400, "validation_error")
     assert field in problem["errors"]
 

@@ -56,6 +56,8 @@ def test_the_progress_bar_is_drawn_on_stderr(tmp_path: Path, capsys):
         ["--prefix", "-bad"],
         ["--init-count", "0"],
         ["--starts-at", "2027-01-02T00:00:00Z", "--expires-at", "2027-01-01T00:00:00Z"],
+        ["--expires-at", "9899-12-31T23:59:59-23:59"],  # 9900 in UTC
+        ["--starts-at", "1970-01-01T00:00:00+00:01"],  # 1969 in UTC
         ["--chunk-size", "9000"],
         ["--amount-off", "500"],  # no currency
         ["--percent-off", "12.345"],
