@@ -10,6 +10,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from coupons.api import (
     campaign_views,
     event_views,
+    report_views,
     reservation_views,
     views,
     webhook_views,
@@ -61,6 +62,11 @@ urlpatterns = [
     path("coupons/batch/", views.CouponBatchView.as_view(), name="coupon-batch"),
     path("coupons/<id:coupon_id>/", views.CouponDetailView.as_view(), name="coupon-detail"),
     path(
+        "coupons/<id:coupon_id>/report/",
+        report_views.CouponReportView.as_view(),
+        name="coupon-report",
+    ),
+    path(
         "coupons/<id:coupon_id>/redemptions/",
         views.CouponRedemptionsView.as_view(),
         name="coupon-redemptions",
@@ -102,6 +108,11 @@ urlpatterns = [
         "campaigns/<id:campaign_id>/",
         campaign_views.CampaignDetailView.as_view(),
         name="campaign-detail",
+    ),
+    path(
+        "campaigns/<id:campaign_id>/report/",
+        report_views.CampaignReportView.as_view(),
+        name="campaign-report",
     ),
     path("events/", event_views.EventCollectionView.as_view(), name="event-collection"),
     path("events/<id:event_id>/", event_views.EventDetailView.as_view(), name="event-detail"),

@@ -29,6 +29,7 @@ CONTRACT = {
     ("patch", "/v1/webhook-endpoints/{endpoint_id}/"),
     ("delete", "/v1/webhook-endpoints/{endpoint_id}/"),
     ("get", "/v1/webhook-endpoints/{endpoint_id}/deliveries/"),
+    ("get", "/v1/coupons/{coupon_id}/report/"), ("get", "/v1/campaigns/{campaign_id}/report/"),
 }  # fmt: skip
 
 
