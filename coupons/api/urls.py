@@ -10,6 +10,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from coupons.api import (
     campaign_views,
     event_views,
+    import_views,
     report_views,
     reservation_views,
     views,
@@ -60,6 +61,7 @@ register_converter(AnyCaseUUIDConverter, "id")
 urlpatterns = [
     path("coupons/", views.CouponCollectionView.as_view(), name="coupon-collection"),
     path("coupons/batch/", views.CouponBatchView.as_view(), name="coupon-batch"),
+    path("coupons/import/", import_views.CouponImportView.as_view(), name="coupon-import"),
     path("coupons/<id:coupon_id>/", views.CouponDetailView.as_view(), name="coupon-detail"),
     path(
         "coupons/<id:coupon_id>/report/",
