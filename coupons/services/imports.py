@@ -56,7 +56,7 @@ def import_coupons(
     *,
     campaign_id: uuid.UUID | None = None,
     chunk_size: int = BATCH_CHUNK_SIZE,
-    on_chunk: Callable[[int], None] | None = None,
+    on_chunk: Callable[[int], object] | None = None,
     error_limit: int | None = None,
 ) -> int:
     """Create one coupon per row, all or none (one transaction), and return how many.
