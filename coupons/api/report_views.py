@@ -1,20 +1,32 @@
-"""Thin async views of the reports: `GET /v1/coupons/{id}/report/` and
-`GET /v1/campaigns/{id}/report/` (coupons.services.reports)."""
+"""Thin async views of the reports: `GET /v1/coupons/{id}/report/`,
+`GET /v1/campaigns/{id}/report/` and the CSV of `GET /v1/redemptions/export/`
+(coupons.services.reports)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 
 from coupons.api.base import ApiView
 from coupons.api.http import json_response
 from coupons.api.schema import problems
-from coupons.api.serializers import InputSerializer, TextField, TimestampField, validated
+from coupons.api.serializers import (
+    InputSerializer,
+    StrictUUIDField,
+    TextField,
+    TimestampField,
+    validated,
+)
 from coupons.errors import ValidationFailed
 from coupons.models import ApiKeyScope
 from coupons.services import reports
@@ -165,3 +177,45 @@ class CampaignReportView(ApiView):
     async def get(self, request: Request, campaign_id: uuid.UUID) -> HttpResponse:
         report = await reports.acampaign_report(campaign_id, **report_params(request))
         return json_response(report_json(report))
+
+
+class ExportParams(InputSerializer):
+    coupon_id = StrictUUIDField(required=False)
+    campaign_id = StrictUUIDField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if len(attrs) != 1:
+            raise serializers.ValidationError(
+                {"coupon_id": ["Give coupon_id or campaign_id (one of them)."]}
+            )
+        return attrs
+
+
+class RedemptionExportView(ApiView):
+    required_scope = ApiKeyScope.MANAGE
+
+    @extend_schema(
+        operation_id="export_redemptions",
+        parameters=[
+            OpenApiParameter("coupon_id", {"type": "string", "format": "uuid"}, required=False),
+            OpenApiParameter("campaign_id", {"type": "string", "format": "uuid"}, required=False),
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                response={"type": "string"},
+                description="A header line, then one line per redemption, oldest first: "
+                + ",".join(reports.EXPORT_HEADER),
+            ),
+            **problems(400, 404),
+        },
+    )
+    async def get(self, request: Request) -> StreamingHttpResponse:
+        params = request.query_params
+        repeated = sorted(name for name in params if len(params.getlist(name)) > 1)
+        if repeated:
+            raise ValidationFailed({name: ["Give it once."] for name in repeated})
+        found = validated(ExportParams, dict(params.items()))
+        lines = await reports.aredemption_csv(**found)
+        response = StreamingHttpResponse(lines, content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="redemptions.csv"'
+        return response

@@ -75,6 +75,11 @@ urlpatterns = [
     ),
     path("redemptions/", views.RedemptionCollectionView.as_view(), name="redemption-collection"),
     path(
+        "redemptions/export/",
+        report_views.RedemptionExportView.as_view(),
+        name="redemption-export",
+    ),
+    path(
         "redemptions/<id:redemption_id>/",
         views.RedemptionDetailView.as_view(),
         name="redemption-detail",

@@ -371,7 +371,7 @@ def redemption_export_chunk(
     coupon_id: uuid.UUID | None = None,
     campaign_id: uuid.UUID | None = None,
     after: ExportCursor | None = None,
-    size: int = EXPORT_CHUNK,
+    size: int | None = None,
 ) -> list[tuple[Any, ...]]:
     """The next `size` redemptions of a coupon (or of a campaign's codes) after `after`,
     oldest first, by keyset on (redeemed_at, id): stable while redemptions are added. The
@@ -397,7 +397,7 @@ def redemption_export_chunk(
         redemptions.order_by("redeemed_at", "id").values_list(
             "id", "coupon__code", "customer_id", "order_id", "redeemed_at", "reverted_at",
             "order_amount", "currency", "discount_amount",
-        )[:size]
+        )[: size or EXPORT_CHUNK]
     )  # fmt: skip
 
 
