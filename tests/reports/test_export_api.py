@@ -35,7 +35,10 @@ async def test_a_campaigns_redemptions_oldest_first_with_their_orders(api, manag
     # The ledger's 11 on the campaign's codes, and the 2 behind its confirmed holds.
     assert len(body) == 13
     assert [r[4] for r in body] == sorted(r[4] for r in body)
-    assert body[0][1:] == ["AUTUMN-A", "", "", "2026-01-01T00:00:00Z", "", "", "", ""]
+    # The two behind the holds, at one instant (then ordered by id), without an order.
+    assert [r[2:] for r in body[:2]] == [["", "", "2026-01-01T00:00:00Z", "", "", "", ""]] * 2
+    assert {body[0][1], body[1][1]} == {"AUTUMN-A", "AUTUMN-B"}
+    assert body[0][0] < body[1][0]
     reverted = [r for r in body if r[5]]
     assert [(r[1], r[2], r[5], r[6], r[7], r[8]) for r in reverted] == [
         ("AUTUMN-B", "c3", "2026-11-02T00:00:00Z", "5000", "EUR", "500"),
