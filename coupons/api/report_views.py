@@ -21,6 +21,7 @@ from coupons.api.base import ApiView
 from coupons.api.http import json_response
 from coupons.api.schema import problems
 from coupons.api.serializers import (
+    TIMESTAMP_PATTERN,
     InputSerializer,
     StrictUUIDField,
     TextField,
@@ -46,19 +47,21 @@ class ReportParams(InputSerializer):
         return fields
 
 
+_TIMESTAMP = {"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN}
 REPORT_PARAMETERS = [
     OpenApiParameter(
-        "from", {"type": "string", "format": "date-time"}, required=False,
-        description="RFC 3339 with an offset; default 30 days before `to`.",
+        "from", _TIMESTAMP, required=False,
+        description="RFC 3339 with an offset; default 30 days before `to`. Before `to`, by "
+        f"at most {reports.MAX_DAYS} days.",
     ),
     OpenApiParameter(
-        "to", {"type": "string", "format": "date-time"}, required=False,
-        description="RFC 3339 with an offset, excluded; default now. At most 366 days after "
-        "`from`.",
+        "to", _TIMESTAMP, required=False,
+        description="RFC 3339 with an offset, excluded; default now.",
     ),
     OpenApiParameter("interval", {"type": "string", "enum": list(reports.INTERVALS)},
                      required=False, description="day (default) or hour, of `tz`."),
-    OpenApiParameter("tz", str, required=False,
+    OpenApiParameter("tz", {"type": "string", "enum": sorted(reports.zone_names())},
+                     required=False,
                      description="An IANA time zone, like Europe/Berlin; default UTC."),
 ]  # fmt: skip
 

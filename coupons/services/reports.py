@@ -73,13 +73,14 @@ class Report:
 
 
 @cache
-def _zone_names() -> frozenset[str]:
+def zone_names() -> frozenset[str]:
+    """The zones a report may be in: the IANA names this machine's tz database has."""
     return frozenset(zoneinfo.available_timezones()) - _NOT_ZONES
 
 
 def report_zone(name: str) -> ZoneInfo:
     """The IANA zone `name` (exactly as the tz database spells it), or a 400 naming `tz`."""
-    if name not in _zone_names():
+    if name not in zone_names():
         raise ValidationFailed({"tz": ["Must be an IANA time zone name, like Europe/Berlin."]})
     return ZoneInfo(name)
 
