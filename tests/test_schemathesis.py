@@ -90,10 +90,24 @@ def make_stateless(case: Any) -> None:
       propertyNames), values have no NUL, and at most 50 keys may be set;
     - a code's `campaign_id` names a campaign that exists (a made-up one is a 400), and a
       code of a campaign has no discount of its own;
-    - a campaign's budget is in its discount's currency.
+    - a campaign's budget is in its discount's currency;
+    - a report's `from` comes before its `to` (default now) by at most 366 days;
+    - an export names exactly one of coupon_id and campaign_id;
+    - an import's body is a CSV file of good rows (a made-up string is no such file), for
+      a campaign that exists.
     """
     if case.query:
         case.query.pop("cursor", None)
+    if case.path.endswith("/report/") and case.query:
+        keep_report_range(case.query)
+    if case.path == "/v1/redemptions/export/":
+        query = case.query or {}
+        if len({"coupon_id", "campaign_id"} & set(query)) != 1:
+            case.query = {"campaign_id": CAMPAIGN_ID[0]}
+    if case.path == "/v1/coupons/import/":
+        case.body = f"code,init_count\nSCHEMA-IMPORT-{uuid.uuid4().hex[:12]},1\n"
+        if case.query and "campaign_id" in case.query:
+            case.query["campaign_id"] = CAMPAIGN_ID[0]
     body = case.body if isinstance(case.body, dict) else {}
     if isinstance(body.get("discount"), dict):
         body["discount"] = valid_discount(body["discount"])
@@ -128,6 +142,21 @@ def make_stateless(case: Any) -> None:
         body["order"] = {"amount": 10_000, "currency": "EUR"}
     if case.headers and "Idempotency-Key" in case.headers:
         case.headers["Idempotency-Key"] = f"schemathesis-{uuid.uuid4()}"
+
+
+def keep_report_range(query: dict[str, Any]) -> None:
+    """Drops `from` and `to` unless they make a range the report takes."""
+    from datetime import UTC, datetime, timedelta
+
+    try:
+        end = datetime.fromisoformat(query["to"]) if "to" in query else datetime.now(UTC)
+        start = datetime.fromisoformat(query["from"]) if "from" in query else None
+        fits = start is None or timedelta(0) < end - start <= timedelta(days=366)
+    except (TypeError, ValueError, OverflowError):
+        fits = False
+    if not fits:
+        query.pop("from", None)
+        query.pop("to", None)
 
 
 def valid_discount(discount: dict[str, Any]) -> dict[str, Any]:

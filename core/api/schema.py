@@ -116,4 +116,10 @@ def close_request_bodies(result: dict[str, Any], **kwargs: Any) -> dict[str, Any
     for name, schema in schemas.items():
         if name.endswith("Input"):
             schema["additionalProperties"] = False
+    # A CSV upload (POST /v1/coupons/import/) is its body: without one it is refused.
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            body = operation.get("requestBody") if isinstance(operation, dict) else None
+            if body and "text/csv" in body.get("content", {}):
+                body["required"] = True
     return result

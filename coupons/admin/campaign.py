@@ -10,20 +10,26 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from core.admin import EditThroughServiceForm
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
+from coupons.admin.charts import (
+    activity_html,
+    last_days,
+    redemptions_csv_response,
+    series_csv_response,
+)
 from coupons.admin.fields import WritableFieldsAdmin, edit_changes, form_field_names, form_values
 from coupons.admin.forms import CampaignCodesForm, codes_csv_response, discount_errors
 from coupons.domain.writable import CAMPAIGN_FIELDS, editable
 from coupons.models import Coupon, Redemption
 from coupons.models.campaign import Campaign
-from coupons.services import batches
+from coupons.services import batches, reports
 from coupons.services import campaigns as campaign_service
 
 
@@ -69,7 +75,8 @@ class CampaignAdmin(WritableFieldsAdmin):
     list_filter = ("is_active",)
     search_fields = ("name",)
     readonly_fields = ("id", "redemption_count", "held_count", "discount_total", "spend",
-                       "codes_link", "generate_link", "created_at", "updated_at")  # fmt: skip
+                       "codes_link", "generate_link", "created_at", "updated_at",
+                       "activity")  # fmt: skip
     ordering = ("-created_at", "-id")
     actions = ("activate", "deactivate")
 
@@ -104,6 +111,41 @@ class CampaignAdmin(WritableFieldsAdmin):
             return "-"
         url = reverse("admin:coupons_campaign_generate", args=[campaign.pk])
         return format_html('<a href="{}">Generate codes for this campaign</a>', url)
+
+    @admin.display(description="last 30 days")
+    def activity(self, campaign: Campaign) -> str:
+        if not campaign.pk:
+            return "-"
+        start, end = last_days()
+        budget = None
+        if campaign.budget_amount is not None:
+            currency = campaign.budget_currency or ""
+            budget = (campaign.budget_amount, campaign.discount_total, currency)
+        return activity_html(
+            reports.campaign_report(campaign.pk, start=start, end=end),
+            series_csv_url=reverse("admin:coupons_campaign_report_csv", args=[campaign.pk]),
+            redemptions_csv_url=reverse(
+                "admin:coupons_campaign_redemptions_csv", args=[campaign.pk]
+            ),
+            budget=budget,
+        )
+
+    def report_csv_view(self, request: HttpRequest, campaign_id: uuid.UUID) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        start, end = last_days()
+        try:
+            report = reports.campaign_report(campaign_id, start=start, end=end)
+        except NotFound as exc:
+            raise Http404(exc.detail) from exc
+        return series_csv_response(report, filename=f"campaign-{campaign_id}-days.csv")
+
+    def redemptions_csv_view(
+        self, request: HttpRequest, campaign_id: uuid.UUID
+    ) -> StreamingHttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return redemptions_csv_response(campaign_id=campaign_id)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
         if obj is None:
@@ -165,7 +207,15 @@ class CampaignAdmin(WritableFieldsAdmin):
             self.admin_site.admin_view(self.generate_view),
             name="coupons_campaign_generate",
         )
-        return [generate, *super().get_urls()]
+        view = self.admin_site.admin_view
+        return [
+            generate,
+            path("<uuid:campaign_id>/report.csv", view(self.report_csv_view),
+                 name="coupons_campaign_report_csv"),
+            path("<uuid:campaign_id>/redemptions.csv", view(self.redemptions_csv_view),
+                 name="coupons_campaign_redemptions_csv"),
+            *super().get_urls(),
+        ]  # fmt: skip
 
     def generate_view(self, request: HttpRequest, campaign_id: uuid.UUID) -> HttpResponse:
         if not self.has_change_permission(request):

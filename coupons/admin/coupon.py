@@ -3,19 +3,34 @@ API's do."""
 
 from __future__ import annotations
 
+import io
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from core.admin import EstimatedCountPaginator
-from core.errors import DomainError
+from core.errors import DomainError, NotFound, ValidationFailed
+from coupons.admin.charts import (
+    activity_html,
+    last_days,
+    redemptions_csv_response,
+    series_csv_response,
+)
 from coupons.admin.fields import WritableFieldsAdmin, csv_columns, form_field_names, form_values
 from coupons.admin.forms import (
     DISCOUNT_COLUMNS,
@@ -24,11 +39,13 @@ from coupons.admin.forms import (
     codes_csv_response,
     csv_rows,
 )
+from coupons.admin.imports import ImportForm, line_order
 from coupons.admin.lists import RevertedFilter, WindowFilter
+from coupons.api.import_views import IMPORT_COLUMNS, MAX_IMPORT_ROWS, import_rows
 from coupons.domain.codes import lookup_key
 from coupons.domain.writable import COUPON_FIELDS
 from coupons.models import Coupon, Redemption, Reservation
-from coupons.services import batches, redemptions
+from coupons.services import batches, imports, redemptions, reports
 from coupons.services import coupons as coupon_service
 
 # Set when made, never edited: read-only on the change page.
@@ -45,7 +62,7 @@ class CouponAdmin(WritableFieldsAdmin):
     list_filter = ("is_active", WindowFilter, "campaign")
     date_hierarchy = "created_at"
     readonly_fields = ("id", "remaining_count", "held_count", "created_at", "updated_at",
-                       "redemptions_link", "holds_link")  # fmt: skip
+                       "redemptions_link", "holds_link", "activity")  # fmt: skip
     ordering = ("-created_at", "-id")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -92,6 +109,34 @@ class CouponAdmin(WritableFieldsAdmin):
         url = reverse("admin:coupons_reservation_changelist") + f"?coupon__id__exact={coupon.pk}"
         return format_html('<a href="{}">{} held now: see all holds and their status</a>',
                            url, coupon.held_count)  # fmt: skip
+
+    @admin.display(description="last 30 days")
+    def activity(self, coupon: Coupon) -> str:
+        if not coupon.pk:
+            return "-"
+        start, end = last_days()
+        return activity_html(
+            reports.coupon_report(coupon.pk, start=start, end=end),
+            series_csv_url=reverse("admin:coupons_coupon_report_csv", args=[coupon.pk]),
+            redemptions_csv_url=reverse("admin:coupons_coupon_redemptions_csv", args=[coupon.pk]),
+        )
+
+    def report_csv_view(self, request: HttpRequest, coupon_id: uuid.UUID) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        start, end = last_days()
+        try:
+            report = reports.coupon_report(coupon_id, start=start, end=end)
+        except NotFound as exc:
+            raise Http404(exc.detail) from exc
+        return series_csv_response(report, filename=f"coupon-{coupon_id}-days.csv")
+
+    def redemptions_csv_view(
+        self, request: HttpRequest, coupon_id: uuid.UUID
+    ) -> StreamingHttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return redemptions_csv_response(coupon_id=coupon_id)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Coupon | None = None) -> Any:
         if obj is None:
@@ -168,17 +213,52 @@ class CouponAdmin(WritableFieldsAdmin):
                 self.message_user(request, f"{coupon}: {exc.detail}", messages.ERROR)
 
     def get_urls(self) -> list[URLPattern]:
-        batch = path(
-            "generate/",
-            self.admin_site.admin_view(self.generate_view),
-            name="coupons_coupon_generate",
-        )
-        return [batch, *super().get_urls()]
+        view = self.admin_site.admin_view
+        return [
+            path("generate/", view(self.generate_view), name="coupons_coupon_generate"),
+            path("import/", view(self.import_view), name="coupons_coupon_import"),
+            path("<uuid:coupon_id>/report.csv", view(self.report_csv_view),
+                 name="coupons_coupon_report_csv"),
+            path("<uuid:coupon_id>/redemptions.csv", view(self.redemptions_csv_view),
+                 name="coupons_coupon_redemptions_csv"),
+            *super().get_urls(),
+        ]  # fmt: skip
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None)
+        errors: dict[str, list[str]] = {}
+        if request.method == "POST" and form.is_valid():
+            campaign = form.cleaned_data["campaign"]
+            upload = form.cleaned_data["file"]
+            try:
+                with io.TextIOWrapper(upload, encoding="utf-8-sig", newline="") as lines:
+                    created = imports.import_coupons(
+                        import_rows(lines, max_rows=MAX_IMPORT_ROWS),
+                        campaign_id=campaign.pk if campaign else None,
+                    )
+            except UnicodeDecodeError:
+                messages.error(request, "Nothing imported: the file is not UTF-8 text.")
+            except ValidationFailed as exc:
+                messages.error(request, exc.detail)
+                errors = exc.errors
+            else:
+                messages.success(request, f"Imported {created} coupon(s).")
+                return HttpResponseRedirect(reverse("admin:coupons_coupon_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import codes from a CSV file",
+            "form": form,
+            "row_errors": sorted(errors.items(), key=lambda item: line_order(item[0])),
+            "columns": ", ".join(IMPORT_COLUMNS),
+            "max_rows": MAX_IMPORT_ROWS,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/coupons/import.html", context)
 
     def generate_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         form = BatchForm(request.POST or None)
         if request.method == "POST" and form.is_valid():

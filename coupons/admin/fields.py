@@ -14,9 +14,8 @@ from django.db import models
 from django.http import HttpRequest
 
 from core.domain.metadata import metadata_problems
-from core.domain.money import MAX_AMOUNT
+from core.domain.money import MAX_AMOUNT, percent_json
 from coupons.domain.codes import lookup_key
-from coupons.domain.discounts import percent_json
 from coupons.domain.limits import (
     CODE_RULE,
     MAX_INIT_COUNT,

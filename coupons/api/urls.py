@@ -3,18 +3,29 @@
 from django.urls import path
 
 from core.api import urls as _core_urls  # noqa: F401 - registers the `id` converter
-from coupons.api import campaign_views, reservation_views, views
+from coupons.api import campaign_views, import_views, report_views, reservation_views, views
 
 urlpatterns = [
     path("coupons/", views.CouponCollectionView.as_view(), name="coupon-collection"),
     path("coupons/batch/", views.CouponBatchView.as_view(), name="coupon-batch"),
+    path("coupons/import/", import_views.CouponImportView.as_view(), name="coupon-import"),
     path("coupons/<id:coupon_id>/", views.CouponDetailView.as_view(), name="coupon-detail"),
+    path(
+        "coupons/<id:coupon_id>/report/",
+        report_views.CouponReportView.as_view(),
+        name="coupon-report",
+    ),
     path(
         "coupons/<id:coupon_id>/redemptions/",
         views.CouponRedemptionsView.as_view(),
         name="coupon-redemptions",
     ),
     path("redemptions/", views.RedemptionCollectionView.as_view(), name="redemption-collection"),
+    path(
+        "redemptions/export/",
+        report_views.RedemptionExportView.as_view(),
+        name="redemption-export",
+    ),
     path(
         "redemptions/<id:redemption_id>/",
         views.RedemptionDetailView.as_view(),
@@ -51,5 +62,10 @@ urlpatterns = [
         "campaigns/<id:campaign_id>/",
         campaign_views.CampaignDetailView.as_view(),
         name="campaign-detail",
+    ),
+    path(
+        "campaigns/<id:campaign_id>/report/",
+        report_views.CampaignReportView.as_view(),
+        name="campaign-report",
     ),
 ]

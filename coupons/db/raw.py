@@ -345,13 +345,34 @@ def insert_new_codes(codes: list[str], row: dict[str, Any]) -> list[Coupon]:
         field.get_db_prep_save(row[name], connection)
         for name, field in zip(_ROW_COLUMNS, _INSERT_FIELDS, strict=True)
     ]
-    placeholders = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
     params: list[Any] = []
     for code in codes:
         params.extend([pk.get_db_prep_value(uuid.uuid4(), connection), code, *values])
+    return _insert_skipping_taken(len(codes), params)
+
+
+def insert_coupon_rows(rows: list[dict[str, Any]]) -> list[Coupon]:
+    """As `insert_new_codes`, each row with its own code and values (an import): one
+    statement, codes already taken (or repeated within `rows`) skipped and left out."""
+    if not rows:
+        return []
+    pk = Coupon._meta.pk
+    params: list[Any] = []
+    for row in rows:
+        params.append(pk.get_db_prep_value(uuid.uuid4(), connection))
+        params.append(row["code"])
+        params.extend(
+            field.get_db_prep_save(row[name], connection)
+            for name, field in zip(_INSERT_COLUMNS[2:], _INSERT_FIELDS, strict=True)
+        )
+    return _insert_skipping_taken(len(rows), params)
+
+
+def _insert_skipping_taken(count: int, params: list[Any]) -> list[Coupon]:
+    placeholders = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
     sql = (
         f"INSERT INTO {_COUPONS} ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608
-        f"VALUES {', '.join([placeholders] * len(codes))} "
+        f"VALUES {', '.join([placeholders] * count)} "
         f"ON CONFLICT DO NOTHING RETURNING {', '.join(_COUPON_COLUMNS)}"
     )
     with connection.cursor() as cursor:

@@ -258,6 +258,13 @@ class Redemption(models.Model):
             models.Index(
                 fields=["order_id"], condition=Q(order_id__isnull=False), name="redemption_order"
             ),
+            # Reports (coupons.services.reports): a coupon's redemptions in a range of time,
+            # with what they count, read from the index alone.
+            models.Index(
+                fields=["coupon", "redeemed_at"],
+                include=["reverted_at", "discount_amount", "order_amount", "customer_id"],
+                name="redemption_report",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -103,6 +103,12 @@ class Reservation(models.Model):
                 condition=Q(status=ReservationStatus.HELD),
                 name="reservation_held_by_customer",
             ),
+            # Reports (coupons.services.reports): a coupon's holds taken in a range of time.
+            models.Index(
+                fields=["coupon", "created_at"],
+                include=["status", "expires_at"],
+                name="reservation_report",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -31,6 +31,8 @@ CONTRACT = {
     ("patch", "/v1/webhook-endpoints/{endpoint_id}/"),
     ("delete", "/v1/webhook-endpoints/{endpoint_id}/"),
     ("get", "/v1/webhook-endpoints/{endpoint_id}/deliveries/"),
+    ("get", "/v1/coupons/{coupon_id}/report/"), ("get", "/v1/campaigns/{campaign_id}/report/"),
+    ("post", "/v1/coupons/import/"), ("get", "/v1/redemptions/export/"),
 }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.domain.money import MAX_AMOUNT
+from core.domain.money import MAX_AMOUNT, percent_json
 from coupons.domain.discounts import (
     CURRENCY_MISMATCH,
     MIN_ORDER_AMOUNT_NOT_MET,
@@ -23,7 +23,6 @@ from coupons.domain.discounts import (
     discount_json,
     discount_problems,
     order_refusal,
-    percent_json,
 )
 
 D = Decimal
