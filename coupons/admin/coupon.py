@@ -145,8 +145,9 @@ class CouponAdmin(admin.ModelAdmin):
                   "metadata"]  # fmt: skip
         rows = (
             [c, i, r, a, s and s.isoformat(), e and e.isoformat(), lim, cr.isoformat(),
-             None if pct is None else percent_json(pct), *amounts, json.dumps(meta)]
-            for c, i, r, a, s, e, lim, cr, pct, *amounts, meta in queryset.order_by()
+             None if pct is None else percent_json(pct), *amounts,
+             None if rules is None else json.dumps(rules), json.dumps(meta)]
+            for c, i, r, a, s, e, lim, cr, pct, *amounts, rules, meta in queryset.order_by()
             .values_list(*header)
             .iterator(chunk_size=2000)
         )  # fmt: skip

@@ -34,3 +34,11 @@ MAX_BATCH_CHUNK_SIZE = 1_900
 
 # What a client or staff may change after creation (the API's PATCH, the admin's form).
 EDITABLE_FIELDS = ("is_active", "starts_at", "expires_at", "per_customer_limit", "init_count")
+
+# Orders with lines (the contract's third part) and the discounts that target them.
+MAX_LINES = 500
+MAX_QUANTITY = 1_000_000
+MAX_LINE_TEXT_LENGTH = 128  # a line's id, product_id, variant_id, a category or collection
+MAX_LINE_TAGS = 20  # categories, collections: each at most this many
+MAX_SELECTOR_ITEMS = 100  # each list of an applies_to or excludes
+MAX_APPLICATIONS = 1_000_000
