@@ -29,7 +29,8 @@ from core.api.money_fields import (
     MetadataPatchField,
     PercentField,
 )
-from coupons.domain.discounts import DISCOUNT_FIELDS, discount_problems
+from coupons.api.cart_fields import BuyXGetYField, LinesField, SelectorField
+from coupons.domain.discounts import ALL_DISCOUNT_FIELDS, discount_problems
 from coupons.domain.limits import (
     CODE_PATTERN,
     CODE_RULE,
@@ -47,6 +48,7 @@ from coupons.domain.limits import (
     PREFIX_PATTERN,
     PREFIX_RULE,
 )
+from coupons.domain.orders import AMOUNT_SUM_MESSAGE, lines_total
 from coupons.services.reservations import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS
 
 code_validator = FullMatchValidator(CODE_PATTERN, CODE_RULE)
@@ -116,9 +118,16 @@ class DiscountInput(InputSerializer):
     currency = CurrencyField(required=False, allow_null=True)
     max_amount_off = AmountField(required=False, allow_null=True)
     min_order_amount = AmountField(required=False, allow_null=True)
+    # Targeting (the contract's third part); their rules are the domain's.
+    applies_to = SelectorField(required=False, allow_null=True)
+    excludes = SelectorField(required=False, allow_null=True)
+    min_quantity = StrictIntegerField(required=False, allow_null=True)
+    allocation = serializers.ChoiceField(["across", "each"], required=False, allow_null=True)
+    target = serializers.ChoiceField(["lines", "shipping"], required=False, allow_null=True)
+    buy_x_get_y = BuyXGetYField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        values = {name: attrs.get(name) for name in DISCOUNT_FIELDS}
+        values = {name: attrs.get(name) for name in ALL_DISCOUNT_FIELDS}
         problems = discount_problems(**values)
         if problems:
             raise serializers.ValidationError(problems)
@@ -126,10 +135,29 @@ class DiscountInput(InputSerializer):
 
 
 class OrderInput(InputSerializer):
-    """The order a code is used on: its amount in the currency's minor unit."""
+    """The order a code is used on: its amount in the currency's minor unit, or its lines
+    (whose sum the amount then is); shipping apart."""
 
-    amount = AmountField()
+    amount = AmountField(required=False)
     currency = CurrencyField()
+    lines = LinesField(required=False, allow_null=True)
+    shipping_amount = AmountField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return order_with_amount(attrs)
+
+
+def order_with_amount(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Without lines, `amount` is required; with them, it is their sum (sent, it must be)."""
+    lines = attrs.get("lines")
+    if lines is None:
+        if "amount" not in attrs:
+            raise serializers.ValidationError({"amount": ["This field is required."]})
+        return attrs
+    total = lines_total(lines)
+    if attrs.get("amount", total) != total:
+        raise serializers.ValidationError({"amount": [AMOUNT_SUM_MESSAGE.format(total=total)]})
+    return {**attrs, "amount": total}
 
 
 def check_window(attrs: dict[str, Any]) -> None:

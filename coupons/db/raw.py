@@ -166,7 +166,8 @@ SPEND_ONE_USE = f"""
     UPDATE {_COUPONS}
        SET remaining_count = remaining_count - 1, updated_at = %(now)s
      WHERE UPPER(code) = %(code)s AND {REDEEMABLE_SQL}
- RETURNING id, code, remaining_count, per_customer_limit, {_DISCOUNT_COLUMNS}, campaign_id
+ RETURNING id, code, remaining_count, per_customer_limit, {_DISCOUNT_COLUMNS}, campaign_id,
+           discount_rules
 """  # noqa: S608 - the table name is ours; values are parameters
 
 # A hold takes the use as a redemption does, and counts it as held (coupons.services.
@@ -176,11 +177,13 @@ SPEND_ONE_HOLD = f"""
        SET remaining_count = remaining_count - 1, held_count = held_count + 1,
            updated_at = %(now)s
      WHERE UPPER(code) = %(code)s AND {REDEEMABLE_SQL}
- RETURNING id, code, remaining_count, per_customer_limit, {_DISCOUNT_COLUMNS}, campaign_id
+ RETURNING id, code, remaining_count, per_customer_limit, {_DISCOUNT_COLUMNS}, campaign_id,
+           discount_rules
 """  # noqa: S608 - the table name is ours; values are parameters
 
 # The common case (no campaign, no per-customer limit, more than one use left, an order
-# that fits the discount if there is one) in ONE statement, atomic by itself: spend the
+# without lines or shipping that fits the discount if there is one, a discount without
+# targeting, which only coupons.domain.carts prices) in ONE statement, atomic by itself: spend the
 # use, write the redemption row and its `redemption.created` event together, with no
 # BEGIN/COMMIT round trips and no read of the coupon first. The last use takes the general
 # path, which writes `coupon.exhausted` in its transaction too. The event's data is the
@@ -200,7 +203,7 @@ _SPEND_AND_RECORD = f"""
         UPDATE {_COUPONS}
            SET remaining_count = remaining_count - 1, updated_at = %(now)s
          WHERE UPPER(code) = %(code)s AND per_customer_limit IS NULL AND campaign_id IS NULL
-           AND {REDEEMABLE_SQL}
+           AND discount_rules IS NULL AND {REDEEMABLE_SQL}
            AND remaining_count > 1
            AND {ORDER_FITS_SQL}
      RETURNING id, code, remaining_count, discount_percent_off, discount_amount_off,
@@ -219,7 +222,9 @@ _SPEND_AND_RECORD = f"""
                %(event_data)s::jsonb || jsonb_build_object(
                    'coupon_id', redeemed.coupon_id::text, 'code', spent.code,
                    'remaining_count', redeemed.remaining_after,
-                   'discount_amount', redeemed.discount_amount)
+                   'discount_amount', redeemed.discount_amount,
+                   'shipping_discount_amount',
+                   CASE WHEN redeemed.discount_amount IS NOT NULL THEN 0 END)
           FROM redeemed, spent
     )
     SELECT redeemed.coupon_id, spent.code, redeemed.remaining_after, redeemed.discount_amount
@@ -271,7 +276,7 @@ _INSERT_COLUMNS = (
     "id", "code", "init_count", "remaining_count", "is_active", "starts_at", "expires_at",
     "per_customer_limit", "created_at", "updated_at", "discount_percent_off",
     "discount_amount_off", "discount_currency", "discount_max_amount_off",
-    "discount_min_order_amount", "metadata", "campaign_id",
+    "discount_min_order_amount", "metadata", "campaign_id", "discount_rules",
 )  # fmt: skip
 # As Model.save() would send them (metadata as jsonb); the same for every row of a batch.
 _INSERT_FIELDS = [

@@ -33,7 +33,8 @@ from core.errors import (
     DomainError,
 )
 from coupons.db import raw
-from coupons.domain.discounts import DISCOUNT_FIELDS, Order, discount_for, discount_from_columns
+from coupons.domain.carts import Priced, price_order
+from coupons.domain.discounts import DISCOUNT_FIELDS, Order, discount_from_columns
 from coupons.domain.rules import order_refusal_for, refusal_for
 from coupons.models import (
     Campaign,
@@ -57,6 +58,7 @@ class Taken(NamedTuple):
     code: str
     remaining_count: int
     discount_amount: int | None
+    priced: Priced | None = None  # where the discount went (None: no discount computed)
 
 
 def live_uses_of(coupon_id: uuid.UUID, customer_id: str) -> int:
@@ -129,7 +131,9 @@ def take_use(
         raise _why_not_redeemable(code, now=now, customer_id=customer_id, order=order)
     coupon_id = Coupon._meta.pk.to_python(row[0])
     exact_code, remaining, per_customer_limit = row[1], row[2], row[3]
-    discount = discount_from_columns(dict(zip(_DISCOUNT_COLUMNS, row[4:9], strict=True)))
+    discount = discount_from_columns(
+        {**dict(zip(_DISCOUNT_COLUMNS, row[4:9], strict=True)), "discount_rules": row[10]}
+    )
     campaign_id = row[9]
     # In refusal_for's order: the customer id, the campaign, the order, the budget, then
     # the customer's counts.
@@ -139,18 +143,15 @@ def take_use(
         refusal = order_refusal_for(discount, order=order, order_required=True)
         if refusal is not None:
             raise refusal
-        off = (
-            None
-            if discount is None or order is None
-            else discount_for(discount, order_amount=order.amount)
-        )
+        priced = None if discount is None or order is None else price_order(discount, order)
         campaign_limit = None
     else:
         # The coupon row is locked: the campaign row comes second.
         campaign_id = Campaign._meta.pk.to_python(campaign_id)
-        off, campaign_limit = take_campaign_use(
+        priced, campaign_limit = take_campaign_use(
             campaign_id, customer_id=customer_id, order=order, now=now, hold=hold
         )
+    off = None if priced is None else priced.discount_amount
     if per_customer_limit is not None:
         assert customer_id is not None
         # Race-free: concurrent redemptions and holds of this coupon wait on the row lock
@@ -162,7 +163,7 @@ def take_use(
             )
     if campaign_id is not None:
         take_customer_slot(campaign_id, customer_id=customer_id, limit=campaign_limit)
-    return Taken(coupon_id, exact_code, remaining, off)
+    return Taken(coupon_id, exact_code, remaining, off, priced)
 
 
 def _why_not_redeemable(
