@@ -18,6 +18,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -131,9 +132,12 @@ def take_use(
         raise _why_not_redeemable(code, now=now, customer_id=customer_id, order=order)
     coupon_id = Coupon._meta.pk.to_python(row[0])
     exact_code, remaining, per_customer_limit = row[1], row[2], row[3]
-    discount = discount_from_columns(
-        {**dict(zip(_DISCOUNT_COLUMNS, row[4:9], strict=True)), "discount_rules": row[10]}
-    )
+    columns = dict(zip(_DISCOUNT_COLUMNS, row[4:9], strict=True))
+    if isinstance(columns["discount_percent_off"], float):
+        # SQLite's raw cursor gives the NUMERIC column as a float (12.5 was a 500): its
+        # shortest repr is the two-decimal value written.
+        columns["discount_percent_off"] = Decimal(repr(columns["discount_percent_off"]))
+    discount = discount_from_columns({**columns, "discount_rules": row[10]})
     campaign_id = row[9]
     # In refusal_for's order: the customer id, the campaign, the order, the budget, then
     # the customer's counts.
