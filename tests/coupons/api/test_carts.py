@@ -69,7 +69,7 @@ def lines_order(lines, **fields) -> dict:
     return {"currency": "EUR", "lines": lines, **fields}
 
 
-def one_line(line_id: str, quantity: int, unit_amount: int, **fields) -> dict:
+def one_line(line_id: str, quantity: object, unit_amount: object, **fields) -> dict:
     return {"id": line_id, "quantity": quantity, "unit_amount": unit_amount, **fields}
 
 
