@@ -88,8 +88,19 @@ _SELECTOR = {
 }
 
 
+class ParsedJsonField(serializers.Field):
+    """A JSON value passed on as parsed (percentages as Decimal) for the domain's rules to
+    check; DRF's JSONField would re-encode it first, and refuse a Decimal."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+    def to_representation(self, value: Any) -> Any:  # pragma: no cover - input only
+        return value
+
+
 @extend_schema_field(_SELECTOR)
-class SelectorField(serializers.JSONField):
+class SelectorField(ParsedJsonField):
     """`applies_to` or `excludes`, passed as parsed to the domain's rules."""
 
 
@@ -112,5 +123,5 @@ class SelectorField(serializers.JSONField):
         "bought give get.quantity (the cheapest) get.percent_off off.",
     }
 )  # fmt: skip
-class BuyXGetYField(serializers.JSONField):
+class BuyXGetYField(ParsedJsonField):
     """`buy_x_get_y`, passed as parsed to the domain's rules."""

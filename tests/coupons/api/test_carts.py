@@ -280,6 +280,17 @@ async def test_no_eligible_line_and_too_few_units_are_refusals(api, manage, rede
     assert await written() == (0, 0, 1)  # the coupon's creation only
 
 
+async def test_a_fractional_get_percent_is_read_exactly_and_rounded_per_unit(api, manage, redeem):
+    half_off = {**BUY_2_GET_1, "get": {**BUY_2_GET_1["get"], "percent_off": 12.5}}
+    created = await create(api, manage, "B2G1-12", {"buy_x_get_y": half_off})
+    assert created["discount"]["buy_x_get_y"]["get"]["percent_off"] == 12.5
+
+    body = (await validate(api, redeem, "B2G1-12", lines_order(SHIRTS))).json()
+
+    # 12.5 % of 500 is 62.5: 63; of 1000, 125.
+    assert body["discount_amount"] == 188, body
+
+
 async def test_buy_x_get_y_short_of_one_application_says_by_how_many_units(api, manage, redeem):
     await create(api, manage, "SHORT", {"buy_x_get_y": BUY_2_GET_1})
     body = (await validate(api, redeem, "SHORT", lines_order(SHIRTS[:1]))).json()
