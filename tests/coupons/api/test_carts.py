@@ -377,3 +377,6 @@ async def test_an_order_without_lines_is_answered_as_before(api, manage, redeem)
     assert body["shipping_discount_amount"] == 0
     read = (await api.get(f"/v1/redemptions/{body['id']}/", headers=redeem)).json()
     assert read == body
+    # On PostgreSQL, the one-statement path wrote the event: the same object.
+    event = await Event.objects.filter(type="redemption.created").alatest("created_at")
+    assert event.data == body
