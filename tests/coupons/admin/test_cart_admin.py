@@ -7,13 +7,15 @@ import json
 
 from django.urls import reverse
 
-from coupons.domain.discounts import Discount, targeting_json
+from coupons.domain.discounts import discount_from_json, targeting_json
 from coupons.domain.orders import Line, Order
 from coupons.models import Coupon
 from coupons.services import coupons as coupon_service
 from coupons.services import redemptions
 
-SHOES = Discount(percent_off=20, currency="EUR", applies_to={"categories": ["shoes"]})
+SHOES = discount_from_json(
+    {"percent_off": 20, "currency": "EUR", "applies_to": {"categories": ["shoes"]}}
+)
 
 
 def change_form(coupon: Coupon, **fields: str) -> dict[str, str]:
