@@ -13,6 +13,7 @@ from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from core.api.fields import (
     FullMatchValidator,
@@ -143,8 +144,24 @@ class OrderInput(InputSerializer):
     lines = LinesField(required=False, allow_null=True)
     shipping_amount = AmountField(required=False, allow_null=True)
 
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # A missing amount is named beside the other fields' errors, not after them.
+            if (
+                isinstance(data, dict)
+                and isinstance(exc.detail, dict)
+                and not ("amount" in data or data.get("lines") is not None)
+            ):
+                exc.detail.setdefault("amount", [ErrorDetail(_AMOUNT_REQUIRED, "required")])
+            raise
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return order_with_amount(attrs)
+
+
+_AMOUNT_REQUIRED = "This field is required (without lines)."
 
 
 def order_with_amount(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +169,7 @@ def order_with_amount(attrs: dict[str, Any]) -> dict[str, Any]:
     lines = attrs.get("lines")
     if lines is None:
         if "amount" not in attrs:
-            raise serializers.ValidationError({"amount": ["This field is required."]})
+            raise serializers.ValidationError({"amount": [_AMOUNT_REQUIRED]})
         return attrs
     total = lines_total(lines)
     if attrs.get("amount", total) != total:
