@@ -138,6 +138,21 @@ class MinOrderAmountNotMet(OrderRefused):
     default_detail = "The order is below the discount's minimum order amount."
 
 
+class LinesRequired(DomainError):
+    code = "lines_required"
+    default_detail = "This discount applies to some products only: send the order's lines."
+
+
+class NoEligibleLines(DomainError):
+    code = "no_eligible_lines"
+    default_detail = "No line of the order is one this discount applies to."
+
+
+class MinQuantityNotMet(OrderRefused):
+    code = "min_quantity_not_met"
+    default_detail = "The order has fewer eligible units than the discount needs."
+
+
 # Why a code of a campaign cannot be redeemed, beyond its own reasons.
 
 

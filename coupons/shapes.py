@@ -67,6 +67,24 @@ REDEMPTION = Shape(
         "integer", nullable=True, minimum=0, help="null for a coupon without a discount."
     ),
     metadata=Out("metadata"),
+    order=Out(
+        "object",
+        nullable=True,
+        help="The order as priced: currency, amount, lines (every field, defaults "
+        "included; null without lines), shipping_amount. null when none was sent.",
+    ),
+    allocations=Out(
+        "object",
+        nullable=True,
+        help="Per line of the order, in order: {line_id, amount, units: [{quantity, "
+        "amount_each}]}; null for an order without lines.",
+    ),
+    shipping_discount_amount=Out(
+        "integer",
+        nullable=True,
+        minimum=0,
+        help="The discount's part off shipping_amount (included in discount_amount).",
+    ),
 )
 
 RESERVATION = Shape(
@@ -86,6 +104,24 @@ RESERVATION = Shape(
     created_at=Out("datetime"),
     redemption_id=Out("uuid", nullable=True, help="Its redemption, once confirmed."),
     metadata=Out("metadata"),
+    order=Out(
+        "object",
+        nullable=True,
+        help="The order as priced: currency, amount, lines (every field, defaults "
+        "included; null without lines), shipping_amount. null when none was sent.",
+    ),
+    allocations=Out(
+        "object",
+        nullable=True,
+        help="Per line of the order, in order: {line_id, amount, units: [{quantity, "
+        "amount_each}]}; null for an order without lines.",
+    ),
+    shipping_discount_amount=Out(
+        "integer",
+        nullable=True,
+        minimum=0,
+        help="The discount's part off shipping_amount (included in discount_amount).",
+    ),
 )
 
 VALIDATION = Shape(
@@ -99,7 +135,24 @@ VALIDATION = Shape(
     amount_after_discount=Out("integer", nullable=True, minimum=0),
     currency=Out("string", nullable=True, help="The order's currency, when amounts are given."),
     details=Out(
-        "details", nullable=True, help="currency_mismatch and min_order_amount_not_met only."
+        "details",
+        nullable=True,
+        help="currency_mismatch, min_order_amount_not_met and min_quantity_not_met only.",
+    ),
+    allocations=Out(
+        "object",
+        nullable=True,
+        help="Per line of the order, in order: {line_id, amount, units: [{quantity, "
+        "amount_each}]}; null for an order without lines or when no amount was computed.",
+    ),
+    shipping_discount_amount=Out(
+        "integer",
+        nullable=True,
+        minimum=0,
+        help="The discount's part off shipping_amount (included in discount_amount).",
+    ),
+    shipping_amount_after_discount=Out(
+        "integer", nullable=True, minimum=0, help="null when no shipping_amount was sent."
     ),
 )
 

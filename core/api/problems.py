@@ -48,6 +48,7 @@ PROBLEMS: dict[str, Problem] = {
     "malformed_json": Problem(400, "Malformed JSON"),
     "customer_id_required": Problem(400, "customer_id required"),
     "order_required": Problem(400, "Order required"),
+    "lines_required": Problem(400, "Lines required"),
     "unauthenticated": Problem(401, "Authentication required"),
     "permission_denied": Problem(403, "Permission denied"),
     "not_found": Problem(404, "Not found"),
@@ -71,6 +72,8 @@ PROBLEMS: dict[str, Problem] = {
     "discount_locked": Problem(409, "Discount locked"),
     "currency_mismatch": Problem(409, "Currency mismatch"),
     "min_order_amount_not_met": Problem(409, "Minimum order amount not met"),
+    "no_eligible_lines": Problem(409, "No eligible lines"),
+    "min_quantity_not_met": Problem(409, "Minimum quantity not met"),
     # Campaigns
     "campaign_inactive": Problem(409, "Campaign inactive"),
     "campaign_not_started": Problem(409, "Campaign not started"),

@@ -21,7 +21,7 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from core.admin import EstimatedCountPaginator
 from core.errors import DomainError, NotFound, ValidationFailed
@@ -327,9 +327,37 @@ class RedemptionAdmin(admin.ModelAdmin):
         )  # fmt: skip
         return queryset.filter(pk__in=matching), False
 
+    readonly_fields = ("lines_allocated",)
+
     @admin.display(description="code", ordering="coupon__code")
     def coupon_code(self, redemption: Redemption) -> str:
         return redemption.coupon.code
+
+    @admin.display(description="lines and their discount")
+    def lines_allocated(self, redemption: Redemption) -> str:
+        """The order's lines beside where the discount went, a row per line."""
+        if not redemption.order_lines:
+            return "-"
+        shares = {a["line_id"]: a for a in redemption.allocations or []}
+
+        def row(line: dict[str, Any]) -> tuple[Any, ...]:
+            share = shares.get(line["id"], {})
+            units = ", ".join(
+                f"{u['quantity']} x {u['amount_each']}" for u in share.get("units", [])
+            )
+            return (line["id"], line["product_id"] or "-", line["quantity"],
+                    line["unit_amount"], share.get("amount", "-"), units or "-")  # fmt: skip
+
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (row(line) for line in redemption.order_lines),
+        )
+        return format_html(
+            "<table><tr><th>line</th><th>product</th><th>quantity</th><th>unit amount</th>"
+            "<th>discount</th><th>per unit</th></tr>{}</table>",
+            rows,
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # redemptions come from checkouts, through the API

@@ -54,11 +54,14 @@ _DISCOUNT_HELP = {
     "minimum order.",
     "discount_max_amount_off": _MINOR_UNITS,
     "discount_min_order_amount": _MINOR_UNITS,
+    "discount_rules": "Targeting, as JSON: applies_to, excludes, min_quantity, allocation, "
+    "target, buy_x_get_y (as the API's discount takes them).",
 }
 
 
 def _discount(column: str) -> dict[str, Any]:
-    amount = {} if column in ("discount_percent_off", "discount_currency") else _AMOUNT
+    plain = ("discount_percent_off", "discount_currency", "discount_rules")
+    amount = {} if column in plain else _AMOUNT
     return {**amount, "help_text": _DISCOUNT_HELP[column]}
 
 
@@ -174,6 +177,8 @@ def _campaign(value: Any) -> Any:
 def _discount_cell(column: str) -> Callable[[Any], Any]:
     if column == "discount_percent_off":
         return lambda value: None if value is None else percent_json(value)
+    if column == "discount_rules":
+        return lambda value: None if value is None else json.dumps(value)
     return _same
 
 

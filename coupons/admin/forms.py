@@ -14,6 +14,7 @@ from core.admin import EditThroughServiceForm
 from coupons.admin.fields import edit_changes, form_field_names, form_fields
 from coupons.domain.discounts import (
     DISCOUNT_FIELDS,
+    TARGETING_FIELDS,
     Discount,
     discount_from_columns,
     discount_problems,
@@ -31,22 +32,34 @@ from coupons.models import Coupon
 from coupons.services import coupons as coupon_service
 
 # The discount as the coupon's columns, edited in the form like the API's `discount`:
-# replaced whole, and only while the coupon was never redeemed.
-DISCOUNT_COLUMNS = tuple(f"discount_{name}" for name in DISCOUNT_FIELDS)
+# replaced whole, and only while the coupon was never redeemed. The targeting fields are
+# one JSON value (`discount_rules`: applies_to, excludes, ... as the API takes them).
+DISCOUNT_COLUMNS = tuple(f"discount_{name}" for name in (*DISCOUNT_FIELDS, "rules"))
+RULES_MESSAGE = f"A JSON object of {', '.join(TARGETING_FIELDS)}."
 
 
 def discount_errors(values: dict[str, Any]) -> dict[str, list[str]]:
-    """The domain's rules for the five values (None where empty), keyed by form field."""
-    if all(values.get(f"discount_{name}") is None for name in DISCOUNT_FIELDS):
+    """The domain's rules for the five values and the targeting JSON (None where empty),
+    keyed by form field (a targeting field's problems show on `discount_rules`)."""
+    rules = values.get("discount_rules") or {}
+    if all(values.get(f"discount_{name}") is None for name in DISCOUNT_FIELDS) and not rules:
         return {}
+    if not isinstance(rules, dict) or set(rules) - set(TARGETING_FIELDS):
+        return {"discount_rules": [RULES_MESSAGE]}
     problems = discount_problems(
-        **{name: values.get(f"discount_{name}") for name in DISCOUNT_FIELDS}
+        **{name: values.get(f"discount_{name}") for name in DISCOUNT_FIELDS},
+        **{name: rules.get(name) for name in TARGETING_FIELDS},
     )
-    return {f"discount_{name}": messages for name, messages in problems.items()}
+    errors: dict[str, list[str]] = {}
+    for name, messages in problems.items():
+        field = f"discount_{name}" if name in DISCOUNT_FIELDS else "discount_rules"
+        prefix = "" if name in DISCOUNT_FIELDS else f"{name}: "
+        errors.setdefault(field, []).extend(prefix + m for m in messages)
+    return errors
 
 
 def discount_of(values: dict[str, Any]) -> Discount | None:
-    """The discount the form's five values say (None when all are empty)."""
+    """The discount the form's values say (None when all are empty)."""
     return discount_from_columns({column: values.get(column) for column in DISCOUNT_COLUMNS})
 
 

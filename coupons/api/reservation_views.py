@@ -37,7 +37,8 @@ class ReservationCollectionView(ApiView):
             201: ReservationOut,
             **problems(
                 *BODY_PROBLEMS, 404, 409, 422, 429,
-                _400="validation_error, malformed_json, customer_id_required or order_required",
+                _400="validation_error, malformed_json, customer_id_required, order_required "
+                "or lines_required",
                 _404="coupon_not_found",
                 _409="the refusals of POST /v1/redemptions/",
             ),

@@ -14,6 +14,7 @@ from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from core.api.fields import (
     FullMatchValidator,
@@ -30,7 +31,8 @@ from core.api.money_fields import (
     MetadataPatchField,
     PercentField,
 )
-from coupons.domain.discounts import DISCOUNT_FIELDS, discount_problems
+from coupons.api.cart_fields import BuyXGetYField, LinesField, SelectorField
+from coupons.domain.discounts import ALL_DISCOUNT_FIELDS, discount_problems
 from coupons.domain.limits import (
     CODE_PATTERN,
     CODE_RULE,
@@ -50,6 +52,7 @@ from coupons.domain.limits import (
     TIMESTAMP_YEARS_RULE,
     timestamp_in_range,
 )
+from coupons.domain.orders import AMOUNT_SUM_MESSAGE, lines_total
 from coupons.domain.writable import COUPON_FIELDS, Kind, Writable, batch_fields, editable
 from coupons.services.reservations import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS
 
@@ -120,9 +123,16 @@ class DiscountInput(InputSerializer):
     currency = CurrencyField(required=False, allow_null=True)
     max_amount_off = AmountField(required=False, allow_null=True)
     min_order_amount = AmountField(required=False, allow_null=True)
+    # Targeting (the contract's third part); their rules are the domain's.
+    applies_to = SelectorField(required=False, allow_null=True)
+    excludes = SelectorField(required=False, allow_null=True)
+    min_quantity = StrictIntegerField(required=False, allow_null=True)
+    allocation = serializers.ChoiceField(["across", "each"], required=False, allow_null=True)
+    target = serializers.ChoiceField(["lines", "shipping"], required=False, allow_null=True)
+    buy_x_get_y = BuyXGetYField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        values = {name: attrs.get(name) for name in DISCOUNT_FIELDS}
+        values = {name: attrs.get(name) for name in ALL_DISCOUNT_FIELDS}
         problems = discount_problems(**values)
         if problems:
             raise serializers.ValidationError(problems)
@@ -130,10 +140,45 @@ class DiscountInput(InputSerializer):
 
 
 class OrderInput(InputSerializer):
-    """The order a code is used on: its amount in the currency's minor unit."""
+    """The order a code is used on: its amount in the currency's minor unit, or its lines
+    (whose sum the amount then is); shipping apart."""
 
-    amount = AmountField()
+    amount = AmountField(required=False)
     currency = CurrencyField()
+    lines = LinesField(required=False, allow_null=True)
+    shipping_amount = AmountField(required=False, allow_null=True)
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # A missing amount is named beside the other fields' errors, not after them.
+            if (
+                isinstance(data, dict)
+                and isinstance(exc.detail, dict)
+                and not ("amount" in data or data.get("lines") is not None)
+            ):
+                exc.detail.setdefault("amount", [ErrorDetail(_AMOUNT_REQUIRED, "required")])
+            raise
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return order_with_amount(attrs)
+
+
+_AMOUNT_REQUIRED = "This field is required (without lines)."
+
+
+def order_with_amount(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Without lines, `amount` is required; with them, it is their sum (sent, it must be)."""
+    lines = attrs.get("lines")
+    if lines is None:
+        if "amount" not in attrs:
+            raise serializers.ValidationError({"amount": [_AMOUNT_REQUIRED]})
+        return attrs
+    total = lines_total(lines)
+    if attrs.get("amount", total) != total:
+        raise serializers.ValidationError({"amount": [AMOUNT_SUM_MESSAGE.format(total=total)]})
+    return {**attrs, "amount": total}
 
 
 def check_window(attrs: dict[str, Any]) -> None:

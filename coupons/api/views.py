@@ -146,13 +146,15 @@ class RedemptionCollectionView(ApiView):
             201: RedemptionOut,
             **problems(
                 *BODY_PROBLEMS, 404, 409, 422, 429,
-                _400="validation_error, malformed_json, customer_id_required or "
-                "order_required (a coupon with a discount)",
+                _400="validation_error, malformed_json, customer_id_required, "
+                "order_required (a coupon with a discount) or lines_required (a targeted "
+                "discount on an order without lines)",
                 _404="coupon_not_found",
                 _409="coupon_exhausted, coupon_inactive, coupon_not_started, coupon_expired, "
                 "campaign_inactive, campaign_not_started, campaign_expired, "
-                "campaign_exhausted, currency_mismatch, min_order_amount_not_met (with "
-                "details), budget_exhausted or customer_limit_reached",
+                "campaign_exhausted, currency_mismatch, no_eligible_lines, "
+                "min_order_amount_not_met or min_quantity_not_met (with details), "
+                "budget_exhausted or customer_limit_reached",
             ),
         },
     )  # fmt: skip
@@ -223,7 +225,15 @@ class ValidationView(ApiView):
     @extend_schema(
         operation_id="validate_code",
         request=ValidationInput,
-        responses={200: ValidationOut, **problems(*BODY_PROBLEMS, 429)},
+        responses={
+            200: ValidationOut,
+            **problems(
+                *BODY_PROBLEMS,
+                429,
+                _400="validation_error, malformed_json, or lines_required (a targeted "
+                "discount on an order without lines)",
+            ),
+        },
     )
     async def post(self, request: Request) -> HttpResponse:
         fields = validated(ValidationInput, read_json_object(request))

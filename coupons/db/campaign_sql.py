@@ -34,7 +34,9 @@ _DISCOUNT = discount_sql(
     max_amount_off="discount_max_amount_off",
 )
 
-# One statement tests and takes capacity and budget: the row lock it takes makes every
+# One statement tests and takes capacity and budget, for an order priced as one amount by
+# a discount without targeting (others: coupons.services.campaign_redemptions, in Python
+# under the row's lock): the row lock it takes makes every
 # other redemption of the campaign's codes wait for this transaction, so the counters
 # (and a customer's count across the codes, taken next) are exact at every commit; the
 # CHECK constraints on the row back it.
@@ -44,6 +46,7 @@ _SPEND_TEMPLATE = f"""
            discount_total = discount_total + COALESCE({_DISCOUNT}, 0),
            updated_at = %(now)s
      WHERE id = %(campaign_id)s AND {CAMPAIGN_REDEEMABLE_SQL} AND {ORDER_FITS_SQL}
+       AND discount_rules IS NULL
        AND (per_customer_limit IS NULL OR %(customer_id)s::text IS NOT NULL)
        AND (budget_amount IS NULL OR discount_total + COALESCE({_DISCOUNT}, 0) <= budget_amount)
  RETURNING {_DISCOUNT} AS discount_amount, per_customer_limit

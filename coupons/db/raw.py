@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from coupons.db.discount_sql import discount_sql
-from coupons.domain.discounts import DISCOUNT_FIELDS
+from coupons.domain.discounts import discount_columns
 from coupons.domain.writable import COUPON_FIELDS, all_columns, batch_fields
 from coupons.models import Coupon, Redemption
 from events.models import Event
@@ -186,9 +186,8 @@ def one_coupon(*, coupon_id: uuid.UUID | None = None, code_key: str | None = Non
 
 # What spending a use hands back: the row as it is left, for the checks that follow.
 _SPENT_COLUMNS = (
-    "id", "code", "remaining_count", "per_customer_limit", *(
-        f"discount_{name}" for name in DISCOUNT_FIELDS
-    ), "campaign_id",
+    "id", "code", "remaining_count", "per_customer_limit", *discount_columns(None),
+    "campaign_id",
 )  # fmt: skip
 SPEND_ONE_USE = f"""
     UPDATE {_COUPONS}
@@ -235,7 +234,8 @@ def spend_one_use(*, code_key: str, now: datetime, hold: bool) -> SpentUse | Non
 
 
 # The common case (no campaign, no per-customer limit, more than one use left, an order
-# that fits the discount if there is one) in ONE statement, atomic by itself: spend the
+# without lines or shipping that fits the discount if there is one, a discount without
+# targeting, which only coupons.domain.carts prices) in ONE statement, atomic by itself: spend the
 # use, write the redemption row and its `redemption.created` event together, with no
 # BEGIN/COMMIT round trips and no read of the coupon first. The last use takes the general
 # path, which writes `coupon.exhausted` in its transaction too. The event's data is the
@@ -255,7 +255,7 @@ _SPEND_AND_RECORD = f"""
         UPDATE {_COUPONS}
            SET remaining_count = remaining_count - 1, updated_at = %(now)s
          WHERE UPPER(code) = %(code)s AND per_customer_limit IS NULL AND campaign_id IS NULL
-           AND {REDEEMABLE_SQL}
+           AND discount_rules IS NULL AND {REDEEMABLE_SQL}
            AND remaining_count > 1
            AND {ORDER_FITS_SQL}
      RETURNING id, code, remaining_count, discount_percent_off, discount_amount_off,
@@ -274,7 +274,9 @@ _SPEND_AND_RECORD = f"""
                %(event_data)s::jsonb || jsonb_build_object(
                    'coupon_id', redeemed.coupon_id::text, 'code', spent.code,
                    'remaining_count', redeemed.remaining_after,
-                   'discount_amount', redeemed.discount_amount)
+                   'discount_amount', redeemed.discount_amount,
+                   'shipping_discount_amount',
+                   CASE WHEN redeemed.discount_amount IS NOT NULL THEN 0 END)
           FROM redeemed, spent
     )
     SELECT redeemed.coupon_id, spent.code, redeemed.remaining_after AS remaining_count,

@@ -6,6 +6,7 @@ together, so a redemption may compute its discount in the statement that spends 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,13 +24,38 @@ from core.domain.money import (
     is_percent,
     percent_json,
 )
+from coupons.domain.limits import MAX_QUANTITY
+from coupons.domain.orders import Order  # noqa: F401 - its old import path, kept
+from coupons.domain.targeting import (
+    BuyXGetY,
+    Selector,
+    buy_x_get_y_from_json,
+    buy_x_get_y_json,
+    buy_x_get_y_problems,
+    selector_from_json,
+    selector_json,
+    selector_problems,
+)
 
+# The five with columns of their own (the one-statement SQL computes with them), and the
+# targeting fields of the contract's third part, kept together in one JSON column.
 DISCOUNT_FIELDS = ("percent_off", "amount_off", "currency", "max_amount_off", "min_order_amount")
-ONE_OF_MESSAGE = "Give exactly one of percent_off and amount_off."
+TARGETING_FIELDS = (
+    "applies_to", "excludes", "min_quantity", "allocation", "target", "buy_x_get_y"
+)  # fmt: skip
+ALL_DISCOUNT_FIELDS = DISCOUNT_FIELDS + TARGETING_FIELDS
+ONE_OF_MESSAGE = "Give exactly one of percent_off, amount_off and buy_x_get_y."
 CURRENCY_REQUIRED_MESSAGE = "Required with amount_off, max_amount_off or min_order_amount."
 MAX_ONLY_WITH_PERCENT_MESSAGE = (
-    "Only with percent_off: an amount_off discount is already its own maximum."
+    "Only with percent_off, buy_x_get_y or allocation each: an amount_off discount is "
+    "already its own maximum."
 )
+ALLOCATION_MESSAGE = 'Must be "across" or "each", and only with amount_off on lines.'
+TARGET_MESSAGE = 'Must be "lines" or "shipping".'
+NOT_ON_SHIPPING_MESSAGE = "Not with target shipping."
+MIN_QUANTITY_MESSAGE = f"Must be null or an integer from 1 to {MAX_QUANTITY:,}."
+ALLOCATIONS = ("across", "each")
+TARGETS = ("lines", "shipping")
 
 CURRENCY_MISMATCH = "currency_mismatch"
 MIN_ORDER_AMOUNT_NOT_MET = "min_order_amount_not_met"
@@ -50,11 +76,18 @@ def discount_problems(
     currency: object = None,
     max_amount_off: object = None,
     min_order_amount: object = None,
+    applies_to: object = None,
+    excludes: object = None,
+    min_quantity: object = None,
+    allocation: object = None,
+    target: object = None,
+    buy_x_get_y: object = None,
 ) -> dict[str, list[str]]:
     """The contract's rules for a discount, as `{"field": ["message", ...]}` (empty: valid).
 
     Values are taken as parsed from JSON (percentages as `Decimal` or int, never float);
-    keys are the discount's own field names, which the API nests under `discount.`.
+    keys are the discount's own field names, which the API nests under `discount.`
+    (`applies_to.categories`, `buy_x_get_y.get.quantity`).
     """
     problems: dict[str, list[str]] = {}
 
@@ -73,10 +106,33 @@ def discount_problems(
     if currency is not None and not is_currency(currency):
         add("currency", CURRENCY_MESSAGE)
 
-    if (percent_off is None) == (amount_off is None):
-        add("percent_off", ONE_OF_MESSAGE)
-        add("amount_off", ONE_OF_MESSAGE)
-    if max_amount_off is not None and amount_off is not None:
+    for field, value in (("applies_to", applies_to), ("excludes", excludes)):
+        for key, messages in selector_problems(value, field=field).items():
+            problems.setdefault(key, []).extend(messages)
+    for key, messages in buy_x_get_y_problems(buy_x_get_y).items():
+        problems.setdefault(key, []).extend(messages)
+    if min_quantity is not None and not (
+        type(min_quantity) is int and 1 <= min_quantity <= MAX_QUANTITY
+    ):
+        add("min_quantity", MIN_QUANTITY_MESSAGE)
+    if target is not None and target not in TARGETS:
+        add("target", TARGET_MESSAGE)
+    shipping = target == "shipping"
+    if allocation is not None and (allocation not in ALLOCATIONS or amount_off is None or shipping):
+        add("allocation", ALLOCATION_MESSAGE)
+    if shipping:
+        for field, value in (
+            ("applies_to", applies_to), ("excludes", excludes), ("buy_x_get_y", buy_x_get_y)
+        ):  # fmt: skip
+            if value is not None:
+                add(field, NOT_ON_SHIPPING_MESSAGE)
+
+    kinds = [name for name, value in (("percent_off", percent_off), ("amount_off", amount_off),
+             ("buy_x_get_y", buy_x_get_y)) if value is not None]  # fmt: skip
+    if len(kinds) != 1:
+        for name in kinds or ["percent_off", "amount_off"]:
+            add(name, ONE_OF_MESSAGE)
+    if max_amount_off is not None and amount_off is not None and allocation != "each":
         add("max_amount_off", MAX_ONLY_WITH_PERCENT_MESSAGE)
     if currency is None and (
         amount_off is not None or max_amount_off is not None or min_order_amount is not None
@@ -98,20 +154,42 @@ class Discount:
     currency: str | None = None
     max_amount_off: int | None = None
     min_order_amount: int | None = None
+    # The third part: which lines it looks at, and its kind's options. Given as JSON or as
+    # parsed; kept parsed. The defaults ("across", "lines") are kept as None, so that a
+    # discount sent with them equals one sent without.
+    applies_to: Selector | None = None
+    excludes: Selector | None = None
+    min_quantity: int | None = None
+    allocation: str | None = None
+    target: str | None = None
+    buy_x_get_y: BuyXGetY | None = None
 
     def __post_init__(self) -> None:
-        problems = discount_problems(
-            percent_off=self.percent_off,
-            amount_off=self.amount_off,
-            currency=self.currency,
-            max_amount_off=self.max_amount_off,
-            min_order_amount=self.min_order_amount,
-        )
+        problems = discount_problems(**{name: getattr(self, name) for name in ALL_DISCOUNT_FIELDS})
         if problems:
             raise InvalidDiscount(problems)
         if self.percent_off is not None:
             exact = Decimal(self.percent_off).quantize(PERCENT_STEP, context=DECIMAL_CONTEXT)
             object.__setattr__(self, "percent_off", exact)
+        object.__setattr__(self, "applies_to", selector_from_json(self.applies_to))
+        object.__setattr__(self, "excludes", selector_from_json(self.excludes))
+        object.__setattr__(self, "buy_x_get_y", buy_x_get_y_from_json(self.buy_x_get_y))
+        if self.allocation == "across":
+            object.__setattr__(self, "allocation", None)
+        if self.target == "lines":
+            object.__setattr__(self, "target", None)
+
+    @property
+    def is_targeted(self) -> bool:
+        """Uses a field of the third part: priced by coupons.domain.carts, never by SQL."""
+        return any(getattr(self, name) is not None for name in TARGETING_FIELDS)
+
+    @property
+    def needs_lines(self) -> bool:
+        """Looks at products or categories: an order without lines is lines_required."""
+        return (
+            self.applies_to is not None or self.excludes is not None or self.buy_x_get_y is not None
+        )
 
 
 def discount_for(discount: Discount, *, order_amount: int) -> int:
@@ -125,7 +203,8 @@ def discount_for(discount: Discount, *, order_amount: int) -> int:
         raise ValueError(f"not an order amount (0 to {MAX_AMOUNT:,}): {order_amount!r}")
     if discount.amount_off is not None:
         return min(discount.amount_off, order_amount)
-    assert discount.percent_off is not None  # one of the two, by construction
+    if discount.percent_off is None:
+        raise ValueError("a buy_x_get_y discount is priced on lines (coupons.domain.carts)")
     # Exact: at most 12 digits times 5 digits, over 100, well inside the context's 40.
     exact = DECIMAL_CONTEXT.divide(
         DECIMAL_CONTEXT.multiply(Decimal(order_amount), discount.percent_off), 100
@@ -134,13 +213,6 @@ def discount_for(discount: Discount, *, order_amount: int) -> int:
     if discount.max_amount_off is not None:
         off = min(off, discount.max_amount_off)
     return max(0, min(off, order_amount))
-
-
-class Order(NamedTuple):
-    """What a code is used on: an amount in minor units of an ISO 4217 currency."""
-
-    amount: int
-    currency: str
 
 
 class OrderRefusal(NamedTuple):
@@ -170,14 +242,31 @@ def order_refusal(discount: Discount, *, order_amount: int, currency: str) -> Or
 
 
 def discount_json(discount: Discount) -> dict[str, Any]:
-    """The contract's shape: all five keys, `null` for those not set."""
-    return {
+    """The contract's shape: all five keys, `null` for those not set; the targeting
+    fields only when set (a discount of the second part reads as it always did)."""
+    shown = {
         "percent_off": None if discount.percent_off is None else percent_json(discount.percent_off),
         "amount_off": discount.amount_off,
         "currency": discount.currency,
         "max_amount_off": discount.max_amount_off,
         "min_order_amount": discount.min_order_amount,
     }
+    shown.update(targeting_json(discount) or {})
+    return shown
+
+
+def targeting_json(discount: Discount) -> dict[str, Any] | None:
+    """The targeting fields that are set (None: none is), as JSON: the answer's, and the
+    value of the `discount_rules` column."""
+    values = {
+        "applies_to": selector_json(discount.applies_to),
+        "excludes": selector_json(discount.excludes),
+        "min_quantity": discount.min_quantity,
+        "allocation": discount.allocation,
+        "target": discount.target,
+        "buy_x_get_y": buy_x_get_y_json(discount.buy_x_get_y),
+    }
+    return {name: value for name, value in values.items() if value is not None} or None
 
 
 def discount_from_json(data: Mapping[str, Any]) -> Discount:
@@ -185,7 +274,7 @@ def discount_from_json(data: Mapping[str, Any]) -> Discount:
     breaks a rule or has keys of its own. A float percentage is read through its repr
     (the shortest decimal that gives that float back), as discount_json wrote it; input from
     clients goes through the API's PercentField instead, which refuses floats."""
-    unknown = sorted(set(data) - set(DISCOUNT_FIELDS))
+    unknown = sorted(set(data) - set(ALL_DISCOUNT_FIELDS))
     if unknown:
         raise InvalidDiscount({key: ["Unknown field."] for key in unknown})
     percent = data.get("percent_off")
@@ -197,23 +286,47 @@ def discount_from_json(data: Mapping[str, Any]) -> Discount:
         currency=data.get("currency"),
         max_amount_off=data.get("max_amount_off"),
         min_order_amount=data.get("min_order_amount"),
+        **_stored(data),
     )
 
 
 def discount_columns(discount: Discount | None, *, prefix: str = "discount_") -> dict[str, Any]:
-    """The discount as the coupon's columns (`discount_percent_off`, ...), all None for
-    a coupon without one: what an INSERT or UPDATE of the coupon sets."""
+    """The discount as the coupon's columns (`discount_percent_off`, ..., and the
+    targeting fields as one JSON value in `discount_rules`), all None for a coupon
+    without one: what an INSERT or UPDATE of the coupon sets."""
     if discount is None:
-        return {f"{prefix}{field}": None for field in DISCOUNT_FIELDS}
-    return {f"{prefix}{field}": getattr(discount, field) for field in DISCOUNT_FIELDS}
+        return {f"{prefix}{field}": None for field in (*DISCOUNT_FIELDS, "rules")}
+    columns = {f"{prefix}{field}": getattr(discount, field) for field in DISCOUNT_FIELDS}
+    columns[f"{prefix}rules"] = targeting_json(discount)
+    return columns
 
 
 def discount_from_columns(
     columns: Mapping[str, Any], *, prefix: str = "discount_"
 ) -> Discount | None:
     """The inverse of discount_columns: a coupon's discount from its columns (a row as a
-    mapping, or `vars(coupon)`); None when it has none (a code that only counts uses)."""
-    values = {field: columns[f"{prefix}{field}"] for field in DISCOUNT_FIELDS}
-    if values["percent_off"] is None and values["amount_off"] is None:
+    mapping, or `vars(coupon)`); None when it has none (a code that only counts uses).
+    `discount_rules` may be left out (none), or be JSON text as a raw row gives it."""
+    values: dict[str, Any] = {field: columns[f"{prefix}{field}"] for field in DISCOUNT_FIELDS}
+    rules = columns.get(f"{prefix}rules")
+    if isinstance(rules, str):
+        rules = json.loads(rules)
+    rules = rules or {}
+    if values["percent_off"] is None and values["amount_off"] is None and not rules:
         return None
-    return Discount(**values)
+    return Discount(**values, **_stored(rules))
+
+
+def _stored(rules: Mapping[str, Any]) -> dict[str, Any]:
+    """The targeting fields of stored or echoed JSON, whose get.percent_off may have come
+    back as a float: read through its repr, as discount_json wrote it."""
+    values = {name: rules.get(name) for name in TARGETING_FIELDS}
+    rule = values["buy_x_get_y"]
+    if isinstance(rule, Mapping) and isinstance(rule.get("get"), Mapping):
+        percent = rule["get"].get("percent_off")
+        if isinstance(percent, float):
+            values["buy_x_get_y"] = {
+                **rule,
+                "get": {**rule["get"], "percent_off": Decimal(repr(percent))},
+            }
+    return values

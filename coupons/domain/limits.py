@@ -40,10 +40,18 @@ MIN_RANDOM_LENGTH, MAX_RANDOM_LENGTH = 6, 32
 MAX_PREFIX_LENGTH = MAX_CODE_LENGTH - MIN_RANDOM_LENGTH
 PREFIX_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_-]*)?$"
 PREFIX_RULE = "Use A-Z a-z 0-9 - _, starting with a letter or digit."
-# Rows one INSERT may carry: 17 parameters a row (the discount, metadata and campaign
-# columns included) stays under PostgreSQL's 65,535 and SQLite's 32,766 parameters a
-# statement.
-BATCH_CHUNK_SIZE = 1_900
-MAX_BATCH_CHUNK_SIZE = 1_900
+# Rows one INSERT may carry: 18 parameters a row (the discount with its targeting,
+# metadata and campaign columns included) stays under PostgreSQL's 65,535 and SQLite's
+# 32,766 parameters a statement.
+BATCH_CHUNK_SIZE = 1_800
+MAX_BATCH_CHUNK_SIZE = 1_800
 
 MAX_CAMPAIGN_NAME_LENGTH = 200
+
+# Orders with lines (the contract's third part) and the discounts that target them.
+MAX_LINES = 500
+MAX_QUANTITY = 1_000_000
+MAX_LINE_TEXT_LENGTH = 128  # a line's id, product_id, variant_id, a category or collection
+MAX_LINE_TAGS = 20  # categories, collections: each at most this many
+MAX_SELECTOR_ITEMS = 100  # each list of an applies_to or excludes
+MAX_APPLICATIONS = 1_000_000

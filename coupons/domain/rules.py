@@ -10,10 +10,12 @@ why not.
 3. `campaign_inactive`, `campaign_not_started`, `campaign_expired`, `campaign_exhausted`
    (409): the coupon's campaign, if it has one (`campaign_exhausted`: live redemptions
    plus holds reached `max_redemptions`);
-4. `order_required` (400, redemptions only), `currency_mismatch`,
-   `min_order_amount_not_met` (409, with `details`): the order, for a code with a
-   discount (a code of a campaign has the campaign's; a campaign with a budget always
-   has a discount, so its codes need an order);
+4. `order_required` (400, redemptions only), `lines_required` (400: a discount on some
+   products, an order without lines), `currency_mismatch`, `no_eligible_lines`,
+   `min_order_amount_not_met`, `min_quantity_not_met` (409, the last two with
+   `details`): the order, for a code with a discount (a code of a campaign has the
+   campaign's; a campaign with a budget always has a discount, so its codes need an
+   order); coupons.domain.carts.order_refusal_of;
 5. `budget_exhausted` (409): this order's discount would take the campaign past its
    budget (never a partial discount); only with an order;
 6. `customer_limit_reached` (409): checked by the caller, as it needs the customer's live
@@ -43,16 +45,20 @@ from core.errors import (
     CurrencyMismatch,
     CustomerIdRequired,
     DomainError,
+    LinesRequired,
     MinOrderAmountNotMet,
+    MinQuantityNotMet,
+    NoEligibleLines,
     OrderRequired,
 )
-from coupons.domain.discounts import (
-    CURRENCY_MISMATCH,
-    Discount,
-    Order,
-    discount_for,
-    order_refusal,
+from coupons.domain.carts import (
+    LINES_REQUIRED,
+    MIN_QUANTITY_NOT_MET,
+    NO_ELIGIBLE_LINES,
+    order_refusal_of,
+    price_order,
 )
+from coupons.domain.discounts import CURRENCY_MISMATCH, Discount, Order
 
 
 class Spendable(Protocol):
@@ -91,9 +97,18 @@ def order_refusal_for(
         return None
     if order is None:
         return OrderRequired() if order_required else None
-    refusal = order_refusal(discount, order_amount=order.amount, currency=order.currency)
+    refusal = order_refusal_of(discount, order)
     if refusal is None:
         return None
+    if refusal.code == LINES_REQUIRED:
+        return LinesRequired()
+    if refusal.code == NO_ELIGIBLE_LINES:
+        return NoEligibleLines()
+    if refusal.code == MIN_QUANTITY_NOT_MET:
+        return MinQuantityNotMet(
+            f"The discount needs {refusal.details['min_quantity']} eligible units.",
+            details=refusal.details,
+        )
     if refusal.code == CURRENCY_MISMATCH:
         return CurrencyMismatch(
             f"The discount applies to orders in {discount.currency}, not {order.currency}.",
@@ -131,7 +146,7 @@ def campaign_refusal_for(
     if refusal is not None or discount is None or order is None:
         return refusal
     if campaign.budget_amount is not None:
-        off = discount_for(discount, order_amount=order.amount)
+        off = price_order(discount, order).discount_amount
         if campaign.discount_total + off > campaign.budget_amount:
             return BudgetExhausted(
                 f"A discount of {off} would take the campaign past its budget "

@@ -93,7 +93,7 @@ def batch_fields(fields: Iterable[Writable]) -> tuple[Writable, ...]:
 def columns(field: Writable) -> tuple[str, ...]:
     """The table's columns (attribute names) that hold `field`."""
     if field.kind is Kind.DISCOUNT:
-        return tuple(f"discount_{name}" for name in DISCOUNT_FIELDS)
+        return tuple(discount_columns(None))
     if field.kind is Kind.BUDGET:
         return BUDGET_COLUMNS
     return (field.name,)
@@ -149,12 +149,14 @@ def column_values(fields: Iterable[Writable], values: Mapping[str, Any]) -> dict
 
 def values_from_columns(fields: Iterable[Writable], row: Mapping[str, Any]) -> dict[str, Any]:
     """The inverse of `column_values`: API values from columns (the admin's forms). A
-    discount comes back as the five API keys, None when all five are empty."""
+    discount comes back as the five API keys and its targeting, None when all are empty."""
     values: dict[str, Any] = {}
     for field in fields:
         if field.kind is Kind.DISCOUNT:
             parts = {name: row.get(f"discount_{name}") for name in DISCOUNT_FIELDS}
-            values[field.name] = None if all(v is None for v in parts.values()) else parts
+            rules = row.get("discount_rules") or {}
+            empty = all(v is None for v in parts.values()) and not rules
+            values[field.name] = None if empty else {**parts, **rules}
         elif field.kind is Kind.BUDGET:
             amount, currency = (row.get(column) for column in BUDGET_COLUMNS)
             values[field.name] = (

@@ -12,6 +12,9 @@ from coupons.domain.discounts import DISCOUNT_FIELDS, Discount, discount_from_co
 from coupons.domain.limits import MAX_CAMPAIGN_NAME_LENGTH, MAX_CUSTOMER_ID_LENGTH, MAX_INIT_COUNT
 from coupons.models.columns import CURRENCY_LENGTH, amount_in_range, metadata_field
 
+# A discount's columns, less their `discount_` prefix: the five, and the targeting JSON.
+DISCOUNT_COLUMNS = (*DISCOUNT_FIELDS, "rules")
+
 
 def _discount_constraints(table: str) -> list[models.CheckConstraint]:
     """A discount's rules (coupons.domain.discounts.discount_problems) that a row can break,
@@ -42,14 +45,18 @@ def _discount_constraints(table: str) -> list[models.CheckConstraint]:
             ),
             name=f"{table}_discount_currency_where_needed",
         ),
+        # With targeting (`discount_rules`), an amount_off may take a cap (allocation
+        # each), and a buy X get Y has neither percent nor amount: the domain checks those.
         models.CheckConstraint(
             condition=Q(discount_max_amount_off__isnull=True)
-            | Q(discount_percent_off__isnull=False),
+            | Q(discount_percent_off__isnull=False)
+            | Q(discount_rules__isnull=False),
             name=f"{table}_discount_max_only_with_percent",
         ),
         models.CheckConstraint(
             condition=Q(discount_percent_off__isnull=False)
             | Q(discount_amount_off__isnull=False)
+            | Q(discount_rules__isnull=False)
             | Q(discount_currency__isnull=True, discount_min_order_amount__isnull=True),
             name=f"{table}_discount_parts_need_a_discount",
         ),
@@ -75,6 +82,8 @@ class Campaign(models.Model):
     )
     discount_max_amount_off = models.BigIntegerField(null=True, blank=True)
     discount_min_order_amount = models.BigIntegerField(null=True, blank=True)
+    # The discount's targeting (coupons.domain.discounts.targeting_json); NULL: none.
+    discount_rules = models.JSONField(null=True, blank=True)
     # Limits across all its codes: a customer's live redemptions (and, later, holds), and
     # live redemptions plus holds overall. NULL: no limit.
     per_customer_limit = models.IntegerField(null=True, blank=True)
@@ -147,7 +156,7 @@ class Campaign(models.Model):
     @property
     def discount(self) -> Discount | None:
         return discount_from_columns(
-            {f"discount_{name}": getattr(self, f"discount_{name}") for name in DISCOUNT_FIELDS}
+            {f"discount_{name}": getattr(self, f"discount_{name}") for name in DISCOUNT_COLUMNS}
         )
 
     @property

@@ -6,19 +6,19 @@ import uuid
 from datetime import datetime
 
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Upper
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Upper
 
 from access.models import ApiKey
 from coupons.domain.codes import lookup_key
-from coupons.domain.discounts import DISCOUNT_FIELDS, Discount, discount_from_columns
+from coupons.domain.discounts import Discount, discount_from_columns
 from coupons.domain.limits import (
     MAX_CODE_LENGTH,
     MAX_CUSTOMER_ID_LENGTH,
     MAX_INIT_COUNT,
     MAX_ORDER_ID_LENGTH,
 )
-from coupons.models.campaign import Campaign
+from coupons.models.campaign import DISCOUNT_COLUMNS, Campaign
 from coupons.models.columns import CURRENCY_LENGTH, amount_in_range, metadata_field
 
 _amount_in_range = amount_in_range
@@ -74,6 +74,9 @@ class Coupon(models.Model):
     )
     discount_max_amount_off = models.BigIntegerField(null=True, blank=True)
     discount_min_order_amount = models.BigIntegerField(null=True, blank=True)
+    # The discount's targeting (coupons.domain.discounts.targeting_json); NULL: none. A
+    # redemption's one statement takes only coupons without it (coupons.db.raw).
+    discount_rules = models.JSONField(null=True, blank=True)
     metadata = _metadata_field()
     # Its campaign, whose discount, window, flags and limits apply as well as its own.
     # PROTECT: deleting a campaign deletes its codes first (coupons.services.campaigns).
@@ -143,15 +146,19 @@ class Coupon(models.Model):
                 ),
                 name="coupon_discount_currency_where_needed",
             ),
+            # With targeting (`discount_rules`), an amount_off may take a cap (allocation
+            # each), and a buy X get Y has neither percent nor amount: the domain checks.
             models.CheckConstraint(
                 condition=Q(discount_max_amount_off__isnull=True)
-                | Q(discount_percent_off__isnull=False),
+                | Q(discount_percent_off__isnull=False)
+                | Q(discount_rules__isnull=False),
                 name="coupon_discount_max_only_with_percent",
             ),
             # A currency or a minimum alone would be a discount of nothing.
             models.CheckConstraint(
                 condition=Q(discount_percent_off__isnull=False)
                 | Q(discount_amount_off__isnull=False)
+                | Q(discount_rules__isnull=False)
                 | Q(discount_currency__isnull=True, discount_min_order_amount__isnull=True),
                 name="coupon_discount_parts_need_a_discount",
             ),
@@ -164,6 +171,7 @@ class Coupon(models.Model):
                     discount_currency__isnull=True,
                     discount_max_amount_off__isnull=True,
                     discount_min_order_amount__isnull=True,
+                    discount_rules__isnull=True,
                 ),
                 name="coupon_in_a_campaign_has_no_discount",
             ),
@@ -183,7 +191,7 @@ class Coupon(models.Model):
     @property
     def discount(self) -> Discount | None:
         return discount_from_columns(
-            {f"discount_{name}": getattr(self, f"discount_{name}") for name in DISCOUNT_FIELDS}
+            {f"discount_{name}": getattr(self, f"discount_{name}") for name in DISCOUNT_COLUMNS}
         )
 
 
@@ -209,6 +217,13 @@ class Redemption(models.Model):
     )
     discount_amount = models.BigIntegerField(null=True, blank=True)
     metadata = _metadata_field()
+    # An order with lines as priced (coupons.domain.orders.line_json, defaults included),
+    # its shipping, and where the discount went (NULL: none sent, or none computed).
+    # JSON on the row rather than a table of lines: one INSERT however many lines.
+    order_lines = models.JSONField(null=True, blank=True)
+    shipping_amount = models.BigIntegerField(null=True, blank=True)
+    allocations = models.JSONField(null=True, blank=True)
+    shipping_discount_amount = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -229,14 +244,27 @@ class Redemption(models.Model):
                 | Q(order_amount__isnull=False, currency__isnull=False),
                 name="redemption_order_has_a_currency",
             ),
+            # The shipping's part of a discount is off the shipping, not the amount.
             models.CheckConstraint(
                 condition=Q(discount_amount__isnull=True)
                 | Q(
                     order_amount__isnull=False,
                     discount_amount__gte=0,
-                    discount_amount__lte=F("order_amount"),
+                    discount_amount__lte=F("order_amount")
+                    + Coalesce("shipping_discount_amount", Value(0)),
                 ),
                 name="redemption_discount_within_the_order",
+            ),
+            models.CheckConstraint(
+                condition=_amount_in_range("shipping_amount")
+                & (
+                    Q(shipping_discount_amount__isnull=True)
+                    | Q(
+                        shipping_discount_amount__gte=0,
+                        shipping_discount_amount__lte=Coalesce("shipping_amount", Value(0)),
+                    )
+                ),
+                name="redemption_shipping_discount_within_the_shipping",
             ),
         ]
         indexes = [

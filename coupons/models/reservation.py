@@ -53,6 +53,12 @@ class Reservation(models.Model):
         "access.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     metadata = metadata_field()
+    # As a redemption's (coupons.models.coupon.Redemption): the order as priced and where
+    # the discount went.
+    order_lines = models.JSONField(null=True, blank=True)
+    shipping_amount = models.BigIntegerField(null=True, blank=True)
+    allocations = models.JSONField(null=True, blank=True)
+    shipping_discount_amount = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -23,15 +23,13 @@ from datetime import datetime
 from django.db.models import F
 
 from core.errors import (
-    BudgetExhausted,
-    CampaignExhausted,
     CustomerIdRequired,
     CustomerLimitReached,
     DomainError,
 )
 from coupons.db import campaign_sql, raw
-from coupons.db.campaign_sql import CampaignSpent
-from coupons.domain.discounts import Order, discount_for
+from coupons.domain.carts import Priced, price_order
+from coupons.domain.discounts import Order
 from coupons.domain.rules import campaign_refusal_for
 from coupons.models.campaign import Campaign, CampaignCustomer
 
@@ -85,41 +83,40 @@ def take_campaign_use(
     order: Order | None,
     now: datetime,
     hold: bool = False,
-) -> CampaignSpent:
+) -> tuple[Priced | None, int | None]:
     """Take one use of the campaign's capacity and this order's discount from its budget,
-    inside the caller's transaction, which already holds the code's coupon row: the
-    discount the order takes (None: the campaign has no discount) and the campaign's
-    per-customer limit, which the caller checks once the coupon's own is (step 6). Raises
-    the refusal (steps 1, 3 to 5 of coupons.domain.rules) for the caller to roll back."""
-    if raw.is_postgres():
+    inside the caller's transaction, which already holds the code's coupon row: what the
+    order takes (None: the campaign has no discount, or no order was sent) and the
+    campaign's per-customer limit, which the caller checks once the coupon's own is
+    (step 6). Raises the refusal (steps 1, 3 to 5 of coupons.domain.rules) for the caller
+    to roll back."""
+    if raw.is_postgres() and (order is None or order.is_plain):
+        # One statement for an order priced as one amount by a discount without
+        # targeting (the SQL's discount expression is pinned to discount_for).
         spent = campaign_sql.spend_campaign_use(
             campaign_id=campaign_id, customer_id=customer_id, now=now,
             order_amount=order and order.amount, currency=order and order.currency, hold=hold,
         )  # fmt: skip
-        if spent is None:
-            raise _why_the_campaign_refused(
-                campaign_id, customer_id=customer_id, order=order, now=now
-            )
-        return spent
-    # SQLite (development): one writer at a time, and the caller's UPDATE of the coupon
-    # row already made this transaction the writer, so a read then an update is safe.
-    campaign = Campaign.objects.get(pk=campaign_id)
+        if spent is not None:
+            off = spent.discount_amount
+            return (None if off is None else Priced(off)), spent.per_customer_limit
+    # Otherwise (lines, shipping, targeting, a refusal, or SQLite): the campaign row locked
+    # second, after the coupon row (the lock order), then checked and priced by the
+    # domain, and updated under that lock. A refusal of the statement above is decided
+    # here on the row as committed last. SQLite has one writer at a time, and the caller's
+    # UPDATE of the coupon row already made this transaction the writer.
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
     refusal = _refusal(campaign, customer_id=customer_id, order=order, now=now)
     if refusal is not None:
         raise refusal
     discount = campaign.discount
-    off = (
-        None
-        if discount is None or order is None
-        else discount_for(discount, order_amount=order.amount)
-    )
+    priced = None if discount is None or order is None else price_order(discount, order)
+    off = 0 if priced is None else priced.discount_amount
     counter = "held_count" if hold else "redemption_count"
     Campaign.objects.filter(pk=campaign_id).update(
-        **{counter: F(counter) + 1},
-        discount_total=F("discount_total") + (off or 0),
-        updated_at=now,
+        **{counter: F(counter) + 1}, discount_total=F("discount_total") + off, updated_at=now
     )
-    return CampaignSpent(off, campaign.per_customer_limit)
+    return priced, campaign.per_customer_limit
 
 
 def _refusal(
@@ -128,18 +125,6 @@ def _refusal(
     if campaign.per_customer_limit is not None and not customer_id:
         return CustomerIdRequired()
     return campaign_refusal_for(campaign, now=now, order=order, order_required=True)
-
-
-def _why_the_campaign_refused(
-    campaign_id: uuid.UUID, *, customer_id: str | None, order: Order | None, now: datetime
-) -> DomainError:
-    campaign = Campaign.objects.get(pk=campaign_id)
-    refusal = _refusal(campaign, customer_id=customer_id, order=order, now=now)
-    if refusal is not None:
-        return refusal
-    # A use or budget given back between the UPDATE and this read: at the moment of the
-    # UPDATE, the campaign was full.
-    return BudgetExhausted() if campaign.budget_amount is not None else CampaignExhausted()
 
 
 def give_back_campaign_use(

@@ -6,10 +6,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
 from coupons.models import Reservation, ReservationStatus
+from coupons.services.priced_orders import order_shown, shipping_part
 from coupons.shapes import RESERVATION
 from events.services.outbox import record
 
@@ -29,6 +31,18 @@ class ReservationRecord:
     created_at: datetime
     redemption_id: uuid.UUID | None
     metadata: dict[str, str] = field(default_factory=dict)
+    # As a redemption's (coupons.services.redemptions.RedemptionRecord).
+    order_lines: list[dict[str, Any]] | None = None
+    shipping_amount: int | None = None
+    allocations: list[dict[str, Any]] | None = None
+    shipping_discount_amount: int | None = None
+
+    @property
+    def order(self) -> dict[str, Any] | None:
+        return order_shown(
+            order_amount=self.order_amount, currency=self.currency,
+            order_lines=self.order_lines, shipping_amount=self.shipping_amount,
+        )  # fmt: skip
 
 
 def reservation_record(
@@ -52,6 +66,12 @@ def reservation_record(
         created_at=reservation.created_at,
         redemption_id=reservation.redemption_id,
         metadata=reservation.metadata,
+        order_lines=reservation.order_lines,
+        shipping_amount=reservation.shipping_amount,
+        allocations=reservation.allocations,
+        shipping_discount_amount=shipping_part(
+            reservation.shipping_discount_amount, reservation.discount_amount
+        ),
     )
 
 

@@ -16,13 +16,16 @@ from core.errors import (
     AlreadyReverted,
     CouponNotFound,
     CustomerLimitReached,
+    LinesRequired,
     NotFound,
 )
 from core.pages import Cursor, Page, keyset_page
 from core.workers import in_worker
 from coupons.db import raw
+from coupons.domain.allocation import allocations_json
+from coupons.domain.carts import price_order
 from coupons.domain.codes import lookup_key
-from coupons.domain.discounts import Order, discount_for
+from coupons.domain.discounts import Order
 from coupons.domain.rules import refusal_for
 from coupons.models import Campaign, Coupon, Redemption
 from coupons.services.campaign_redemptions import (
@@ -30,6 +33,7 @@ from coupons.services.campaign_redemptions import (
     give_back_campaign_use,
 )
 from coupons.services.ledger_events import record_use_taken
+from coupons.services.priced_orders import order_of, order_shown, priced_columns, shipping_part
 from coupons.services.spending import (
     ExpiredHolds,
     expired_holds_of,
@@ -58,6 +62,19 @@ class RedemptionRecord:
     currency: str | None = None
     discount_amount: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    # An order with lines as priced, its shipping, where the discount went, and the
+    # shipping's part of it (coupons.services.priced_orders).
+    order_lines: list[dict[str, Any]] | None = None
+    shipping_amount: int | None = None
+    allocations: list[dict[str, Any]] | None = None
+    shipping_discount_amount: int | None = None
+
+    @property
+    def order(self) -> dict[str, Any] | None:
+        return order_shown(
+            order_amount=self.order_amount, currency=self.currency,
+            order_lines=self.order_lines, shipping_amount=self.shipping_amount,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +89,11 @@ class ValidationResult:
     # What a refusal of the order is worth knowing (min_order_amount_not_met: the minimum,
     # the shortfall, the currency).
     details: dict[str, Any] | None = None
+    # Where the discount went: per line (None for an order without lines), and off the
+    # shipping (None when no amount was computed).
+    allocations: list[dict[str, Any]] | None = None
+    shipping_discount_amount: int | None = None
+    shipping_amount_after_discount: int | None = None
 
 
 def redemption_record(redemption: Redemption, code: str) -> RedemptionRecord:
@@ -88,18 +110,17 @@ def redemption_record(redemption: Redemption, code: str) -> RedemptionRecord:
         currency=redemption.currency,
         discount_amount=redemption.discount_amount,
         metadata=redemption.metadata,
+        order_lines=redemption.order_lines,
+        shipping_amount=redemption.shipping_amount,
+        allocations=redemption.allocations,
+        shipping_discount_amount=shipping_part(
+            redemption.shipping_discount_amount, redemption.discount_amount
+        ),
     )
 
 
 def record_redemption(type_: str, redemption: RedemptionRecord, *, now: datetime) -> None:
     record(type_, REDEMPTION, redemption, now=now)
-
-
-def _order(order: Order | Mapping[str, Any] | None) -> Order | None:
-    """An order as the API's input gives it (`{"amount", "currency"}`), or as the domain's."""
-    if order is None or isinstance(order, Order):
-        return order
-    return Order(amount=order["amount"], currency=order["currency"])
 
 
 def redeem_coupon(
@@ -120,12 +141,13 @@ def redeem_coupon(
     is written in the same transaction. The CHECK constraint `remaining_count >= 0` backs it.
     """
     now = now or timezone.now()
-    given = _order(order)
+    given = order_of(order)
     metadata = metadata or {}
     key = lookup_key(code)
     if key is None:
         raise not_found(code)
-    if raw.is_postgres():
+    # An order with lines or shipping is priced by coupons.domain.carts on the general path.
+    if raw.is_postgres() and (given is None or given.is_plain):
         # What the statement will record, less what only its UPDATE knows (set there).
         known = RedemptionRecord(
             id=uuid.uuid4(), coupon_id=uuid.UUID(int=0), code="", customer_id=customer_id,
@@ -142,6 +164,7 @@ def redeem_coupon(
             return replace(
                 known, coupon_id=spent.coupon_id, code=spent.code,
                 remaining_count=spent.remaining_count, discount_amount=spent.discount_amount,
+                shipping_discount_amount=shipping_part(None, spent.discount_amount),
             )  # fmt: skip
 
     # Coupons with a per-customer limit or a campaign, refusals, and SQLite take the
@@ -165,6 +188,7 @@ def redeem_coupon(
                 currency=given and given.currency,
                 discount_amount=taken.discount_amount,
                 metadata=metadata,
+                **priced_columns(given, taken.priced),
             )
             done = redemption_record(redemption, taken.code)
             record_redemption("redemption.created", done, now=now)
@@ -187,7 +211,7 @@ def validate_code(
     """The same checks as `redeem_coupon`, spending nothing; with an order, what the
     discount would be (an order is optional here: without one, no amount is computed)."""
     now = now or timezone.now()
-    given = _order(order)
+    given = order_of(order)
     key = lookup_key(code)
     coupon = None if key is None else raw.one_coupon(code_key=key)
     if coupon is None:
@@ -219,6 +243,8 @@ def validate_code(
             campaign.id, limit=campaign.per_customer_limit, customer_id=customer_id,
             expired=expired.customers_of_campaign,
         )  # fmt: skip
+    if isinstance(refusal, LinesRequired):
+        raise refusal  # a 400 on validations too: the order sent cannot be priced
     if refusal is not None:
         return ValidationResult(
             valid=False,
@@ -229,14 +255,20 @@ def validate_code(
     discount = coupon.discount if campaign is None else campaign.discount
     if discount is None or given is None:
         return ValidationResult(valid=True, reason=None, remaining_count=coupon.remaining_count)
-    off = discount_for(discount, order_amount=given.amount)
+    priced = price_order(discount, given)
+    shipping = given.shipping_amount
     return ValidationResult(
         valid=True,
         reason=None,
         remaining_count=coupon.remaining_count,
-        discount_amount=off,
-        amount_after_discount=given.amount - off,
+        discount_amount=priced.discount_amount,
+        amount_after_discount=given.amount - priced.lines_amount,
         currency=given.currency,
+        allocations=allocations_json(priced.allocations),
+        shipping_discount_amount=priced.shipping_discount_amount,
+        shipping_amount_after_discount=(
+            None if shipping is None else shipping - priced.shipping_discount_amount
+        ),
     )
 
 

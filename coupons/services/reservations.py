@@ -24,6 +24,7 @@ from coupons.domain.discounts import Order
 from coupons.models import Campaign, Coupon, Redemption, Reservation, ReservationStatus
 from coupons.services.hold_records import ReservationRecord, reservation_record
 from coupons.services.ledger_events import record_use_taken
+from coupons.services.priced_orders import order_of, priced_columns
 from coupons.services.redemptions import (
     RedemptionRecord,
     record_redemption,
@@ -57,7 +58,7 @@ def hold_coupon(
     """Take what a redemption of `code` would take (every check, the use, a customer
     slot, campaign capacity and budget) and keep it for `ttl_seconds`."""
     now = now or timezone.now()
-    given = order if order is None or isinstance(order, Order) else Order(**order)
+    given = order_of(order)
     metadata = metadata or {}
     key = lookup_key(code)
     if key is None:
@@ -80,6 +81,7 @@ def hold_coupon(
                 created_at=now,
                 api_key_id=api_key_id,
                 metadata=metadata,
+                **priced_columns(given, taken.priced),
             )
             held = reservation_record(reservation, taken.code, now)
             record("reservation.created", RESERVATION, held, now=now)
@@ -148,6 +150,10 @@ def confirm_reservation(
                 currency=hold.currency,
                 discount_amount=hold.discount_amount,
                 metadata=hold.metadata,
+                order_lines=hold.order_lines,
+                shipping_amount=hold.shipping_amount,
+                allocations=hold.allocations,
+                shipping_discount_amount=hold.shipping_discount_amount,
             )
             hold.status, hold.redemption_id = ReservationStatus.CONFIRMED, redemption_id
             confirmed_hold = reservation_record(hold, hold.coupon.code, now)

@@ -34,7 +34,8 @@ from core.errors import (
     DomainError,
 )
 from coupons.db import raw
-from coupons.domain.discounts import Order, discount_for, discount_from_columns
+from coupons.domain.carts import Priced, price_order
+from coupons.domain.discounts import Order, discount_from_columns
 from coupons.domain.rules import order_refusal_for, refusal_for
 from coupons.models import (
     Campaign,
@@ -56,6 +57,7 @@ class Taken(NamedTuple):
     code: str
     remaining_count: int
     discount_amount: int | None
+    priced: Priced | None = None  # where the discount went (None: no discount computed)
 
 
 def live_uses_of(coupon_id: uuid.UUID, customer_id: str) -> int:
@@ -132,17 +134,14 @@ def take_use(
         refusal = order_refusal_for(discount, order=order, order_required=True)
         if refusal is not None:
             raise refusal
-        off = (
-            None
-            if discount is None or order is None
-            else discount_for(discount, order_amount=order.amount)
-        )
+        priced = None if discount is None or order is None else price_order(discount, order)
         campaign_limit = None
     else:
         # The coupon row is locked: the campaign row comes second.
-        off, campaign_limit = take_campaign_use(
+        priced, campaign_limit = take_campaign_use(
             campaign_id, customer_id=customer_id, order=order, now=now, hold=hold
         )
+    off = None if priced is None else priced.discount_amount
     if per_customer_limit is not None:
         assert customer_id is not None
         # Race-free: concurrent redemptions and holds of this coupon wait on the row lock
@@ -154,7 +153,7 @@ def take_use(
             )
     if campaign_id is not None:
         take_customer_slot(campaign_id, customer_id=customer_id, limit=campaign_limit)
-    return Taken(coupon_id, exact_code, remaining, off)
+    return Taken(coupon_id, exact_code, remaining, off, priced)
 
 
 def _why_not_redeemable(

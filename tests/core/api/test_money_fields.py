@@ -146,6 +146,9 @@ def test_a_discount_comes_out_with_all_five_keys_ready_for_the_domain():
     assert discount == {
         "percent_off": Decimal("12.50"), "amount_off": None, "currency": "EUR",
         "max_amount_off": 5000, "min_order_amount": 2000,
+        # The third part's targeting, unset.
+        "applies_to": None, "excludes": None, "min_quantity": None, "allocation": None,
+        "target": None, "buy_x_get_y": None,
     }  # fmt: skip
     assert Discount(**discount) == Discount(
         percent_off=Decimal("12.5"), currency="EUR", max_amount_off=5000, min_order_amount=2000
@@ -283,7 +286,7 @@ def test_the_fields_state_their_bounds_in_a_valid_openapi_document():
     assert "EUR" in schemas["CurrencyEnum"]["enum"]
     assert "XXX" not in schemas["CurrencyEnum"]["enum"]
     order = schemas["OrderInput"]
-    assert order["required"] == ["amount", "currency"]
+    assert order["required"] == ["currency"]  # amount: not with lines (the third part)
     assert order["additionalProperties"] is False
     metadata = schemas["CouponLike"]["properties"]["metadata"]
     assert metadata["maxProperties"] == 50

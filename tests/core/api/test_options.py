@@ -33,9 +33,11 @@ def every_route() -> list[str]:
 
 ID = "<id>"
 ROUTES = [
-    "/v1/coupons/", "/v1/coupons/batch/", f"/v1/coupons/{ID}/", f"/v1/coupons/{ID}/redemptions/",
-    "/v1/redemptions/", f"/v1/redemptions/{ID}/", f"/v1/redemptions/{ID}/revert/",
-    "/v1/validations/", "/v1/campaigns/", f"/v1/campaigns/{ID}/",
+    "/v1/coupons/", "/v1/coupons/batch/", "/v1/coupons/import/", f"/v1/coupons/{ID}/",
+    f"/v1/coupons/{ID}/redemptions/", f"/v1/coupons/{ID}/report/",
+    "/v1/redemptions/", "/v1/redemptions/export/", f"/v1/redemptions/{ID}/",
+    f"/v1/redemptions/{ID}/revert/", "/v1/validations/", "/v1/campaigns/", f"/v1/campaigns/{ID}/",
+    f"/v1/campaigns/{ID}/report/",
     "/v1/reservations/", f"/v1/reservations/{ID}/", f"/v1/reservations/{ID}/confirm/",
     f"/v1/reservations/{ID}/release/", "/v1/events/", f"/v1/events/{ID}/",
     "/v1/webhook-endpoints/", f"/v1/webhook-endpoints/{ID}/",

@@ -102,9 +102,12 @@ async def test_a_validation_with_an_order_gives_the_worked_example(api, manage, 
     )
 
     # 12.5 % of 999 is 124.875, so 125; a percent without a currency takes any currency.
+    # (The third part's fields: an order without lines has no allocations.)
     assert response.json() == {
         "valid": True, "reason": None, "remaining_count": 10, "discount_amount": 125,
         "amount_after_discount": 874, "currency": "JPY", "details": None,
+        "allocations": None, "shipping_discount_amount": 0,
+        "shipping_amount_after_discount": None,
     }  # fmt: skip
 
 
@@ -116,6 +119,8 @@ async def test_a_validation_without_an_order_computes_no_amount(api, manage, red
     assert response.json() == {
         "valid": True, "reason": None, "remaining_count": 10, "discount_amount": None,
         "amount_after_discount": None, "currency": None, "details": None,
+        "allocations": None, "shipping_discount_amount": None,
+        "shipping_amount_after_discount": None,
     }  # fmt: skip
 
 
@@ -145,7 +150,8 @@ async def test_an_order_below_the_minimum_is_told_the_shortfall(api, manage, red
     assert validation.json() == {
         "valid": False, "reason": "min_order_amount_not_met", "remaining_count": 10,
         "discount_amount": None, "amount_after_discount": None, "currency": None,
-        "details": details,
+        "details": details, "allocations": None, "shipping_discount_amount": None,
+        "shipping_amount_after_discount": None,
     }  # fmt: skip
     assert assert_problem(redemption, 409, "min_order_amount_not_met")["details"] == details
 

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # What a validation answer gained in v1's second part, all null without a discount.
 NO_AMOUNTS = {"discount_amount": None, "amount_after_discount": None, "currency": None,
-              "details": None}  # fmt: skip
+              "details": None, "allocations": None, "shipping_discount_amount": None,
+              "shipping_amount_after_discount": None}  # fmt: skip
 
 
 async def redemption_count() -> int:
@@ -39,6 +40,7 @@ async def test_a_code_typed_in_any_case_redeems_its_coupon(api, redeem):
     assert set(body) == {
         "id", "coupon_id", "code", "customer_id", "order_id", "remaining_count",
         "redeemed_at", "reverted_at", "order_amount", "currency", "discount_amount", "metadata",
+        "order", "allocations", "shipping_discount_amount",
     }  # fmt: skip
     assert body["order_amount"] is None and body["currency"] is None
     assert body["discount_amount"] is None and body["metadata"] == {}

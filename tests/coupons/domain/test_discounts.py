@@ -304,7 +304,7 @@ def test_a_discount_maps_to_the_coupons_columns_and_back():
     assert columns == {
         "discount_percent_off": D("12.50"), "discount_amount_off": None,
         "discount_currency": "EUR", "discount_max_amount_off": 5000,
-        "discount_min_order_amount": 2000,
+        "discount_min_order_amount": 2000, "discount_rules": None,
     }  # fmt: skip
     assert discount_from_columns(columns) == discount
     assert set(discount_columns(None).values()) == {None}
