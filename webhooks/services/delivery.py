@@ -1,17 +1,20 @@
-"""Webhook delivery, run by the worker (coupons.tasks): fan new events out to the endpoints
+"""Webhook delivery, run by the worker (webhooks.tasks): fan new events out to the endpoints
 that want them, claim due deliveries, POST them signed, record each attempt, retry with
 backoff for 24 hours, and disable an endpoint that failed for 24 hours.
 
-At least once, never lost: a delivery is claimed with a lease (`locked_until`) committed
-BEFORE its HTTP call, so a worker killed mid-delivery leaves a delivery that is due again
-once the lease runs out. Claims use FOR UPDATE SKIP LOCKED, so two workers never take the
-same delivery while a lease holds. Every function takes `now` so tests set the clock.
+At least once, never lost: deliveries are claimed with a lease (`locked_until`) committed
+BEFORE their HTTP calls, so a worker killed mid-batch leaves deliveries that are due again
+once the lease runs out. Claims lock the endpoint's row (SKIP LOCKED), so two workers never
+take deliveries of one endpoint while a lease holds. Every function takes `now` so tests set
+the clock.
 
-In order, one at a time per endpoint, many endpoints at once: an endpoint's next delivery
-is its due one first in the log's order (`sequence`), and none is claimed while another
-of the same endpoint is leased (in flight, in any worker). Different endpoints' deliveries
-run concurrently (at most MAX_IN_FLIGHT per worker), each within one deadline, so a slow
-receiver holds up only its own endpoint. A failed delivery waits for its retry while the
+In order, one at a time per endpoint, many endpoints at once: an endpoint's deliveries are
+claimed as a batch, its first due ones in the log's order (`sequence`), and none while
+another of the same endpoint is leased (in flight, in any worker); the batch is POSTed one
+after another and recorded in one transaction, so a backlog costs two transactions per
+batch, not two per delivery. Different endpoints' batches run concurrently (at most
+MAX_IN_FLIGHT per worker), each attempt within one deadline, so a slow receiver holds up
+only its own endpoint. A failed delivery ends its batch and waits for its retry while the
 endpoint's later ones go on: a retry arrives after events that came later in the log.
 """
 
@@ -394,7 +397,7 @@ def _disable(endpoint: WebhookEndpoint, *, now: datetime, skip: uuid.UUID) -> No
     )
     endpoint.save(update_fields=["is_active", "disabled_reason"])
     # Its other pending deliveries stop with it; re-enabling starts from new events. Lock
-    # order is delivery, then endpoint (record_attempt): one whose row another worker holds
+    # order is delivery, then endpoint (record_batch): one whose row another worker holds
     # while it records is skipped here, not waited for (that would deadlock), and that
     # worker then finds the endpoint failing for 24 hours and stops it itself.
     stopped_ids = list(
