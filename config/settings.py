@@ -293,8 +293,10 @@ IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 # loopback, private, link-local... address, unless these say otherwise (tests, development).
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
-# How long a worker's claim on a delivery lasts (webhooks.services.delivery): longer
-# than its one POST of at most 10 s; a killed worker's deliveries wait this long.
+# How long a worker's claim on an endpoint's batch of deliveries lasts
+# (webhooks.services.delivery): a batch starts its next POST (at most 10 s) only if it and
+# the batch's record end within it, so keep it well above 15 s (at 15 or less a batch is one
+# POST); a killed worker's batch waits this long.
 WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)
 
 SECURE_CONTENT_TYPE_NOSNIFF = True

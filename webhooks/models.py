@@ -66,8 +66,9 @@ class WebhookDelivery(models.Model):
     )
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # A worker's claim: until then no other worker takes it, nor any other delivery to
-    # its endpoint; after it (a worker killed mid-delivery), the delivery is due again.
+    # A worker's claim (one for its endpoint's whole batch): until then no other worker
+    # takes it, nor any other delivery to its endpoint; after it (a worker killed
+    # mid-batch), the delivery is due again.
     locked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     # The endpoint's order, which is the event log's: numbered by the fan-out, in log

@@ -1,6 +1,6 @@
-"""Delivery by real `manage.py run_worker` processes: a worker killed mid-delivery loses
-nothing (the next one sends it once the lease has run out), and two workers deliver a
-burst of 400 events each exactly once."""
+"""Delivery by real `manage.py run_worker` processes: a worker killed mid-batch loses
+nothing (the next one sends the batch again once its lease has run out), and two workers
+deliver a burst of 400 events each exactly once."""
 
 from __future__ import annotations
 
@@ -79,30 +79,36 @@ def wait_until(condition, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def test_a_worker_killed_mid_delivery_loses_nothing(tmp_path):
+def test_a_worker_killed_mid_batch_loses_nothing_and_its_batch_comes_back_in_order(tmp_path):
     release = threading.Event()
     with running_receiver(release=release) as receiver:
         create_endpoint(url=receiver.url, events=["redemption.created"])
-        with transaction.atomic():
-            event = record_event("redemption.created", {"id": "killed"})
+        events = []
+        for n in range(3):
+            with transaction.atomic():
+                events.append(record_event("redemption.created", {"id": f"killed-{n}"}))
         first = start_worker(tmp_path, "first", WEBHOOK_LEASE_SECONDS="2")
         try:
             assert receiver.arrived.wait(20), (tmp_path / "first.log").read_text()
-            # Mid-delivery: the POST is in the receiver's hands, unanswered.
+            # Mid-batch: its first POST is in the receiver's hands, unanswered.
             os.kill(first.pid, signal.SIGKILL)
             first.wait(timeout=10)
         finally:
             stop(first)
-        delivery = WebhookDelivery.objects.get(event=event)
-        assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.PENDING, 0)
-        assert delivery.locked_until is not None  # the dead worker's lease
+        deliveries = WebhookDelivery.objects.filter(event__in=events)
+        # The whole batch is claimed under the dead worker's one lease.
+        assert set(deliveries.values_list("status", "attempt_count")) == {
+            (DeliveryStatus.PENDING, 0)
+        }
+        (lease,) = set(deliveries.values_list("locked_until", flat=True))
+        assert lease is not None
         release.set()  # the hung request answers into a closed connection
 
         second = start_worker(tmp_path, "second", WEBHOOK_LEASE_SECONDS="2")
         try:
             wait_until(
                 lambda: (
-                    WebhookDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SUCCEEDED
+                    set(deliveries.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
                 ),
                 timeout=20,
                 what=(tmp_path / "second.log").read_text(),
@@ -110,11 +116,15 @@ def test_a_worker_killed_mid_delivery_loses_nothing(tmp_path):
         finally:
             stop(second)
 
-    assert receiver.event_ids().count(str(event.id)) >= 2  # at least once, here twice
-    attempts = WebhookAttempt.objects.filter(delivery=delivery)
-    assert list(attempts.values_list("attempt", "status", "response_status")) == [
-        (1, DeliveryStatus.SUCCEEDED, 200)
-    ]
+    # At least once: the first event twice (the dead worker's POST, then the batch again),
+    # and the batch in the log's order.
+    ids = [str(event.id) for event in events]
+    assert receiver.event_ids() == [ids[0], *ids]
+    attempts = WebhookAttempt.objects.filter(delivery__in=deliveries)
+    assert (
+        sorted(attempts.values_list("attempt", "status", "response_status"))
+        == [(1, DeliveryStatus.SUCCEEDED, 200)] * 3
+    )
 
 
 BURST = 400

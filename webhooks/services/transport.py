@@ -1,5 +1,6 @@
 """One signed POST of a webhook, to exactly the address the SSRF guard checked, within ONE
-deadline for the whole attempt; and the Sender that makes several at once.
+deadline for the whole attempt; and the Sender that makes several at once (one endpoint's
+in order, one after another; different endpoints' side by side).
 
 The host is resolved here, each address checked (webhooks.url_guard), and the
 connection made to the checked IP with the URL's host in the Host header and, for https,
@@ -22,7 +23,7 @@ import hmac
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -49,6 +50,17 @@ class Outcome:
     response_status: int | None
     duration_ms: int
     error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """What one webhook POST sends, and where."""
+
+    url: str
+    secret: str
+    body: bytes
+    event_id: str
+    event_type: str
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -145,8 +157,8 @@ async def _post(
 
 class Sender:
     """Sends webhooks concurrently, from one thread that does not wait for them: each
-    `send` returns a future of its Outcome at once, and the POSTs run on an event loop in
-    a thread of the Sender's own, each within its deadline. One client (its connection
+    `send_in_order` returns a future of its outcomes at once, and the POSTs run on an event
+    loop in a thread of the Sender's own, each within its deadline. One client (its connection
     pool) per host name: connections are made to the checked IP, so a pooled one verified
     for one name must not carry another name's requests."""
 
@@ -179,25 +191,33 @@ class Sender:
         self._loop.close()
         self._resolver.shutdown(wait=False, cancel_futures=True)
 
-    def send(
-        self, *, url: str, secret: str, body: bytes, event_id: str, event_type: str
-    ) -> concurrent.futures.Future[Outcome]:
-        return asyncio.run_coroutine_threadsafe(
-            self._send(url=url, secret=secret, body=body, event_id=event_id,
-                       event_type=event_type),
-            self._loop,
-        )  # fmt: skip
+    def send_in_order(
+        self, posts: Sequence[Post], *, go_on: Callable[[Outcome], bool]
+    ) -> concurrent.futures.Future[list[Outcome]]:
+        """POST `posts` one after another (the next only once the previous has ended), as
+        long as `go_on(outcome)` says so; a future of the outcomes, in order, of those sent.
+        `go_on` is called after each attempt, the last one included, in the Sender's
+        thread."""
+        return asyncio.run_coroutine_threadsafe(self._send_in_order(posts, go_on), self._loop)
 
-    async def _send(
-        self, *, url: str, secret: str, body: bytes, event_id: str, event_type: str
-    ) -> Outcome:
-        host = (urlsplit(url).hostname or "").lower()
+    async def _send_in_order(
+        self, posts: Sequence[Post], go_on: Callable[[Outcome], bool]
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for post in posts:
+            outcomes.append(await self._send(post))
+            if not go_on(outcomes[-1]):
+                break
+        return outcomes
+
+    async def _send(self, post: Post) -> Outcome:
+        host = (urlsplit(post.url).hostname or "").lower()
         client = self._clients.get(host)
         if client is None:
             client = self._clients[host] = new_client(verify=self.verify)
         return await apost_webhook(
-            client, url=url, secret=secret, body=body, event_id=event_id,
-            event_type=event_type, deadline=self.deadline, resolver=self._resolver,
+            client, url=post.url, secret=post.secret, body=post.body, event_id=post.event_id,
+            event_type=post.event_type, deadline=self.deadline, resolver=self._resolver,
         )  # fmt: skip
 
     async def _close(self) -> None:
