@@ -81,8 +81,8 @@ def main() -> None:
     from django.db import transaction
 
     from events.services.outbox import record_event
-    from webhooks.services.delivery import fan_out_events
     from webhooks.services.endpoints import create_endpoint
+    from webhooks.services.fanout import fan_out_events
 
     # Whatever is already in the log is fanned out before the endpoint exists.
     while fan_out_events():

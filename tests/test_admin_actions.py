@@ -23,7 +23,7 @@ from coupons.tasks import sweep_expired_holds_task
 from tests.factories import make_coupon
 from webhooks.models import WebhookEndpoint
 from webhooks.services import endpoints as webhooks
-from webhooks.services.delivery import queue_test_delivery
+from webhooks.services.fanout import queue_test_delivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

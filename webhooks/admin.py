@@ -18,7 +18,7 @@ from core.errors import DomainError
 from events.types import EVENT_TYPES
 from webhooks.models import WebhookAttempt, WebhookEndpoint
 from webhooks.services import endpoints as webhooks
-from webhooks.services.delivery import queue_test_delivery
+from webhooks.services.fanout import queue_test_delivery
 
 EDITABLE = ("url", "events", "description", "is_active")
 

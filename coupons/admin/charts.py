@@ -17,7 +17,8 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from core.errors import NotFound
-from coupons.services.reports import Bucket, Report, aredemption_csv
+from coupons.services.exports import aredemption_csv
+from coupons.services.reports import Bucket, Report
 
 DAYS = 30
 WIDTH, HEIGHT, PAD = 600, 110, 18

@@ -25,7 +25,7 @@ from core.api.schema import problems
 from core.errors import ValidationFailed
 from core.shaping import rfc3339
 from coupons.api.serializers import TIMESTAMP_PATTERN, TextField, TimestampField
-from coupons.services import reports
+from coupons.services import exports, reports
 
 
 class ReportParams(InputSerializer):
@@ -201,7 +201,7 @@ class RedemptionExportView(ApiView):
             (200, "text/csv"): OpenApiResponse(
                 response={"type": "string"},
                 description="A header line, then one line per redemption, oldest first: "
-                + ",".join(reports.EXPORT_HEADER),
+                + ",".join(exports.EXPORT_HEADER),
             ),
             **problems(400, 404),
         },
@@ -212,7 +212,7 @@ class RedemptionExportView(ApiView):
         if repeated:
             raise ValidationFailed({name: ["Give it once."] for name in repeated})
         found = validated(ExportParams, dict(params.items()))
-        lines = await reports.aredemption_csv(**found)
+        lines = await exports.aredemption_csv(**found)
         response = StreamingHttpResponse(lines, content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="redemptions.csv"'
         return response

@@ -10,7 +10,7 @@ from django.db import connection
 
 from events.models import Event
 from webhooks.models import WebhookCursor
-from webhooks.services.delivery import fan_out_events
+from webhooks.services.fanout import fan_out_events
 
 
 def read_past(event: Event) -> bool:

@@ -222,7 +222,7 @@ async def test_readyz_and_the_metrics_show_the_delivery_backlog(
     long_ago = timezone.now() - timedelta(minutes=5)
 
     def queue_two() -> None:
-        from webhooks.services.delivery import queue_test_delivery
+        from webhooks.services.fanout import queue_test_delivery
 
         queue_test_delivery(uuid.UUID(endpoint["id"]), now=long_ago)
         queue_test_delivery(uuid.UUID(endpoint["id"]))

@@ -23,8 +23,9 @@ from webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from webhooks.services.delivery import deliver_due_webhooks, queue_test_delivery
+from webhooks.services.delivery import deliver_due_webhooks
 from webhooks.services.endpoints import create_endpoint
+from webhooks.services.fanout import queue_test_delivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -181,7 +182,7 @@ def test_a_test_delivery_reaches_the_receiver_and_is_no_event_of_the_log():
 def test_retries_back_off_with_jitter_from_within_30_seconds_to_at_most_an_hour():
     import random
 
-    from webhooks.services.delivery import retry_delay
+    from webhooks.services.retries import retry_delay
 
     rng = random.Random(17)
     firsts = {retry_delay(1, rng=rng).total_seconds() for _ in range(200)}

@@ -21,14 +21,13 @@ endpoint's later ones go on: a retry arrives after events that came later in the
 from __future__ import annotations
 
 import json
-import random
 import ssl
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -36,17 +35,15 @@ from django.db.models import Exists, F, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from events.models import Event
-from events.services.log import EventCursor, events_after
 from events.shapes import EVENT
 from webhooks.models import (
-    TEST_EVENT_TYPE,
     DeliveryStatus,
     WebhookAttempt,
-    WebhookCursor,
     WebhookDelivery,
     WebhookEndpoint,
 )
+from webhooks.services.fanout import FAN_OUT_BATCH, fan_out_events
+from webhooks.services.retries import after_failure, reset_failing
 from webhooks.services.transport import TIMEOUT_SECONDS, Outcome, Post, Sender
 
 # Endpoints claimed at once by one claim, and deliveries of each: its next BATCH due ones in
@@ -65,109 +62,10 @@ MAX_IN_FLIGHT = 16
 # (then waits for those in flight, at most one deadline), and lets the worker loop on.
 MAX_DELIVERIES_PER_CALL = 200
 CLAIM_FOR_SECONDS = 30.0
-FAN_OUT_BATCH = 500
-RETRY_FOR = timedelta(hours=24)
-DISABLE_AFTER = timedelta(hours=24)
-FIRST_RETRY_SECONDS = 20.0
-MAX_RETRY_SECONDS = 3600.0
 
 
 def lease() -> timedelta:
     return timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
-
-
-def retry_delay(attempt: int, *, rng: random.Random | None = None) -> timedelta:
-    """The wait after failed attempt number `attempt`: doubling from 20 s, at most an hour,
-    times a random 0.75-1.25 (jitter, so a recovered receiver is not hit by every retry
-    at once). The first retry comes within 25 s (the contract: within 30)."""
-    base = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (attempt - 1))
-    return timedelta(seconds=base * (rng or random).uniform(0.75, 1.25))
-
-
-# --- Fan-out -------------------------------------------------------------------------------
-
-
-def _wants(endpoint: WebhookEndpoint, event: Event) -> bool:
-    return endpoint.created_at <= event.created_at and (
-        "*" in endpoint.events or event.type in endpoint.events
-    )
-
-
-def fan_out_events(*, now: datetime | None = None, limit: int = FAN_OUT_BATCH) -> int:
-    """One delivery per (active endpoint, new event it wants), with its first attempt
-    scheduled; how many events were read. Exactly once across workers: the cursor row is
-    locked FOR UPDATE for the whole read-insert-advance, so a second worker waits and then
-    reads from where the first left off (and the unique (endpoint, event) backs it)."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        cursor = _locked_cursor()
-        # The log's one reader (events.services.log): never passes a late commit.
-        batch, after = events_after(EventCursor(cursor.txid, cursor.position), limit=limit)
-        if not batch:
-            return 0
-        endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
-        deliveries = [
-            WebhookDelivery(
-                endpoint=endpoint,
-                event=event,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            for event in batch
-            for endpoint in endpoints
-            if _wants(endpoint, event)
-        ]
-        # Numbered in the log's order: every delivery of this batch shares `now`.
-        for number, delivery in enumerate(deliveries, start=cursor.sequence + 1):
-            delivery.sequence = number
-        WebhookDelivery.objects.bulk_create(deliveries)
-        WebhookAttempt.objects.bulk_create(_first_attempt(d, now) for d in deliveries)
-        cursor.txid, cursor.position = after.txid, after.position
-        cursor.sequence += len(deliveries)
-        cursor.save(update_fields=["txid", "position", "sequence"])
-    return len(batch)
-
-
-def _locked_cursor() -> WebhookCursor:
-    WebhookCursor.objects.bulk_create([WebhookCursor(id=1)], ignore_conflicts=True)
-    return WebhookCursor.objects.select_for_update().get(id=1)
-
-
-def _first_attempt(delivery: WebhookDelivery, now: datetime) -> WebhookAttempt:
-    return WebhookAttempt(
-        delivery=delivery,
-        endpoint_id=delivery.endpoint_id,
-        attempt=1,
-        next_attempt_at=delivery.next_attempt_at,
-        created_at=now,
-    )
-
-
-def queue_test_delivery(endpoint_id: uuid.UUID, *, now: datetime | None = None) -> uuid.UUID:
-    """A `webhook.test` delivery to one endpoint: a payload of its own, never an event of
-    the log (GET /v1/events/ shows only real changes). Sent by the worker like any other."""
-    now = now or timezone.now()
-    test_id = uuid.uuid4()
-    payload = {
-        "id": str(test_id),
-        "type": TEST_EVENT_TYPE,
-        "created_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "data": {"endpoint_id": str(endpoint_id)},
-    }
-    with transaction.atomic():
-        # Its place in the endpoint's order: after what has been fanned out so far.
-        cursor = _locked_cursor()
-        cursor.sequence += 1
-        cursor.save(update_fields=["sequence"])
-        delivery = WebhookDelivery.objects.create(
-            endpoint_id=endpoint_id, test_payload=payload, next_attempt_at=now,
-            created_at=now, sequence=cursor.sequence,
-        )  # fmt: skip
-        _first_attempt(delivery, now).save()
-    return test_id
-
-
-# --- Claim, send, record -------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,9 +204,9 @@ def record_batch(
                 succeeded_since_failure = True
             else:
                 if succeeded_since_failure:  # the run of failures starts again here
-                    _reset_failing(delivery.endpoint_id)
+                    reset_failing(delivery.endpoint_id)
                     succeeded_since_failure = False
-                next_at = _after_failure(delivery, claim.attempt, now)
+                next_at = after_failure(delivery, claim.attempt, now)
                 if next_at is None:
                     delivery.status = DeliveryStatus.FAILED
                 else:
@@ -325,7 +223,7 @@ def record_batch(
             delivery.next_attempt_at = next_at
             changed.append(delivery)
         if succeeded_since_failure:
-            _reset_failing(claims[0].endpoint_id)
+            reset_failing(claims[0].endpoint_id)
         # The attempt made is usually the pending row scheduled for it: updated in place.
         WebhookAttempt.objects.bulk_create(
             attempts,
@@ -366,51 +264,6 @@ def _attempt_made(
         next_attempt_at=next_at,
         created_at=at,
     )
-
-
-def _reset_failing(endpoint_id: uuid.UUID) -> None:
-    WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=False).update(
-        failing_since=None
-    )
-
-
-def _after_failure(delivery: WebhookDelivery, attempt: int, now: datetime) -> datetime | None:
-    """When to try again, or None: given up (24 hours), or the endpoint disabled."""
-    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
-    if endpoint.failing_since is None:
-        endpoint.failing_since = now
-        endpoint.save(update_fields=["failing_since"])
-    elif now - endpoint.failing_since >= DISABLE_AFTER:
-        _disable(endpoint, now=now, skip=delivery.pk)
-        return None
-    if now - delivery.created_at >= RETRY_FOR:
-        return None
-    return now + retry_delay(attempt)
-
-
-def _disable(endpoint: WebhookEndpoint, *, now: datetime, skip: uuid.UUID) -> None:
-    since = endpoint.failing_since or now
-    endpoint.is_active = False
-    endpoint.disabled_reason = (
-        f"Every delivery failed from {since.astimezone(UTC):%Y-%m-%d %H:%M} UTC to "
-        f"{now.astimezone(UTC):%Y-%m-%d %H:%M} UTC (24 hours); re-enable it once it answers."
-    )
-    endpoint.save(update_fields=["is_active", "disabled_reason"])
-    # Its other pending deliveries stop with it; re-enabling starts from new events. Lock
-    # order is delivery, then endpoint (record_batch): one whose row another worker holds
-    # while it records is skipped here, not waited for (that would deadlock), and that
-    # worker then finds the endpoint failing for 24 hours and stops it itself.
-    stopped_ids = list(
-        WebhookDelivery.objects.select_for_update(skip_locked=True)
-        .filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
-        .exclude(pk=skip)
-        .values_list("pk", flat=True)
-    )
-    stopped = WebhookDelivery.objects.filter(pk__in=stopped_ids)
-    WebhookAttempt.objects.filter(
-        delivery__in=stopped, status=DeliveryStatus.PENDING, attempted_at__isnull=True
-    ).update(status=DeliveryStatus.FAILED, error="endpoint disabled", next_attempt_at=None)
-    stopped.update(status=DeliveryStatus.FAILED, next_attempt_at=None, locked_until=None)
 
 
 def may_send_next(*, claimed_for: float, deadline: float, lease_seconds: float) -> bool:

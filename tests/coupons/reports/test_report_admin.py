@@ -17,7 +17,7 @@ from django.utils import timezone
 from coupons.models import Coupon
 from coupons.services import campaigns as campaign_service
 from coupons.services import redemptions
-from coupons.services.reports import EXPORT_HEADER
+from coupons.services.exports import EXPORT_HEADER
 from tests.coupons.reports.ledger import redeem_at
 from tests.factories import make_coupon
 
