@@ -10,7 +10,7 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 
-from coupons.services import reports
+from coupons.services import exports
 from tests.coupons.reports.ledger import build_ledger, redeem_at
 from tests.problems import assert_problem
 
@@ -51,7 +51,7 @@ async def test_a_coupons_export_streams_across_chunks_without_loss(api, manage, 
     ledger = await sync_to_async(build_ledger)()
     for _ in range(7):  # seven at one instant: the keyset's tie on redeemed_at
         await sync_to_async(redeem_at)(ledger.outsider, "2026-12-01T00:00:00Z", customer="t")
-    monkeypatch.setattr(reports, "EXPORT_CHUNK", 3)
+    monkeypatch.setattr(exports, "EXPORT_CHUNK", 3)
 
     rows = await export(api, manage, coupon_id=str(ledger.outsider.pk))
 
