@@ -92,12 +92,10 @@ MIDDLEWARE = [
 # inside AdminOnlyMiddleware instead, and core/checks.py checks the settings those checks
 # read (admin.E408-E410: sessions, auth and messages run on the admin's paths;
 # security.W001-W003: HSTS, nosniff and X-Frame-Options are set by the same
-# SecurityMiddleware). The other three are choices, not oversights: no redirect to https
-# (an API client's POST must not be redirected; the TLS proxy does it), and HSTS subdomains
-# and preload are the operator's call (DJANGO_HSTS_INCLUDE_SUBDOMAINS).
+# SecurityMiddleware). Those are the only checks kept off.
 SILENCED_SYSTEM_CHECKS = [
     "admin.E408", "admin.E409", "admin.E410", "security.W001", "security.W002",
-    "security.W003", "security.W005", "security.W008", "security.W021",
+    "security.W003",
 ]  # fmt: skip
 
 ROOT_URLCONF = "config.urls"
