@@ -10,19 +10,18 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from core.admin import EditThroughServiceForm
-from core.errors import DomainError, NotFound
+from core.errors import DomainError
 from coupons.admin.charts import (
+    ReportDownloads,
     activity_html,
     last_days,
-    redemptions_csv_response,
-    series_csv_response,
 )
 from coupons.admin.fields import WritableFieldsAdmin, edit_changes, form_field_names, form_values
 from coupons.admin.forms import CampaignCodesForm, codes_csv_response, discount_errors
@@ -67,7 +66,8 @@ class CampaignForm(EditThroughServiceForm):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(WritableFieldsAdmin):
+class CampaignAdmin(ReportDownloads, WritableFieldsAdmin):
+    scope = "campaign"
     form = CampaignForm
     writable = CAMPAIGN_FIELDS
     list_display = ("name", "is_active", "redemptions", "spend", "codes_link", "starts_at",
@@ -129,23 +129,6 @@ class CampaignAdmin(WritableFieldsAdmin):
             ),
             budget=budget,
         )
-
-    def report_csv_view(self, request: HttpRequest, campaign_id: uuid.UUID) -> HttpResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        start, end = last_days()
-        try:
-            report = reports.campaign_report(campaign_id, start=start, end=end)
-        except NotFound as exc:
-            raise Http404(exc.detail) from exc
-        return series_csv_response(report, filename=f"campaign-{campaign_id}-days.csv")
-
-    def redemptions_csv_view(
-        self, request: HttpRequest, campaign_id: uuid.UUID
-    ) -> StreamingHttpResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        return redemptions_csv_response(campaign_id=campaign_id)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
         if obj is None:
@@ -210,9 +193,9 @@ class CampaignAdmin(WritableFieldsAdmin):
         view = self.admin_site.admin_view
         return [
             generate,
-            path("<uuid:campaign_id>/report.csv", view(self.report_csv_view),
+            path("<uuid:object_id>/report.csv", view(self.report_csv_view),
                  name="coupons_campaign_report_csv"),
-            path("<uuid:campaign_id>/redemptions.csv", view(self.redemptions_csv_view),
+            path("<uuid:object_id>/redemptions.csv", view(self.redemptions_csv_view),
                  name="coupons_campaign_redemptions_csv"),
             *super().get_urls(),
         ]  # fmt: skip

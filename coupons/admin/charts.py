@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 
 from asgiref.sync import async_to_sync
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from core.errors import NotFound
+from coupons.services import reports
 from coupons.services.exports import aredemption_csv
 from coupons.services.reports import Bucket, Report
 
@@ -159,3 +161,30 @@ def redemptions_csv_response(
     name = f"coupon-{coupon_id}" if coupon_id else f"campaign-{campaign_id}"
     response["Content-Disposition"] = f'attachment; filename="{name}-redemptions.csv"'
     return response
+
+
+class ReportDownloads:
+    """The two CSV downloads of a coupon's or a campaign's change page (`scope`): its last
+    30 days from the report service, and its redemptions streamed."""
+
+    scope: str  # "coupon" or "campaign"
+
+    def report_csv_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
+        self._may_view(request)
+        start, end = last_days()
+        report_of = reports.coupon_report if self.scope == "coupon" else reports.campaign_report
+        try:
+            report = report_of(object_id, start=start, end=end)
+        except NotFound as exc:
+            raise Http404(exc.detail) from exc
+        return series_csv_response(report, filename=f"{self.scope}-{object_id}-days.csv")
+
+    def redemptions_csv_view(
+        self, request: HttpRequest, object_id: uuid.UUID
+    ) -> StreamingHttpResponse:
+        self._may_view(request)
+        return redemptions_csv_response(**{f"{self.scope}_id": object_id})
+
+    def _may_view(self, request: HttpRequest) -> None:
+        if not self.has_view_permission(request):  # type: ignore[attr-defined]
+            raise PermissionDenied

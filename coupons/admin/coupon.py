@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +12,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import (
-    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
@@ -24,12 +22,11 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from core.admin import EstimatedCountPaginator
-from core.errors import DomainError, NotFound, ValidationFailed
+from core.errors import DomainError, ValidationFailed
 from coupons.admin.charts import (
+    ReportDownloads,
     activity_html,
     last_days,
-    redemptions_csv_response,
-    series_csv_response,
 )
 from coupons.admin.fields import WritableFieldsAdmin, csv_columns, form_field_names, form_values
 from coupons.admin.forms import (
@@ -53,7 +50,8 @@ CREATE_ONLY = form_field_names(Coupon, [f for f in COUPON_FIELDS if f.create_onl
 
 
 @admin.register(Coupon)
-class CouponAdmin(WritableFieldsAdmin):
+class CouponAdmin(ReportDownloads, WritableFieldsAdmin):
+    scope = "coupon"
     form = CouponChangeForm
     writable = COUPON_FIELDS
     list_display = ("code", "usage", "discount_shown", "is_active", "starts_at", "expires_at",
@@ -120,23 +118,6 @@ class CouponAdmin(WritableFieldsAdmin):
             series_csv_url=reverse("admin:coupons_coupon_report_csv", args=[coupon.pk]),
             redemptions_csv_url=reverse("admin:coupons_coupon_redemptions_csv", args=[coupon.pk]),
         )
-
-    def report_csv_view(self, request: HttpRequest, coupon_id: uuid.UUID) -> HttpResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        start, end = last_days()
-        try:
-            report = reports.coupon_report(coupon_id, start=start, end=end)
-        except NotFound as exc:
-            raise Http404(exc.detail) from exc
-        return series_csv_response(report, filename=f"coupon-{coupon_id}-days.csv")
-
-    def redemptions_csv_view(
-        self, request: HttpRequest, coupon_id: uuid.UUID
-    ) -> StreamingHttpResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        return redemptions_csv_response(coupon_id=coupon_id)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Coupon | None = None) -> Any:
         if obj is None:
@@ -217,9 +198,9 @@ class CouponAdmin(WritableFieldsAdmin):
         return [
             path("generate/", view(self.generate_view), name="coupons_coupon_generate"),
             path("import/", view(self.import_view), name="coupons_coupon_import"),
-            path("<uuid:coupon_id>/report.csv", view(self.report_csv_view),
+            path("<uuid:object_id>/report.csv", view(self.report_csv_view),
                  name="coupons_coupon_report_csv"),
-            path("<uuid:coupon_id>/redemptions.csv", view(self.redemptions_csv_view),
+            path("<uuid:object_id>/redemptions.csv", view(self.redemptions_csv_view),
                  name="coupons_coupon_redemptions_csv"),
             *super().get_urls(),
         ]  # fmt: skip
