@@ -60,6 +60,7 @@ _SCHEMA: dict[Kind, Callable[..., serializers.Field]] = {
     "money": MoneySchema,
     "object": _object_schema,
     "strings": _strings_schema,
+    "currency": CurrencyField,
 }
 
 
@@ -73,6 +74,10 @@ def serializer_of(shape: Shape) -> type[serializers.Serializer]:
             options["min_value"] = field.minimum
         if field.help:
             options["help_text"] = field.help
-        declared[name] = _SCHEMA[field.kind](**options)
+        if field.choices is not None:
+            declared[name] = serializers.ChoiceField(choices=field.choices, **options)
+        else:
+            declared[name] = _SCHEMA[field.kind](**options)
+    declared["__doc__"] = shape.doc
     cls = type(f"{shape.component}Out", (serializers.Serializer,), declared)
     return extend_schema_serializer(component_name=shape.component)(cls)

@@ -134,6 +134,11 @@ class CouponImportView(ApiView):
 
     @extend_schema(
         operation_id="import_coupons",
+        summary="Import coupons from CSV",
+        description=(
+            "Creates the coupons of a CSV file (`text/csv`, UTF-8, a header line naming the "
+            "columns). Every bad row is reported by line and column, and then nothing is imported."
+        ),
         parameters=[
             OpenApiParameter(
                 "campaign_id",

@@ -155,6 +155,11 @@ class CouponReportView(ApiView):
 
     @extend_schema(
         operation_id="coupon_report",
+        summary="Report a coupon's use",
+        description=(
+            "Redemptions, reverts and discounts given for one coupon, in total and per day, week "
+            "or month over a period."
+        ),
         parameters=REPORT_PARAMETERS,
         responses={200: ReportOut, **problems(400, 404)},
     )
@@ -168,6 +173,11 @@ class CampaignReportView(ApiView):
 
     @extend_schema(
         operation_id="campaign_report",
+        summary="Report a campaign's use",
+        description=(
+            "Redemptions, reverts and discounts given across a campaign's codes, in total and per "
+            "day, week or month over a period."
+        ),
         parameters=REPORT_PARAMETERS,
         responses={200: ReportOut, **problems(400, 404)},
     )
@@ -193,6 +203,10 @@ class RedemptionExportView(ApiView):
 
     @extend_schema(
         operation_id="export_redemptions",
+        summary="Export redemptions as CSV",
+        description=(
+            "Every redemption of a period, of one coupon or campaign if asked, as a CSV file."
+        ),
         parameters=[
             OpenApiParameter("coupon_id", {"type": "string", "format": "uuid"}, required=False),
             OpenApiParameter("campaign_id", {"type": "string", "format": "uuid"}, required=False),
