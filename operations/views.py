@@ -24,6 +24,8 @@ from webhooks.services.endpoints import apending_backlog
 
 @extend_schema_serializer(component_name="WebhookBacklog")
 class WebhookBacklog(serializers.Serializer):
+    """Webhook deliveries waiting to go out."""
+
     pending = serializers.IntegerField(min_value=0, help_text="Deliveries waiting.")
     oldest_due_seconds = serializers.FloatField(
         min_value=0, help_text="How long the oldest due delivery has waited."

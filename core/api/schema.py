@@ -12,7 +12,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    inline_serializer,
+    extend_schema_serializer,
 )
 from rest_framework import serializers
 
@@ -56,26 +56,34 @@ def page_of(item: type[serializers.Serializer], name: str) -> type[serializers.S
 # The stable codes, in the order of the one table (core.api.problems).
 PROBLEM_CODES: tuple[str, ...] = tuple(PROBLEMS)
 
-Problem = inline_serializer(
-    name="Problem",
-    fields={
-        "type": serializers.CharField(help_text="urn:coupon-service:problem:<code>."),
-        "title": serializers.CharField(help_text="For people: the same for every such problem."),
-        "status": serializers.IntegerField(help_text="The HTTP status, repeated."),
-        "detail": serializers.CharField(help_text="For people: what happened this time."),
-        "code": serializers.ChoiceField(
-            choices=PROBLEM_CODES, help_text="Stable machine-readable error code."
-        ),
-        "errors": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()),
-            required=False,
-            help_text="Validation errors by field (400 validation_error only).",
-        ),
-        "details": DetailsSchema(
-            required=False,
-            help_text="currency_mismatch and min_order_amount_not_met: what the order lacks.",
-        ),
-    },
+
+# Made by type(): a Serializer has an `errors` attribute of its own.
+Problem = extend_schema_serializer(component_name="Problem")(
+    type(
+        "Problem",
+        (serializers.Serializer,),
+        {
+            "__doc__": "An RFC 9457 problem detail: every error answer. Program against "
+            "`status` and `code`; `title` and `detail` are for people.",
+            "__module__": __name__,
+            "type": serializers.CharField(help_text="urn:coupon-service:problem:<code>."),
+            "title": serializers.CharField(help_text="For people: the same for every such one."),
+            "status": serializers.IntegerField(help_text="The HTTP status, repeated."),
+            "detail": serializers.CharField(help_text="For people: what happened this time."),
+            "code": serializers.ChoiceField(
+                choices=PROBLEM_CODES, help_text="Stable machine-readable error code."
+            ),
+            "errors": serializers.DictField(
+                child=serializers.ListField(child=serializers.CharField()),
+                required=False,
+                help_text="Validation errors by field (400 validation_error only).",
+            ),
+            "details": DetailsSchema(
+                required=False,
+                help_text="currency_mismatch and min_order_amount_not_met: what the order lacks.",
+            ),
+        },
+    )
 )
 
 

@@ -16,6 +16,8 @@ from core.shaping import Kind, Shape
 
 @extend_schema_serializer(component_name="Discount")
 class DiscountSchema(serializers.Serializer):
+    """What a code is worth: a percentage or an amount off, with its limits."""
+
     percent_off = PercentField(allow_null=True)
     amount_off = AmountField(allow_null=True)
     currency = CurrencyField(allow_null=True)
@@ -25,6 +27,8 @@ class DiscountSchema(serializers.Serializer):
 
 @extend_schema_serializer(component_name="RefusalDetails")
 class DetailsSchema(serializers.Serializer):
+    """What an order lacks to take a discount."""
+
     min_order_amount = AmountField(required=False)
     shortfall = AmountField(required=False)
     currency = CurrencyField(required=False)
@@ -32,6 +36,8 @@ class DetailsSchema(serializers.Serializer):
 
 @extend_schema_serializer(component_name="Money")
 class MoneySchema(serializers.Serializer):
+    """An amount in a currency's minor unit."""
+
     amount = AmountField()
     currency = CurrencyField()
 

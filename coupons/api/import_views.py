@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -129,6 +129,13 @@ class ImportParams(serializers.Serializer):
     campaign_id = StrictUUIDField(required=False)
 
 
+@extend_schema_serializer(component_name="ImportResult")
+class ImportResult(serializers.Serializer):
+    """How many coupons the file created."""
+
+    created = serializers.IntegerField()
+
+
 class CouponImportView(ApiView):
     required_scope = ApiKeyScope.MANAGE
 
@@ -149,7 +156,7 @@ class CouponImportView(ApiView):
         ],
         request={CSV_MEDIA_TYPE: {"type": "string"}},
         responses={
-            201: inline_serializer("ImportResult", {"created": serializers.IntegerField()}),
+            201: ImportResult,
             **problems(
                 400,
                 413,

@@ -26,6 +26,8 @@ _PARAMS = frozenset({"type", "cursor", "page_size"})
 
 
 class EventPage(serializers.Serializer):
+    """A page of the event log, oldest first; `next` reads on from its end."""
+
     results = EventOut(many=True)
     next = serializers.URLField(help_text="Always given: follow it to see what comes next.")
     previous = serializers.URLField(allow_null=True, help_text="Always null: the log reads on.")
