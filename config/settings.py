@@ -299,6 +299,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema.close_request_bodies",
         "core.api.schema.declare_headers",
+        "core.api.schema.type_event_data",
     ],
 }
 

@@ -221,3 +221,38 @@ def declare_headers(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                 if headers:
                     response["headers"] = {**response.get("headers", {}), **headers}
     return result
+
+
+def type_event_data(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """`Event` as a oneOf discriminated by `type`: an event `<object>.<change>` carries in
+    `data` the `<Object>` component, as the API answers it after the change."""
+    schemas = result.get("components", {}).get("schemas", {})
+    event, types = schemas.get("Event"), schemas.get("EventTypeEnum", {}).get("enum", [])
+    if event is None or not types:
+        return result
+    by_object: dict[str, list[str]] = {}
+    for name in types:
+        by_object.setdefault(name.split(".", 1)[0].title(), []).append(name)
+    if not all(component in schemas for component in by_object):
+        return result
+    mapping = {}
+    for component, names in by_object.items():
+        variant = f"{component}Event"
+        properties = dict(event["properties"])
+        properties["type"] = {"type": "string", "enum": names, "description": "What happened."}
+        properties["data"] = {
+            "allOf": [{"$ref": f"#/components/schemas/{component}"}],
+            "description": f"The {component.lower()} as the API returns it after the change.",
+        }
+        schemas[variant] = {
+            **event,
+            "description": f"A change to a {component.lower()}.",
+            "properties": properties,
+        }
+        mapping.update({name: f"#/components/schemas/{variant}" for name in names})
+    schemas["Event"] = {
+        "description": event.get("description", ""),
+        "oneOf": [{"$ref": f"#/components/schemas/{c}Event"} for c in by_object],
+        "discriminator": {"propertyName": "type", "mapping": mapping},
+    }
+    return result

@@ -145,7 +145,7 @@ def test_closed_sets_are_enums(document):
     assert set(enum_of(document, found["WebhookDeliveryAttempt"]["properties"]["status"])) == set(
         DeliveryStatus.values
     )
-    assert enum_of(document, found["Event"]["properties"]["type"]) == list(EVENT_TYPES)
+    assert found["EventTypeEnum"]["enum"] == list(EVENT_TYPES)
     for name in ("Redemption", "Reservation", "ValidationResult", "Money", "Discount"):
         assert enum_of(document, found[name]["properties"]["currency"]) == currencies(), name
 
@@ -159,3 +159,20 @@ def test_a_page_says_how_to_follow_it(document):
         if name.endswith("Page"):
             for link in ("next", "previous"):
                 assert schema["properties"][link].get("description"), (name, link)
+
+
+def test_an_event_s_data_is_typed_by_its_type(document):
+    found = schemas(document)
+    event = found["Event"]
+
+    mapping = event["discriminator"]["mapping"]
+    assert event["discriminator"]["propertyName"] == "type"
+    assert set(mapping) == set(EVENT_TYPES)
+    for name, ref in mapping.items():
+        variant = found[ref.rsplit("/", 1)[1]]
+        assert name in variant["properties"]["type"]["enum"]
+        component = name.split(".")[0].title()
+        assert variant["properties"]["data"]["allOf"] == [
+            {"$ref": f"#/components/schemas/{component}"}
+        ], name
+    assert {ref["$ref"] for ref in event["oneOf"]} == set(mapping.values())
