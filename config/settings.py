@@ -269,10 +269,35 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Tags from the path's first segment after /v1 (coupons, redemptions, ...): a
+    # generated client gets one module per resource.
+    "SCHEMA_PATH_PREFIX": r"/v1",
+    "TAGS": [
+        {"name": "coupons", "description": "Codes, their uses, discounts and metadata."},
+        {"name": "redemptions", "description": "Spending a use of a code, and giving it back."},
+        {"name": "validations", "description": "Whether a code would redeem, spending nothing."},
+        {"name": "reservations", "description": "Holding a use while a payment runs."},
+        {"name": "campaigns", "description": "Codes grouped under one discount and budget."},
+        {"name": "events", "description": "The log of every change, in commit order."},
+        {"name": "webhook-endpoints", "description": "Events pushed to your URL, signed."},
+        {"name": "operations", "description": "Probes for load balancers and orchestrators."},
+    ],
+    # One name per closed set (postprocess_schema_enums would name them by field, "status").
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "ENUM_NAME_OVERRIDES": {
+        "ProblemCodeEnum": "core.api.schema.PROBLEM_CODES",
+        "RefusalReasonEnum": "coupons.shapes.REFUSAL_REASONS",
+        "ReservationStatusEnum": "coupons.shapes.RESERVATION_STATUSES",
+        "DeliveryStatusEnum": "webhooks.shapes.DELIVERY_STATUSES",
+        "EventTypeEnum": "events.types.EVENT_TYPES",
+        "HealthStatusEnum": ["ok"],
+    },
     "PREPROCESSING_HOOKS": ["core.api.schema.only_documented_paths"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema.close_request_bodies",
+        "core.api.schema.declare_headers",
+        "core.api.schema.type_event_data",
     ],
 }
 

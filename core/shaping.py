@@ -28,6 +28,7 @@ Kind = Literal[
     "money",
     "object",
     "strings",
+    "currency",
 ]
 
 
@@ -61,6 +62,7 @@ _ENCODE: dict[Kind, Callable[[Any], Any]] = {
     "money": _same,
     "object": _same,
     "strings": list,
+    "currency": _same,
 }
 
 
@@ -73,13 +75,16 @@ class Out:
     nullable: bool = False
     minimum: int | None = None
     help: str = ""
+    # A closed set of strings: the OpenAPI document lists them as an enum.
+    choices: tuple[str, ...] | None = None
     source: str | None = None
     encode: Callable[[Any], Any] | None = None  # else the kind's own
 
 
 class Shape:
-    def __init__(self, component: str, **fields: Out) -> None:
+    def __init__(self, component: str, *, doc: str = "", **fields: Out) -> None:
         self.component = component
+        self.doc = doc  # what the object is, for the OpenAPI document's readers
         self.fields = fields
         self._steps = [
             (name, attrgetter(field.source or name), field.encode or _ENCODE[field.kind])

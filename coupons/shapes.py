@@ -6,6 +6,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from core.errors import (
+    BudgetExhausted,
+    CampaignExhausted,
+    CampaignExpired,
+    CampaignInactive,
+    CampaignNotStarted,
+    CouponExhausted,
+    CouponExpired,
+    CouponInactive,
+    CouponNotFound,
+    CouponNotStarted,
+    CurrencyMismatch,
+    CustomerIdRequired,
+    CustomerLimitReached,
+    MinOrderAmountNotMet,
+    MinQuantityNotMet,
+    NoEligibleLines,
+    OrderRequired,
+)
 from core.shaping import Out, Shape
 from coupons.domain.discounts import Discount, discount_json
 from coupons.domain.writable import CAMPAIGN_FIELDS, COUPON_FIELDS, Kind, Writable
@@ -39,8 +58,23 @@ def writable_outs(fields: tuple[Writable, ...]) -> dict[str, Out]:
     return {field.name: _OUT[field.kind](field) for field in fields}
 
 
+# Why a code cannot be redeemed now (coupons.domain.rules.refusal_for and the customer's
+# and campaign's counts), as a validation's `reason`.
+REFUSAL_REASONS: tuple[str, ...] = tuple(
+    error.code
+    for error in (
+        CouponNotFound, CustomerIdRequired, CouponInactive, CouponNotStarted, CouponExpired,
+        CouponExhausted, CustomerLimitReached, CampaignInactive, CampaignNotStarted,
+        CampaignExpired, CampaignExhausted, BudgetExhausted, OrderRequired, NoEligibleLines,
+        MinQuantityNotMet, CurrencyMismatch, MinOrderAmountNotMet,
+    )
+)  # fmt: skip
+# coupons.models.ReservationStatus (pinned by a test: shapes do not import models).
+RESERVATION_STATUSES: tuple[str, ...] = ("held", "confirmed", "released", "expired")
+
 COUPON = Shape(
     "Coupon",
+    doc="A code and its uses: how many in all, how many left and how many held now.",
     id=Out("uuid"),
     **writable_outs(COUPON_FIELDS),
     remaining_count=Out("integer", minimum=0),
@@ -51,6 +85,7 @@ COUPON = Shape(
 
 REDEMPTION = Shape(
     "Redemption",
+    doc="One use of a coupon, by a customer on an order, with the discount it gave.",
     id=Out("uuid"),
     coupon_id=Out("uuid"),
     code=Out("string"),
@@ -62,7 +97,7 @@ REDEMPTION = Shape(
     redeemed_at=Out("datetime"),
     reverted_at=Out("datetime", nullable=True),
     order_amount=Out("integer", nullable=True, minimum=0, help="The order's amount, if sent."),
-    currency=Out("string", nullable=True, help="The order's currency, if sent."),
+    currency=Out("currency", nullable=True, help="The order's currency, if sent."),
     discount_amount=Out(
         "integer", nullable=True, minimum=0, help="null for a coupon without a discount."
     ),
@@ -89,17 +124,22 @@ REDEMPTION = Shape(
 
 RESERVATION = Shape(
     "Reservation",
+    doc="A use held during payment: confirmed into a redemption, released, or expired.",
     id=Out("uuid"),
     coupon_id=Out("uuid"),
     code=Out("string"),
     customer_id=Out("string", nullable=True),
     order_id=Out("string", nullable=True),
     order_amount=Out("integer", nullable=True, minimum=0, help="The order's amount, if sent."),
-    currency=Out("string", nullable=True, help="The order's currency, if sent."),
+    currency=Out("currency", nullable=True, help="The order's currency, if sent."),
     discount_amount=Out(
         "integer", nullable=True, minimum=0, help="null for a coupon without a discount."
     ),
-    status=Out("string", help="held, confirmed, released or expired."),
+    status=Out(
+        "string",
+        choices=RESERVATION_STATUSES,
+        help="held (live until expires_at), confirmed, released or expired.",
+    ),
     expires_at=Out("datetime"),
     created_at=Out("datetime"),
     redemption_id=Out("uuid", nullable=True, help="Its redemption, once confirmed."),
@@ -126,14 +166,20 @@ RESERVATION = Shape(
 
 VALIDATION = Shape(
     "ValidationResult",
+    doc="Whether a code would redeem now, and with an order what its discount would be.",
     valid=Out("boolean"),
-    reason=Out("string", nullable=True, help="An error code, or null if valid."),
+    reason=Out(
+        "string",
+        nullable=True,
+        choices=REFUSAL_REASONS,
+        help="Why not: the code of the problem a redemption would answer; null if valid.",
+    ),
     remaining_count=Out("integer", nullable=True),
     discount_amount=Out(
         "integer", nullable=True, minimum=0, help="With an order, on a valid code's discount."
     ),
     amount_after_discount=Out("integer", nullable=True, minimum=0),
-    currency=Out("string", nullable=True, help="The order's currency, when amounts are given."),
+    currency=Out("currency", nullable=True, help="The order's currency, when amounts are given."),
     details=Out(
         "details",
         nullable=True,
@@ -158,6 +204,7 @@ VALIDATION = Shape(
 
 CAMPAIGN = Shape(
     "Campaign",
+    doc="Codes grouped under one discount, window, limits and budget.",
     id=Out("uuid"),
     **writable_outs(CAMPAIGN_FIELDS),
     redemption_count=Out("integer", minimum=0, help="Live redemptions of its codes."),

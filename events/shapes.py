@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from core.shaping import Out, Shape
+from events.types import EVENT_TYPES
 
 EVENT = Shape(
     "Event",
+    doc="A change, as the log and every webhook delivery carry it.",
     id=Out("uuid"),
-    type=Out("string", help="One of the event types (coupon.created, ...)."),
+    type=Out("string", choices=EVENT_TYPES, help="What happened; `data` is shaped by it."),
     created_at=Out("datetime"),
     data=Out("object", help="The object as the API returns it after the change."),
 )

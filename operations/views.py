@@ -17,13 +17,15 @@ from config.observability import WEBHOOKS_OLDEST_DUE, WEBHOOKS_PENDING, registry
 from core.api.base import ApiView
 from core.api.http import json_response
 from core.api.problems import problem_response, route_not_found
-from core.api.schema import PROBLEM, Problem
+from core.api.schema import problems
 from operations.probes import adatabase_answers
 from webhooks.services.endpoints import apending_backlog
 
 
 @extend_schema_serializer(component_name="WebhookBacklog")
 class WebhookBacklog(serializers.Serializer):
+    """Webhook deliveries waiting to go out."""
+
     pending = serializers.IntegerField(min_value=0, help_text="Deliveries waiting.")
     oldest_due_seconds = serializers.FloatField(
         min_value=0, help_text="How long the oldest due delivery has waited."
@@ -31,8 +33,10 @@ class WebhookBacklog(serializers.Serializer):
 
 
 class Health(serializers.Serializer):
-    status = serializers.CharField()
-    database = serializers.CharField(required=False)
+    """The server's state: `ok` (anything else is a problem answer)."""
+
+    status = serializers.ChoiceField(choices=["ok"])
+    database = serializers.ChoiceField(choices=["ok"], required=False, help_text="/readyz only.")
     webhooks = WebhookBacklog(required=False, help_text="/readyz: the webhook delivery backlog.")
 
 
@@ -42,7 +46,14 @@ class HealthView(ApiView):
     authentication_classes: list[type] = []
     permission_classes: list[type] = []
 
-    @extend_schema(operation_id="healthz", responses={200: Health}, auth=[])
+    @extend_schema(
+        operation_id="healthz",
+        summary="Liveness",
+        description="Answers 200 while the process runs. No key, no database.",
+        responses={200: Health, **problems(authenticated=False)},
+        tags=["operations"],
+        auth=[],
+    )
     async def get(self, request: Request) -> HttpResponse:
         return json_response({"status": "ok"})
 
@@ -55,7 +66,18 @@ class ReadyView(ApiView):
 
     @extend_schema(
         operation_id="readyz",
-        responses={200: Health, (503, PROBLEM): Problem},
+        summary="Readiness",
+        description=(
+            "200 while the database answers, with the webhook delivery backlog; 503 otherwise "
+            "(take the server out of rotation). No key."
+        ),
+        responses={
+            200: Health,
+            **problems(
+                503, authenticated=False, _503="database_unavailable: the database does not answer"
+            ),
+        },
+        tags=["operations"],
         auth=[],
     )
     async def get(self, request: Request) -> HttpResponse:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from core.shaping import Out, Shape
 
+# webhooks.models.DeliveryStatus (pinned by a test: shapes do not import models).
+DELIVERY_STATUSES: tuple[str, ...] = ("pending", "succeeded", "failed")
+
 _ENDPOINT_FIELDS = {
     "id": Out("uuid"),
     "url": Out("string"),
@@ -16,21 +19,29 @@ _ENDPOINT_FIELDS = {
     "created_at": Out("datetime"),
 }
 
-WEBHOOK_ENDPOINT = Shape("WebhookEndpoint", **_ENDPOINT_FIELDS)
+WEBHOOK_ENDPOINT = Shape(
+    "WebhookEndpoint", doc="A URL the service POSTs chosen events to.", **_ENDPOINT_FIELDS
+)
 
 WEBHOOK_ENDPOINT_CREATED = Shape(
     "WebhookEndpointCreated",
+    doc="A new webhook endpoint, with the secret that signs its deliveries (shown once).",
     **_ENDPOINT_FIELDS,
     secret=Out("string", help="Signs every delivery (Coupon-Signature); shown only here."),
 )
 
 WEBHOOK_ATTEMPT = Shape(
     "WebhookDeliveryAttempt",
+    doc="One POST of an event to an endpoint (or the next one, scheduled).",
     id=Out("uuid"),
     event_id=Out("uuid", source="delivery.event_key"),
     event_type=Out("string", source="delivery.event_type"),
     attempt=Out("integer", minimum=1),
-    status=Out("string", help="succeeded, failed, or pending (scheduled, not attempted yet)."),
+    status=Out(
+        "string",
+        choices=DELIVERY_STATUSES,
+        help="succeeded, failed, or pending (scheduled, not attempted yet).",
+    ),
     response_status=Out("integer", nullable=True, help="null: no HTTP answer (or not yet)."),
     duration_ms=Out("integer", nullable=True, minimum=0),
     attempted_at=Out("datetime", nullable=True),

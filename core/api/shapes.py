@@ -16,6 +16,8 @@ from core.shaping import Kind, Shape
 
 @extend_schema_serializer(component_name="Discount")
 class DiscountSchema(serializers.Serializer):
+    """What a code is worth: a percentage or an amount off, with its limits."""
+
     percent_off = PercentField(allow_null=True)
     amount_off = AmountField(allow_null=True)
     currency = CurrencyField(allow_null=True)
@@ -25,6 +27,8 @@ class DiscountSchema(serializers.Serializer):
 
 @extend_schema_serializer(component_name="RefusalDetails")
 class DetailsSchema(serializers.Serializer):
+    """What an order lacks to take a discount."""
+
     min_order_amount = AmountField(required=False)
     shortfall = AmountField(required=False)
     currency = CurrencyField(required=False)
@@ -32,6 +36,8 @@ class DetailsSchema(serializers.Serializer):
 
 @extend_schema_serializer(component_name="Money")
 class MoneySchema(serializers.Serializer):
+    """An amount in a currency's minor unit."""
+
     amount = AmountField()
     currency = CurrencyField()
 
@@ -60,6 +66,7 @@ _SCHEMA: dict[Kind, Callable[..., serializers.Field]] = {
     "money": MoneySchema,
     "object": _object_schema,
     "strings": _strings_schema,
+    "currency": CurrencyField,
 }
 
 
@@ -73,6 +80,10 @@ def serializer_of(shape: Shape) -> type[serializers.Serializer]:
             options["min_value"] = field.minimum
         if field.help:
             options["help_text"] = field.help
-        declared[name] = _SCHEMA[field.kind](**options)
+        if field.choices is not None:
+            declared[name] = serializers.ChoiceField(choices=field.choices, **options)
+        else:
+            declared[name] = _SCHEMA[field.kind](**options)
+    declared["__doc__"] = shape.doc
     cls = type(f"{shape.component}Out", (serializers.Serializer,), declared)
     return extend_schema_serializer(component_name=shape.component)(cls)

@@ -21,6 +21,9 @@ def check_budget_currency(attrs: dict[str, Any]) -> None:
 
 @writable_input(CAMPAIGN_FIELDS, "create")
 class CampaignCreateInput(InputSerializer):
+    """A new campaign: its name, and optionally a discount, window, limits,
+    budget and metadata."""
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         check_window(attrs)
         check_budget_currency(attrs)
@@ -29,6 +32,8 @@ class CampaignCreateInput(InputSerializer):
 
 @writable_input(CAMPAIGN_FIELDS, "patch")
 class CampaignPatchInput(InputSerializer):
+    """The fields to change; the others stay as they are."""
+
     refused = {
         "redemption_count": "Read-only: counted by redemptions.",
         "held_count": "Read-only.",

@@ -14,7 +14,7 @@ from core.api.base import ApiView
 from core.api.fields import validated
 from core.api.http import json_response, read_json_object
 from core.api.pagination import PAGE_PARAMETERS, list_request, page_json
-from core.api.schema import BODY_PROBLEMS, page_of, problems
+from core.api.schema import BODY_PROBLEMS, LOCATION, page_of, problems
 from core.api.shapes import serializer_of
 from coupons.api.campaign_serializers import (
     CampaignCreateInput,
@@ -35,7 +35,14 @@ class CampaignCollectionView(ApiView):
 
     @extend_schema(
         operation_id="create_campaign",
+        summary="Create a campaign",
+        description=(
+            "A campaign groups codes under one discount, an optional window, a total "
+            "`max_redemptions`, a per-customer limit and a budget of discount money. Add codes to "
+            "it with `campaign_id` on coupon creation, batches or imports."
+        ),
         request=CampaignCreateInput,
+        parameters=[LOCATION],
         responses={201: CampaignOut, **problems(*BODY_PROBLEMS)},
     )
     async def post(self, request: Request) -> HttpResponse:
@@ -46,6 +53,8 @@ class CampaignCollectionView(ApiView):
 
     @extend_schema(
         operation_id="list_campaigns",
+        summary="List campaigns",
+        description="Campaigns, newest first; filter by activity.",
         parameters=[CampaignFilters, *PAGE_PARAMETERS],
         responses={200: CampaignPage, **problems(400)},
     )
@@ -58,12 +67,25 @@ class CampaignCollectionView(ApiView):
 class CampaignDetailView(ApiView):
     required_scope = ApiKeyScope.MANAGE
 
-    @extend_schema(operation_id="get_campaign", responses={200: CampaignOut, **problems(404)})
+    @extend_schema(
+        operation_id="get_campaign",
+        summary="Get a campaign",
+        description=(
+            "One campaign by its id, with its redemptions, holds, discount total and budget left."
+        ),
+        responses={200: CampaignOut, **problems(404)},
+    )
     async def get(self, request: Request, campaign_id: uuid.UUID) -> HttpResponse:
         return json_response(CAMPAIGN(await campaign_service.aget_campaign(campaign_id)))
 
     @extend_schema(
         operation_id="update_campaign",
+        summary="Change a campaign",
+        description=(
+            "Changes only the fields sent. The budget cannot go below what was already given, nor "
+            "`max_redemptions` below the live redemptions and holds; the discount cannot change "
+            "once a code was redeemed."
+        ),
         request=CampaignPatchInput,
         responses={
             200: CampaignOut,
@@ -81,6 +103,10 @@ class CampaignDetailView(ApiView):
 
     @extend_schema(
         operation_id="delete_campaign",
+        summary="Delete a campaign",
+        description=(
+            "Deletes a campaign and its codes when none was ever redeemed; otherwise deactivate it."
+        ),
         responses={
             204: OpenApiResponse(description="Deleted, with its codes."),
             **problems(404, 409, _409="has_redemptions: deactivate it instead"),

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -129,11 +129,23 @@ class ImportParams(serializers.Serializer):
     campaign_id = StrictUUIDField(required=False)
 
 
+@extend_schema_serializer(component_name="ImportResult")
+class ImportResult(serializers.Serializer):
+    """How many coupons the file created."""
+
+    created = serializers.IntegerField()
+
+
 class CouponImportView(ApiView):
     required_scope = ApiKeyScope.MANAGE
 
     @extend_schema(
         operation_id="import_coupons",
+        summary="Import coupons from CSV",
+        description=(
+            "Creates the coupons of a CSV file (`text/csv`, UTF-8, a header line naming the "
+            "columns). Every bad row is reported by line and column, and then nothing is imported."
+        ),
         parameters=[
             OpenApiParameter(
                 "campaign_id",
@@ -144,7 +156,7 @@ class CouponImportView(ApiView):
         ],
         request={CSV_MEDIA_TYPE: {"type": "string"}},
         responses={
-            201: inline_serializer("ImportResult", {"created": serializers.IntegerField()}),
+            201: ImportResult,
             **problems(
                 400,
                 413,

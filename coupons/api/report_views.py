@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -42,6 +43,10 @@ class ReportParams(InputSerializer):
 
 
 _TIMESTAMP = {"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN}
+_ZONES = sorted(reports.zone_names())
+# Names for a generated client's enum members: GMT-0, GMT+0 and GMT0 are three zones.
+_ZONE_NAMES = [re.sub(r"\+", "_plus_", re.sub(r"-(?=\d)", "_minus_", zone)) for zone in _ZONES]
+
 REPORT_PARAMETERS = [
     OpenApiParameter(
         "from", _TIMESTAMP, required=False,
@@ -54,7 +59,7 @@ REPORT_PARAMETERS = [
     ),
     OpenApiParameter("interval", {"type": "string", "enum": list(reports.INTERVALS)},
                      required=False, description="day (default) or hour, of `tz`."),
-    OpenApiParameter("tz", {"type": "string", "enum": sorted(reports.zone_names())},
+    OpenApiParameter("tz", {"type": "string", "enum": _ZONES, "x-enum-varnames": _ZONE_NAMES},
                      required=False,
                      description="An IANA time zone, like Europe/Berlin; default UTC."),
 ]  # fmt: skip
@@ -116,6 +121,8 @@ def report_json(report: reports.Report) -> dict[str, Any]:
 
 @extend_schema_serializer(component_name="ReportTotals")
 class TotalsOut(serializers.Serializer):
+    """The period's figures in all."""
+
     redemptions = serializers.IntegerField(help_text="Made in [from, to).")
     reverted = serializers.IntegerField(help_text="Of those, reverted since (at any time).")
     live = serializers.IntegerField()
@@ -129,6 +136,8 @@ class TotalsOut(serializers.Serializer):
 
 @extend_schema_serializer(component_name="ReportInterval")
 class IntervalOut(serializers.Serializer):
+    """One day, week or month of the period."""
+
     start = serializers.CharField(help_text="First instant, with the zone's offset then.")
     redemptions = serializers.IntegerField()
     reverted = serializers.IntegerField()
@@ -137,6 +146,8 @@ class IntervalOut(serializers.Serializer):
 
 
 class ReportOut(serializers.Serializer):
+    """How a coupon's or campaign's codes were used over a period: totals and a series."""
+
     to = serializers.DateTimeField()
     interval = serializers.CharField()
     tz = serializers.CharField()
@@ -155,6 +166,11 @@ class CouponReportView(ApiView):
 
     @extend_schema(
         operation_id="coupon_report",
+        summary="Report a coupon's use",
+        description=(
+            "Redemptions, reverts and discounts given for one coupon, in total and per day, week "
+            "or month over a period."
+        ),
         parameters=REPORT_PARAMETERS,
         responses={200: ReportOut, **problems(400, 404)},
     )
@@ -168,6 +184,11 @@ class CampaignReportView(ApiView):
 
     @extend_schema(
         operation_id="campaign_report",
+        summary="Report a campaign's use",
+        description=(
+            "Redemptions, reverts and discounts given across a campaign's codes, in total and per "
+            "day, week or month over a period."
+        ),
         parameters=REPORT_PARAMETERS,
         responses={200: ReportOut, **problems(400, 404)},
     )
@@ -193,6 +214,10 @@ class RedemptionExportView(ApiView):
 
     @extend_schema(
         operation_id="export_redemptions",
+        summary="Export redemptions as CSV",
+        description=(
+            "Every redemption of a period, of one coupon or campaign if asked, as a CSV file."
+        ),
         parameters=[
             OpenApiParameter("coupon_id", {"type": "string", "format": "uuid"}, required=False),
             OpenApiParameter("campaign_id", {"type": "string", "format": "uuid"}, required=False),

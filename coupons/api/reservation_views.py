@@ -16,7 +16,7 @@ from access.services.idempotency import StoredAnswer
 from core.api.base import ApiView
 from core.api.fields import validated
 from core.api.http import json_response, read_json_object
-from core.api.schema import BODY_PROBLEMS, IDEMPOTENCY_KEY, problems
+from core.api.schema import BODY_PROBLEMS, IDEMPOTENCY_KEY, LOCATION, problems
 from core.errors import CouponNotFound
 from coupons.api.schema import RedemptionOut, ReservationOut
 from coupons.api.serializers import ReservationInput, RevertInput
@@ -31,8 +31,14 @@ class ReservationCollectionView(ApiView):
 
     @extend_schema(
         operation_id="hold",
+        summary="Hold a use during payment",
+        description=(
+            "Takes one use of the code, as a redemption would, for `ttl_seconds`: confirm the hold"
+            " when payment succeeds, or release it. A hold that is neither comes back by itself "
+            "when it expires. Idempotent with an `Idempotency-Key`."
+        ),
         request=ReservationInput,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, LOCATION],
         responses={
             201: ReservationOut,
             **problems(
@@ -68,7 +74,12 @@ class ReservationCollectionView(ApiView):
 class ReservationDetailView(ApiView):
     required_scope = ApiKeyScope.REDEEM
 
-    @extend_schema(operation_id="get_reservation", responses={200: ReservationOut, **problems(404)})
+    @extend_schema(
+        operation_id="get_reservation",
+        summary="Get a hold",
+        description="One hold by its id, with its status.",
+        responses={200: ReservationOut, **problems(404)},
+    )
     async def get(self, request: Request, reservation_id: uuid.UUID) -> HttpResponse:
         held = await reservation_service.aget_reservation(reservation_id)
         return json_response(RESERVATION(held))
@@ -79,8 +90,13 @@ class ReservationConfirmView(ApiView):
 
     @extend_schema(
         operation_id="confirm_reservation",
+        summary="Confirm a hold",
+        description=(
+            "Turns a live hold into a redemption (201, the redemption, its URL in `Location`). "
+            "Idempotent with an `Idempotency-Key`."
+        ),
         request=None,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, LOCATION],
         responses={
             201: RedemptionOut,
             **problems(*BODY_PROBLEMS, 404, 409, 422, _409=_SETTLED),
@@ -103,6 +119,11 @@ class ReservationReleaseView(ApiView):
 
     @extend_schema(
         operation_id="release_reservation",
+        summary="Release a hold",
+        description=(
+            "Gives a live hold's use back at once (payment failed or the cart was abandoned). "
+            "Idempotent with an `Idempotency-Key`."
+        ),
         request=None,
         parameters=[IDEMPOTENCY_KEY],
         responses={

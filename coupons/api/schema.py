@@ -17,6 +17,8 @@ ReservationOut = serializer_of(RESERVATION)
 
 @extend_schema_serializer(component_name="Batch")
 class BatchOut(serializers.Serializer):
+    """The coupons a batch created: how many, and their codes."""
+
     created = serializers.IntegerField()
     codes = serializers.ListField(child=serializers.CharField())
 

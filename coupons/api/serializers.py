@@ -259,7 +259,9 @@ def writable_input(fields: Sequence[Writable], mode: Mode) -> Callable[[_S], _S]
     return add
 
 
-@extend_schema_field({"description": "Ignored: remaining_count starts at init_count."})
+@extend_schema_field(
+    {"type": "integer", "description": "Ignored: remaining_count starts at init_count."}
+)
 class IgnoredField(serializers.Field):
     """Accepted and dropped, as the contract says of `remaining_count` on create."""
 
@@ -272,6 +274,9 @@ class IgnoredField(serializers.Field):
 
 @writable_input(COUPON_FIELDS, "create")
 class CouponCreateInput(InputSerializer):
+    """A new coupon: its code and uses, and optionally a window, a per-customer
+    limit, a discount, metadata and a campaign."""
+
     remaining_count = IgnoredField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -281,6 +286,9 @@ class CouponCreateInput(InputSerializer):
 
 
 class RedemptionInput(InputSerializer):
+    """The code a customer typed (letter case ignored), who redeems it and on which
+    order; the order is required when the code has a discount."""
+
     # A shopper's typing: surrounding spaces are dropped; any other string simply matches
     # no coupon (404 coupon_not_found) rather than being a 400.
     code = TextField(min_length=1, max_length=MAX_LOOKUP_LENGTH)
@@ -301,6 +309,8 @@ class RevertInput(InputSerializer):
 
 
 class ValidationInput(InputSerializer):
+    """The code to check, and optionally the customer and the order to price."""
+
     code = TextField(min_length=1, max_length=MAX_LOOKUP_LENGTH)
     customer_id = TextField(
         required=False, allow_null=True, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH
@@ -340,6 +350,9 @@ class CouponFilters(InputSerializer):
 
 @writable_input(COUPON_FIELDS, "patch")
 class CouponPatchInput(InputSerializer):
+    """The fields to change; the others stay as they are. `metadata` is merged
+    (a key set to null is removed)."""
+
     refused = {"code": "Cannot be changed.", "remaining_count": "Read-only: set init_count."}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -363,6 +376,9 @@ class PrefixField(StrictCharField):
 
 @writable_input(COUPON_FIELDS, "batch")
 class CouponBatchInput(InputSerializer):
+    """How many coupons to make, their codes' prefix and random length, and the
+    settings they all share."""
+
     count = StrictIntegerField(min_value=1, max_value=MAX_BATCH)
     prefix = PrefixField(
         required=False,
@@ -384,6 +400,8 @@ class CouponBatchInput(InputSerializer):
 
 
 class ReservationInput(RedemptionInput):
+    """As a redemption, and how long to hold the use (`ttl_seconds`)."""
+
     ttl_seconds = StrictIntegerField(
         required=False, min_value=1, max_value=MAX_TTL_SECONDS, default=DEFAULT_TTL_SECONDS
     )

@@ -17,7 +17,7 @@ from core.api.base import ApiView
 from core.api.fields import validated
 from core.api.http import json_response, read_json_object
 from core.api.pagination import PAGE_PARAMETERS, list_request, page_json
-from core.api.schema import BODY_PROBLEMS, IDEMPOTENCY_KEY, problems
+from core.api.schema import BODY_PROBLEMS, IDEMPOTENCY_KEY, LOCATION, problems
 from core.errors import CouponNotFound
 from core.workers import in_worker
 from coupons.api.schema import (
@@ -49,7 +49,14 @@ class CouponCollectionView(ApiView):
 
     @extend_schema(
         operation_id="create_coupon",
+        summary="Create a coupon",
+        description=(
+            "Creates one coupon with its code, number of uses, optional validity window, per-"
+            "customer limit, discount and metadata. A code is unique ignoring letter case. Answers"
+            " 201 with the coupon and its URL in `Location`."
+        ),
         request=CouponCreateInput,
+        parameters=[LOCATION],
         responses={201: CouponOut, **problems(*BODY_PROBLEMS, 409, _409="duplicate_code")},
     )
     async def post(self, request: Request) -> HttpResponse:
@@ -60,6 +67,11 @@ class CouponCollectionView(ApiView):
 
     @extend_schema(
         operation_id="list_coupons",
+        summary="List coupons",
+        description=(
+            "Coupons, newest first, one page at a time; filter by exact code, code prefix, "
+            "activity, exhaustion or campaign. Follow `next` to read on."
+        ),
         parameters=[CouponFilters, *PAGE_PARAMETERS],
         responses={200: CouponPage, **problems(400)},
     )
@@ -74,6 +86,11 @@ class CouponBatchView(ApiView):
 
     @extend_schema(
         operation_id="create_coupon_batch",
+        summary="Create many coupons",
+        description=(
+            "Creates `count` coupons with random codes (an optional prefix, then `length` random "
+            "characters), all with the same settings, in one request. Answers with the codes."
+        ),
         request=CouponBatchInput,
         responses={201: BatchOut, **problems(*BODY_PROBLEMS)},
     )
@@ -86,12 +103,23 @@ class CouponBatchView(ApiView):
 class CouponDetailView(ApiView):
     required_scope = ApiKeyScope.MANAGE
 
-    @extend_schema(operation_id="get_coupon", responses={200: CouponOut, **problems(404)})
+    @extend_schema(
+        operation_id="get_coupon",
+        summary="Get a coupon",
+        description="One coupon by its id, with its remaining and held uses.",
+        responses={200: CouponOut, **problems(404)},
+    )
     async def get(self, request: Request, coupon_id: uuid.UUID) -> HttpResponse:
         return json_response(COUPON(await coupon_service.aget_coupon(coupon_id)))
 
     @extend_schema(
         operation_id="update_coupon",
+        summary="Change a coupon",
+        description=(
+            "Changes only the fields sent; the code never changes. `init_count` cannot go below "
+            "the uses already spent, and the discount cannot change once the coupon was redeemed. "
+            "Metadata is merged: a key set to null is removed."
+        ),
         request=CouponPatchInput,
         responses={
             200: CouponOut,
@@ -111,6 +139,11 @@ class CouponDetailView(ApiView):
 
     @extend_schema(
         operation_id="delete_coupon",
+        summary="Delete a coupon",
+        description=(
+            "Deletes a coupon that was never redeemed and has no live hold. A redeemed coupon "
+            "keeps its history: deactivate it instead (`is_active: false`)."
+        ),
         responses={
             204: OpenApiResponse(description="Deleted."),
             **problems(404, 409, _409="has_redemptions: deactivate it instead"),
@@ -126,6 +159,8 @@ class CouponRedemptionsView(ApiView):
 
     @extend_schema(
         operation_id="list_coupon_redemptions",
+        summary="List a coupon's redemptions",
+        description="The redemptions of one coupon, newest first, reverted ones included.",
         parameters=PAGE_PARAMETERS,
         responses={200: RedemptionPage, **problems(400, 404)},
     )
@@ -140,8 +175,15 @@ class RedemptionCollectionView(ApiView):
 
     @extend_schema(
         operation_id="redeem",
+        summary="Redeem a code",
+        description=(
+            "Spends one use of the coupon with this code (letter case ignored) for a customer and "
+            "an order, and prices the discount on the order. Never more uses than the coupon, its "
+            "campaign and the customer's limits allow. Send an `Idempotency-Key` so that a retry "
+            "gets the first answer instead of spending twice."
+        ),
         request=RedemptionInput,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, LOCATION],
         responses={
             201: RedemptionOut,
             **problems(
@@ -179,6 +221,10 @@ class RedemptionCollectionView(ApiView):
 
     @extend_schema(
         operation_id="list_redemptions",
+        summary="List redemptions",
+        description=(
+            "Redemptions, newest first; filter by coupon, customer, order or whether reverted."
+        ),
         parameters=[RedemptionFilters, *PAGE_PARAMETERS],
         responses={200: RedemptionPage, **problems(400)},
     )
@@ -191,7 +237,12 @@ class RedemptionCollectionView(ApiView):
 class RedemptionDetailView(ApiView):
     required_scope = ApiKeyScope.REDEEM
 
-    @extend_schema(operation_id="get_redemption", responses={200: RedemptionOut, **problems(404)})
+    @extend_schema(
+        operation_id="get_redemption",
+        summary="Get a redemption",
+        description="One redemption by its id.",
+        responses={200: RedemptionOut, **problems(404)},
+    )
     async def get(self, request: Request, redemption_id: uuid.UUID) -> HttpResponse:
         return json_response(REDEMPTION(await redemption_service.aget_redemption(redemption_id)))
 
@@ -201,6 +252,12 @@ class RedemptionRevertView(ApiView):
 
     @extend_schema(
         operation_id="revert_redemption",
+        summary="Revert a redemption",
+        description=(
+            "Gives the redemption's use back to its coupon (and its campaign and customer), for a "
+            "cancelled order. A redemption is reverted once; again is a 409. Idempotent with an "
+            "`Idempotency-Key`."
+        ),
         request=None,
         parameters=[IDEMPOTENCY_KEY],
         responses={
@@ -224,6 +281,12 @@ class ValidationView(ApiView):
 
     @extend_schema(
         operation_id="validate_code",
+        summary="Check a code",
+        description=(
+            "Tells whether a code could be redeemed now (and, with an order, what its discount "
+            "would be), spending nothing. A code that cannot be redeemed is a 200 with `valid: "
+            "false` and the reason."
+        ),
         request=ValidationInput,
         responses={
             200: ValidationOut,

@@ -26,6 +26,8 @@ _PARAMS = frozenset({"type", "cursor", "page_size"})
 
 
 class EventPage(serializers.Serializer):
+    """A page of the event log, oldest first; `next` reads on from its end."""
+
     results = EventOut(many=True)
     next = serializers.URLField(help_text="Always given: follow it to see what comes next.")
     previous = serializers.URLField(allow_null=True, help_text="Always null: the log reads on.")
@@ -63,6 +65,12 @@ class EventCollectionView(ApiView):
 
     @extend_schema(
         operation_id="list_events",
+        summary="Read the event log",
+        description=(
+            "Every change (coupons, redemptions, holds, campaigns) in commit order, oldest first. "
+            "`next` is always given: keep following it to see what happens next; an empty page "
+            "means nothing new yet. Filter by `type`."
+        ),
         parameters=[TYPE_PARAMETER, *PAGE_PARAMETERS],
         responses={200: EventPage, **problems(400)},
     )
@@ -85,6 +93,11 @@ class EventCollectionView(ApiView):
 class EventDetailView(ApiView):
     required_scope = ApiKeyScope.MANAGE
 
-    @extend_schema(operation_id="get_event", responses={200: EventOut, **problems(404)})
+    @extend_schema(
+        operation_id="get_event",
+        summary="Get an event",
+        description="One event by its id.",
+        responses={200: EventOut, **problems(404)},
+    )
     async def get(self, request: Request, event_id: uuid.UUID) -> HttpResponse:
         return json_response(EVENT(await event_log.aget_event(event_id)))

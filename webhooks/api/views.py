@@ -14,7 +14,7 @@ from core.api.base import ApiView
 from core.api.fields import validated
 from core.api.http import json_response, read_json_object
 from core.api.pagination import PAGE_PARAMETERS, list_request, page_json
-from core.api.schema import BODY_PROBLEMS, page_of, problems
+from core.api.schema import BODY_PROBLEMS, LOCATION, page_of, problems
 from core.api.shapes import serializer_of
 from webhooks.api.serializers import WebhookEndpointCreateInput, WebhookEndpointPatchInput
 from webhooks.services import endpoints as webhook_service
@@ -35,7 +35,13 @@ class WebhookEndpointCollectionView(ApiView):
 
     @extend_schema(
         operation_id="create_webhook_endpoint",
+        summary="Subscribe a URL to events",
+        description=(
+            "Registers an https URL to receive the chosen event types as signed POSTs. The answer "
+            "holds the signing `secret`, shown only here."
+        ),
         request=WebhookEndpointCreateInput,
+        parameters=[LOCATION],
         responses={
             201: serializer_of(WEBHOOK_ENDPOINT_CREATED),
             **problems(
@@ -55,6 +61,8 @@ class WebhookEndpointCollectionView(ApiView):
 
     @extend_schema(
         operation_id="list_webhook_endpoints",
+        summary="List webhook endpoints",
+        description="Webhook endpoints, newest first.",
         parameters=PAGE_PARAMETERS,
         responses={200: WebhookEndpointPage, **problems(400)},
     )
@@ -68,13 +76,21 @@ class WebhookEndpointDetailView(ApiView):
     required_scope = ApiKeyScope.MANAGE
 
     @extend_schema(
-        operation_id="get_webhook_endpoint", responses={200: EndpointOut, **problems(404)}
+        operation_id="get_webhook_endpoint",
+        summary="Get a webhook endpoint",
+        description="One webhook endpoint by its id.",
+        responses={200: EndpointOut, **problems(404)},
     )
     async def get(self, request: Request, endpoint_id: uuid.UUID) -> HttpResponse:
         return json_response(WEBHOOK_ENDPOINT(await webhook_service.aget_endpoint(endpoint_id)))
 
     @extend_schema(
         operation_id="update_webhook_endpoint",
+        summary="Change a webhook endpoint",
+        description=(
+            "Changes only the fields sent: URL, event types, description, or `is_active` (to turn "
+            "an endpoint the service disabled back on)."
+        ),
         request=WebhookEndpointPatchInput,
         responses={200: EndpointOut, **problems(*BODY_PROBLEMS, 404)},
     )
@@ -85,6 +101,8 @@ class WebhookEndpointDetailView(ApiView):
 
     @extend_schema(
         operation_id="delete_webhook_endpoint",
+        summary="Delete a webhook endpoint",
+        description="Deletes the endpoint and its delivery log; nothing more is sent to it.",
         responses={
             204: OpenApiResponse(description="Deleted, with its delivery log."),
             **problems(404),
@@ -100,6 +118,11 @@ class WebhookDeliveriesView(ApiView):
 
     @extend_schema(
         operation_id="list_webhook_deliveries",
+        summary="List an endpoint's deliveries",
+        description=(
+            "Each delivery attempt to the endpoint, newest first: its event, status, the "
+            "receiver's HTTP status and duration, and when the next attempt is due."
+        ),
         parameters=PAGE_PARAMETERS,
         responses={200: WebhookAttemptPage, **problems(400, 404)},
     )
