@@ -298,6 +298,7 @@ SPECTACULAR_SETTINGS = {
         "core.api.schema.close_request_bodies",
         "core.api.schema.declare_headers",
         "core.api.schema.type_event_data",
+        "coupons.api.schema.require_amount_or_lines",
     ],
 }
 

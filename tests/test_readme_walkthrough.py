@@ -2,7 +2,8 @@
 (SQLite, no DATABASE_URL) whatever database the rest of the suite uses, against a real
 server process. Every curl command of README's `sh` blocks is parsed from README.md and
 sent in order; its answer must have the status in the comment under it and every
-`"field": value` that comment shows. Then every command with an Idempotency-Key is sent
+`"field": value` that comment shows. Examples that need data of their own (reports of a
+seeded campaign, an import from a pipe) are fenced `shell`, and are not part of it. Then every command with an Idempotency-Key is sent
 again: the same answer, byte for byte, and nothing spent twice."""
 
 from __future__ import annotations

@@ -94,7 +94,9 @@ def make_stateless(case: Any) -> None:
     - a report's `from` comes before its `to` (default now) by at most 366 days;
     - an export names exactly one of coupon_id and campaign_id;
     - an import's body is a CSV file of good rows (a made-up string is no such file), for
-      a campaign that exists.
+      a campaign that exists;
+    - an order's lines have ids unique within it, each line's total and their sum stay
+      within 100,000,000,000, and an amount sent with lines is their sum (left out here).
     """
     if case.query:
         case.query.pop("cursor", None)
@@ -113,6 +115,8 @@ def make_stateless(case: Any) -> None:
         body["discount"] = valid_discount(body["discount"])
     if isinstance(body.get("metadata"), dict):
         body["metadata"] = valid_metadata(body["metadata"])
+    if isinstance(body.get("order"), dict):
+        valid_order(body["order"])
     starts, expires = body.get("starts_at"), body.get("expires_at")
     if isinstance(starts, str) and isinstance(expires, str):
         from datetime import datetime
@@ -169,6 +173,21 @@ def valid_discount(discount: dict[str, Any]) -> dict[str, Any]:
     if isinstance(discount.get("percent_off"), Decimal):
         discount["percent_off"] = float(discount["percent_off"])
     return discount
+
+
+def valid_order(order: dict[str, Any]) -> None:
+    lines = order.get("lines")
+    if not isinstance(lines, list) or not lines:
+        return
+    for number, line in enumerate(lines):
+        if isinstance(line, dict):
+            line["id"] = f"line-{number}"
+            # 500 lines of at most 1,000 units of at most 100,000: within the bound.
+            if isinstance(line.get("quantity"), int):
+                line["quantity"] = min(line["quantity"], 1_000)
+            if isinstance(line.get("unit_amount"), int):
+                line["unit_amount"] = min(line["unit_amount"], 100_000)
+    order.pop("amount", None)
 
 
 def valid_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
