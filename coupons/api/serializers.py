@@ -31,7 +31,7 @@ from core.api.money_fields import (
     MetadataPatchField,
     PercentField,
 )
-from coupons.api.cart_fields import BuyXGetYField, LinesField, SelectorField
+from coupons.api.cart_fields import BuyXGetYField, CombinesWithField, LinesField, SelectorField
 from coupons.domain.discounts import ALL_DISCOUNT_FIELDS, discount_problems
 from coupons.domain.limits import (
     CODE_PATTERN,
@@ -130,6 +130,7 @@ class DiscountInput(InputSerializer):
     allocation = serializers.ChoiceField(["across", "each"], required=False, allow_null=True)
     target = serializers.ChoiceField(["lines", "shipping"], required=False, allow_null=True)
     buy_x_get_y = BuyXGetYField(required=False, allow_null=True)
+    combines_with = CombinesWithField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         values = {name: attrs.get(name) for name in ALL_DISCOUNT_FIELDS}
