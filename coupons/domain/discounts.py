@@ -295,8 +295,9 @@ def order_refusal(discount: Discount, *, order_amount: int, currency: str) -> Or
 
 def discount_json(discount: Discount) -> dict[str, Any]:
     """The contract's shape: all five keys, `null` for those not set; the targeting
-    fields only when set (a discount of the second part reads as it always did)."""
-    shown = {
+    fields only when set (a discount of the second part reads as it always did); and
+    `combines_with` whole."""
+    shown: dict[str, Any] = {
         "percent_off": None if discount.percent_off is None else percent_json(discount.percent_off),
         "amount_off": discount.amount_off,
         "currency": discount.currency,
