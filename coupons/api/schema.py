@@ -7,12 +7,21 @@ from rest_framework import serializers
 
 from core.api.schema import page_of
 from core.api.shapes import serializer_of
-from coupons.shapes import COUPON, REDEMPTION, RESERVATION, VALIDATION
+from coupons.shapes import (
+    CODES_VALIDATION,
+    COUPON,
+    REDEMPTION,
+    REDEMPTION_GROUP,
+    RESERVATION,
+    VALIDATION,
+)
 
 CouponOut = serializer_of(COUPON)
 RedemptionOut = serializer_of(REDEMPTION)
 ValidationOut = serializer_of(VALIDATION)
 ReservationOut = serializer_of(RESERVATION)
+CodesValidationOut = serializer_of(CODES_VALIDATION)
+RedemptionGroupOut = serializer_of(REDEMPTION_GROUP)
 
 
 @extend_schema_serializer(component_name="Batch")

@@ -40,6 +40,7 @@ from coupons.domain.limits import (
     LAST_YEAR,
     MAX_BATCH,
     MAX_CODE_LENGTH,
+    MAX_CODES,
     MAX_CUSTOMER_ID_LENGTH,
     MAX_INIT_COUNT,
     MAX_LOOKUP_LENGTH,
@@ -301,13 +302,59 @@ class RevertInput(InputSerializer):
     """A revert takes no fields: an empty body, or `{}`."""
 
 
+def codes_field(*, required: bool = True) -> serializers.ListField:
+    """1 to MAX_CODES codes, distinct ignoring case (checked by `check_distinct`)."""
+    return serializers.ListField(
+        child=TextField(min_length=1, max_length=MAX_LOOKUP_LENGTH),
+        min_length=1,
+        max_length=MAX_CODES,
+        allow_empty=False,
+        required=required,
+    )
+
+
+def check_distinct(codes: list[str]) -> None:
+    if len({code.upper() for code in codes}) != len(codes):
+        raise serializers.ValidationError({"codes": ["Must be distinct, ignoring case."]})
+
+
 class ValidationInput(InputSerializer):
-    code = TextField(min_length=1, max_length=MAX_LOOKUP_LENGTH)
+    # One `code`, or several `codes` on one order (coupons.domain.stacking): not both.
+    code = TextField(required=False, min_length=1, max_length=MAX_LOOKUP_LENGTH)
+    codes = codes_field(required=False)
     customer_id = TextField(
         required=False, allow_null=True, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH
     )
     # Optional: without it, the answer computes no amount.
     order = OrderInput(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("code" in attrs) == ("codes" in attrs):
+            message = (
+                "Send either code or codes, not both."
+                if "code" in attrs
+                else ("Send code or codes.")
+            )
+            raise serializers.ValidationError({"code": [message], "codes": [message]})
+        if "codes" in attrs:
+            check_distinct(attrs["codes"])
+        return attrs
+
+
+class RedemptionGroupInput(InputSerializer):
+    codes = codes_field()
+    customer_id = TextField(
+        required=False, allow_null=True, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH
+    )
+    order_id = TextField(
+        required=False, allow_null=True, min_length=1, max_length=MAX_ORDER_ID_LENGTH
+    )
+    order = OrderInput(required=False, allow_null=True)
+    metadata = MetadataField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        check_distinct(attrs["codes"])
+        return attrs
 
 
 class RedemptionFilters(InputSerializer):

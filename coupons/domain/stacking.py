@@ -26,7 +26,6 @@ from coupons.domain.discounts import DISCOUNT_CLASSES, Discount, discount_for
 from coupons.domain.orders import Line, Order
 
 NOT_COMBINABLE = "not_combinable"
-MAX_CODES = 5
 
 
 def _rank(discount: Discount | None) -> int:
