@@ -277,6 +277,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "redemptions", "description": "Spending a use of a code, and giving it back."},
         {"name": "validations", "description": "Whether a code would redeem, spending nothing."},
         {"name": "reservations", "description": "Holding a use while a payment runs."},
+        {"name": "redemption-groups", "description": "Several codes redeemed on one order."},
         {"name": "campaigns", "description": "Codes grouped under one discount and budget."},
         {"name": "events", "description": "The log of every change, in commit order."},
         {"name": "webhook-endpoints", "description": "Events pushed to your URL, signed."},
@@ -298,7 +299,7 @@ SPECTACULAR_SETTINGS = {
         "core.api.schema.close_request_bodies",
         "core.api.schema.declare_headers",
         "core.api.schema.type_event_data",
-        "coupons.api.schema.require_amount_or_lines",
+        "coupons.api.schema.state_ledger_rules",
     ],
 }
 

@@ -153,6 +153,11 @@ class MinQuantityNotMet(OrderRefused):
     default_detail = "The order has fewer eligible units than the discount needs."
 
 
+class NotCombinable(DomainError):
+    code = "not_combinable"
+    default_detail = "These codes cannot be used together on one order."
+
+
 # Why a code of a campaign cannot be redeemed, beyond its own reasons.
 
 

@@ -120,6 +120,9 @@ REDEMPTION = Shape(
         minimum=0,
         help="The discount's part off shipping_amount (included in discount_amount).",
     ),
+    group_id=Out(
+        "uuid", nullable=True, help="Its redemption group (several codes on one order), if any."
+    ),
 )
 
 RESERVATION = Shape(
@@ -214,4 +217,57 @@ CAMPAIGN = Shape(
     coupon_count=Out("integer", minimum=0),
     created_at=Out("datetime"),
     updated_at=Out("datetime"),
+)
+
+CODE_RESULT = Shape(
+    "CodeResult",
+    doc="One code of several on one order: whether it applies, and what it takes.",
+    code=Out("string"),
+    valid=Out("boolean"),
+    reason=Out("string", nullable=True, help="An error code, not_combinable, or null."),
+    details=Out("details", nullable=True),
+    discount_amount=Out("integer", nullable=True, minimum=0),
+    shipping_discount_amount=Out("integer", nullable=True, minimum=0),
+    allocations=Out("object", nullable=True),
+)
+
+CODES_VALIDATION = Shape(
+    "CodesValidationResult",
+    doc="Several codes checked together on one order: the combined answer and each code's.",
+    valid=Out("boolean", help="Every code is valid and they combine."),
+    reason=Out("string", nullable=True, help="The first refused code's reason, or not_combinable."),
+    details=Out("details", nullable=True),
+    discount_amount=Out("integer", nullable=True, minimum=0),
+    amount_after_discount=Out("integer", nullable=True, minimum=0),
+    shipping_discount_amount=Out("integer", nullable=True, minimum=0),
+    shipping_amount_after_discount=Out("integer", nullable=True, minimum=0),
+    currency=Out("string", nullable=True),
+    allocations=Out("object", nullable=True),
+    results=Out(
+        "object",
+        encode=lambda results: [CODE_RESULT(r) for r in results],
+        help="One per code, in the order they were applied.",
+    ),
+)
+
+REDEMPTION_GROUP = Shape(
+    "RedemptionGroup",
+    doc="Several codes redeemed together on one order, all or none, and their members.",
+    id=Out("uuid"),
+    codes=Out("strings", help="As sent."),
+    customer_id=Out("string", nullable=True),
+    order_id=Out("string", nullable=True),
+    order=Out("object", nullable=True),
+    discount_amount=Out("integer", nullable=True, minimum=0),
+    amount_after_discount=Out("integer", nullable=True, minimum=0),
+    shipping_discount_amount=Out("integer", nullable=True, minimum=0),
+    shipping_amount_after_discount=Out("integer", nullable=True, minimum=0),
+    currency=Out("string", nullable=True),
+    allocations=Out("object", nullable=True),
+    redemptions=Out(
+        "object",
+        encode=lambda members: [REDEMPTION(r) for r in members],
+        help="One per code, in the order they were applied, each with group_id.",
+    ),
+    created_at=Out("datetime"),
 )

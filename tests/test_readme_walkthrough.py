@@ -3,8 +3,9 @@
 server process. Every curl command of README's `sh` blocks is parsed from README.md and
 sent in order; its answer must have the status in the comment under it and every
 `"field": value` that comment shows. Examples that need data of their own (reports of a
-seeded campaign, an import from a pipe) are fenced `shell`, and are not part of it. Then every command with an Idempotency-Key is sent
-again: the same answer, byte for byte, and nothing spent twice."""
+seeded campaign, an import from a pipe) are fenced `shell`, and are not part of it.
+Then every command with an Idempotency-Key is sent again: the same answer, byte for byte,
+and nothing spent twice."""
 
 from __future__ import annotations
 

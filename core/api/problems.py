@@ -74,6 +74,7 @@ PROBLEMS: dict[str, Problem] = {
     "min_order_amount_not_met": Problem(409, "Minimum order amount not met"),
     "no_eligible_lines": Problem(409, "No eligible lines"),
     "min_quantity_not_met": Problem(409, "Minimum quantity not met"),
+    "not_combinable": Problem(409, "Codes not combinable"),
     # Campaigns
     "campaign_inactive": Problem(409, "Campaign inactive"),
     "campaign_not_started": Problem(409, "Campaign not started"),

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.domain.money import MAX_AMOUNT
+from coupons.domain.discounts import DISCOUNT_CLASSES
 from coupons.domain.limits import (
     MAX_LINE_TAGS,
     MAX_LINE_TEXT_LENGTH,
@@ -125,3 +126,16 @@ class SelectorField(ParsedJsonField):
 )  # fmt: skip
 class BuyXGetYField(ParsedJsonField):
     """`buy_x_get_y`, passed as parsed to the domain's rules."""
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "properties": {name: {"type": "boolean", "default": False} for name in DISCOUNT_CLASSES},
+        "description": "The classes of discount this one may be used with on one order "
+        "(product, order, shipping); a key left out is false. Returned whole.",
+    }
+)
+class CombinesWithField(ParsedJsonField):
+    """`combines_with`, passed as parsed to the domain's rules."""

@@ -19,7 +19,7 @@ from core.api.http import json_response, read_json_object
 from core.api.schema import BODY_PROBLEMS, IDEMPOTENCY_KEY, LOCATION, problems
 from core.errors import CouponNotFound
 from coupons.api.schema import RedemptionOut, ReservationOut
-from coupons.api.serializers import ReservationInput, RevertInput
+from coupons.api.use_inputs import ReservationInput, RevertInput
 from coupons.services import reservations as reservation_service
 from coupons.shapes import REDEMPTION, RESERVATION
 

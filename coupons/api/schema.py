@@ -9,12 +9,21 @@ from rest_framework import serializers
 
 from core.api.schema import page_of
 from core.api.shapes import serializer_of
-from coupons.shapes import COUPON, REDEMPTION, RESERVATION, VALIDATION
+from coupons.shapes import (
+    CODES_VALIDATION,
+    COUPON,
+    REDEMPTION,
+    REDEMPTION_GROUP,
+    RESERVATION,
+    VALIDATION,
+)
 
 CouponOut = serializer_of(COUPON)
 RedemptionOut = serializer_of(REDEMPTION)
 ValidationOut = serializer_of(VALIDATION)
 ReservationOut = serializer_of(RESERVATION)
+CodesValidationOut = serializer_of(CODES_VALIDATION)
+RedemptionGroupOut = serializer_of(REDEMPTION_GROUP)
 
 
 @extend_schema_serializer(component_name="Batch")
@@ -29,11 +38,16 @@ CouponPage = page_of(CouponOut, "CouponPage")
 RedemptionPage = page_of(RedemptionOut, "RedemptionPage")
 
 
-def require_amount_or_lines(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """An order needs its `amount` or its `lines` (contract, third part); the fields alone
-    cannot say "one of these two", so the component says it (a schema-valid order was
-    refused: found by schemathesis)."""
-    order = result.get("components", {}).get("schemas", {}).get("OrderInput")
+def state_ledger_rules(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """What the serializers cannot say themselves: an order needs its `amount` or its
+    `lines` (contract, third part; a schema-valid order was refused: found by
+    schemathesis), and a validation answers one code's result or several codes'."""
+    schemas = result.get("components", {}).get("schemas", {})
+    if "ValidationAnswer" in schemas:
+        schemas["ValidationAnswer"]["description"] = (
+            "One code's result (`code` sent), or several codes' together (`codes` sent)."
+        )
+    order = schemas.get("OrderInput")
     if order is not None:
         order["anyOf"] = [
             {"required": ["amount"]},

@@ -31,7 +31,7 @@ from core.api.money_fields import (
     MetadataPatchField,
     PercentField,
 )
-from coupons.api.cart_fields import BuyXGetYField, LinesField, SelectorField
+from coupons.api.cart_fields import BuyXGetYField, CombinesWithField, LinesField, SelectorField
 from coupons.domain.discounts import ALL_DISCOUNT_FIELDS, discount_problems
 from coupons.domain.limits import (
     CODE_PATTERN,
@@ -40,10 +40,8 @@ from coupons.domain.limits import (
     LAST_YEAR,
     MAX_BATCH,
     MAX_CODE_LENGTH,
-    MAX_CUSTOMER_ID_LENGTH,
     MAX_INIT_COUNT,
     MAX_LOOKUP_LENGTH,
-    MAX_ORDER_ID_LENGTH,
     MAX_PREFIX_LENGTH,
     MAX_RANDOM_LENGTH,
     MIN_RANDOM_LENGTH,
@@ -54,7 +52,6 @@ from coupons.domain.limits import (
 )
 from coupons.domain.orders import AMOUNT_SUM_MESSAGE, lines_total
 from coupons.domain.writable import COUPON_FIELDS, Kind, Writable, batch_fields, editable
-from coupons.services.reservations import DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS
 
 code_validator = FullMatchValidator(CODE_PATTERN, CODE_RULE)
 
@@ -130,6 +127,7 @@ class DiscountInput(InputSerializer):
     allocation = serializers.ChoiceField(["across", "each"], required=False, allow_null=True)
     target = serializers.ChoiceField(["lines", "shipping"], required=False, allow_null=True)
     buy_x_get_y = BuyXGetYField(required=False, allow_null=True)
+    combines_with = CombinesWithField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         values = {name: attrs.get(name) for name in ALL_DISCOUNT_FIELDS}
@@ -285,46 +283,6 @@ class CouponCreateInput(InputSerializer):
         return attrs
 
 
-class RedemptionInput(InputSerializer):
-    """The code a customer typed (letter case ignored), who redeems it and on which
-    order; the order is required when the code has a discount."""
-
-    # A shopper's typing: surrounding spaces are dropped; any other string simply matches
-    # no coupon (404 coupon_not_found) rather than being a 400.
-    code = TextField(min_length=1, max_length=MAX_LOOKUP_LENGTH)
-    customer_id = TextField(
-        required=False, allow_null=True, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH
-    )
-    order_id = TextField(
-        required=False, allow_null=True, min_length=1, max_length=MAX_ORDER_ID_LENGTH
-    )
-    # Required for a coupon with a discount (409 order_required), which is the service's
-    # rule: the serializer cannot know the coupon.
-    order = OrderInput(required=False, allow_null=True)
-    metadata = MetadataField(required=False)
-
-
-class RevertInput(InputSerializer):
-    """A revert takes no fields: an empty body, or `{}`."""
-
-
-class ValidationInput(InputSerializer):
-    """The code to check, and optionally the customer and the order to price."""
-
-    code = TextField(min_length=1, max_length=MAX_LOOKUP_LENGTH)
-    customer_id = TextField(
-        required=False, allow_null=True, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH
-    )
-    # Optional: without it, the answer computes no amount.
-    order = OrderInput(required=False, allow_null=True)
-
-
-class RedemptionFilters(InputSerializer):
-    coupon_id = StrictUUIDField(required=False)
-    customer_id = TextField(required=False, min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH)
-    code = TextField(required=False, min_length=1, max_length=MAX_LOOKUP_LENGTH)
-
-
 @extend_schema_field(OpenApiTypes.BOOL)
 class QueryBooleanField(serializers.Field):
     """`true` or `false` in a query string; anything else is a 400, never ignored."""
@@ -397,11 +355,3 @@ class CouponBatchInput(InputSerializer):
             )
         check_window(attrs)
         return attrs
-
-
-class ReservationInput(RedemptionInput):
-    """As a redemption, and how long to hold the use (`ttl_seconds`)."""
-
-    ttl_seconds = StrictIntegerField(
-        required=False, min_value=1, max_value=MAX_TTL_SECONDS, default=DEFAULT_TTL_SECONDS
-    )

@@ -3,7 +3,14 @@
 from django.urls import path
 
 from core.api import urls as _core_urls  # noqa: F401 - registers the `id` converter
-from coupons.api import campaign_views, import_views, report_views, reservation_views, views
+from coupons.api import (
+    campaign_views,
+    group_views,
+    import_views,
+    report_views,
+    reservation_views,
+    views,
+)
 
 urlpatterns = [
     path("coupons/", views.CouponCollectionView.as_view(), name="coupon-collection"),
@@ -37,6 +44,21 @@ urlpatterns = [
         name="redemption-revert",
     ),
     path("validations/", views.ValidationView.as_view(), name="validations"),
+    path(
+        "redemption-groups/",
+        group_views.RedemptionGroupCollectionView.as_view(),
+        name="redemption-group-collection",
+    ),
+    path(
+        "redemption-groups/<id:group_id>/",
+        group_views.RedemptionGroupDetailView.as_view(),
+        name="redemption-group-detail",
+    ),
+    path(
+        "redemption-groups/<id:group_id>/revert/",
+        group_views.RedemptionGroupRevertView.as_view(),
+        name="redemption-group-revert",
+    ),
     path(
         "reservations/",
         reservation_views.ReservationCollectionView.as_view(),

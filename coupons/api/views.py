@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework.request import Request
 
 from access.api.idempotency import answer, stored_json
@@ -22,6 +22,7 @@ from core.errors import CouponNotFound
 from core.workers import in_worker
 from coupons.api.schema import (
     BatchOut,
+    CodesValidationOut,
     CouponOut,
     CouponPage,
     RedemptionOut,
@@ -33,15 +34,13 @@ from coupons.api.serializers import (
     CouponCreateInput,
     CouponFilters,
     CouponPatchInput,
-    RedemptionFilters,
-    RedemptionInput,
-    RevertInput,
-    ValidationInput,
 )
+from coupons.api.use_inputs import RedemptionFilters, RedemptionInput, RevertInput, ValidationInput
 from coupons.services import coupons as coupon_service
 from coupons.services import redemptions as redemption_service
+from coupons.services import validations as validation_service
 from coupons.services.batches import acreate_coupon_batch
-from coupons.shapes import COUPON, REDEMPTION, VALIDATION
+from coupons.shapes import CODES_VALIDATION, COUPON, REDEMPTION, VALIDATION
 
 
 class CouponCollectionView(ApiView):
@@ -289,7 +288,11 @@ class ValidationView(ApiView):
         ),
         request=ValidationInput,
         responses={
-            200: ValidationOut,
+            200: PolymorphicProxySerializer(
+                component_name="ValidationAnswer",
+                serializers=[ValidationOut, CodesValidationOut],
+                resource_type_field_name=None,
+            ),
             **problems(
                 *BODY_PROBLEMS,
                 429,
@@ -311,4 +314,15 @@ class ValidationView(ApiView):
                 count_unknown_code(api_key_id=client.key_id, customer_id=fields.get("customer_id"))
             return result
 
+        def check_codes() -> validation_service.CodesValidation:
+            refuse_throttled_customer(
+                api_key_id=client.key_id, customer_id=fields.get("customer_id")
+            )
+            result = validation_service.validate_codes(**fields)
+            for _ in (r for r in result.results if r.reason == CouponNotFound.code):
+                count_unknown_code(api_key_id=client.key_id, customer_id=fields.get("customer_id"))
+            return result
+
+        if "codes" in fields:
+            return json_response(CODES_VALIDATION(await in_worker(check_codes)()))
         return json_response(VALIDATION(await in_worker(check)()))

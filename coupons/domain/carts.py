@@ -184,12 +184,12 @@ def got_units(rule: BuyXGetY, lines: Sequence[Line], eligible: Sequence[bool]) -
     return GotUnits(tuple(got), applications, 0)
 
 
-def _percent_of(amount: int, percent: Decimal) -> int:
+def percent_of(amount: int, percent: Decimal) -> int:
     exact = DECIMAL_CONTEXT.divide(DECIMAL_CONTEXT.multiply(Decimal(amount), percent), 100)
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP, context=DECIMAL_CONTEXT))
 
 
-def _capped(amount: int, discount: Discount, subtotal: int) -> int:
+def capped(amount: int, discount: Discount, subtotal: int) -> int:
     if discount.max_amount_off is not None:
         amount = min(amount, discount.max_amount_off)
     return min(amount, subtotal)
@@ -219,10 +219,10 @@ def price_order(discount: Discount, order: Order) -> Priced:
         rule = discount.buy_x_get_y
         got = got_units(rule, lines, eligible)
         weights = [
-            n * _percent_of(line.unit_amount, rule.get_percent_off)
+            n * percent_of(line.unit_amount, rule.get_percent_off)
             for n, line in zip(got.per_line, lines, strict=True)
         ]
-        off = _capped(sum(weights), discount, subtotal)
+        off = capped(sum(weights), discount, subtotal)
     elif discount.allocation == "each":
         assert discount.amount_off is not None  # each is amount_off's, by construction
         unit_off = discount.amount_off
@@ -230,7 +230,7 @@ def price_order(discount: Discount, order: Order) -> Priced:
             line.quantity * min(unit_off, line.unit_amount) if seen else 0
             for line, seen in zip(lines, eligible, strict=True)
         ]
-        off = _capped(sum(weights), discount, subtotal)
+        off = capped(sum(weights), discount, subtotal)
     else:
         weights = totals
         off = discount_for(discount, order_amount=subtotal)

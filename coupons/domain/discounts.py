@@ -41,7 +41,8 @@ from coupons.domain.targeting import (
 # targeting fields of the contract's third part, kept together in one JSON column.
 DISCOUNT_FIELDS = ("percent_off", "amount_off", "currency", "max_amount_off", "min_order_amount")
 TARGETING_FIELDS = (
-    "applies_to", "excludes", "min_quantity", "allocation", "target", "buy_x_get_y"
+    "applies_to", "excludes", "min_quantity", "allocation", "target", "buy_x_get_y",
+    "combines_with",
 )  # fmt: skip
 ALL_DISCOUNT_FIELDS = DISCOUNT_FIELDS + TARGETING_FIELDS
 ONE_OF_MESSAGE = "Give exactly one of percent_off, amount_off and buy_x_get_y."
@@ -54,6 +55,11 @@ ALLOCATION_MESSAGE = 'Must be "across" or "each", and only with amount_off on li
 TARGET_MESSAGE = 'Must be "lines" or "shipping".'
 NOT_ON_SHIPPING_MESSAGE = "Not with target shipping."
 MIN_QUANTITY_MESSAGE = f"Must be null or an integer from 1 to {MAX_QUANTITY:,}."
+# The classes a discount belongs to (coupons.domain.stacking), in the order they apply.
+DISCOUNT_CLASSES = ("product", "order", "shipping")
+COMBINES_WITH_MESSAGE = (
+    "Must be null or an object of order, product and shipping, each true or false."
+)
 ALLOCATIONS = ("across", "each")
 TARGETS = ("lines", "shipping")
 
@@ -82,6 +88,7 @@ def discount_problems(
     allocation: object = None,
     target: object = None,
     buy_x_get_y: object = None,
+    combines_with: object = None,
 ) -> dict[str, list[str]]:
     """The contract's rules for a discount, as `{"field": ["message", ...]}` (empty: valid).
 
@@ -115,6 +122,8 @@ def discount_problems(
         type(min_quantity) is int and 1 <= min_quantity <= MAX_QUANTITY
     ):
         add("min_quantity", MIN_QUANTITY_MESSAGE)
+    if not is_combines_with(combines_with):
+        add("combines_with", COMBINES_WITH_MESSAGE)
     if target is not None and target not in TARGETS:
         add("target", TARGET_MESSAGE)
     shipping = target == "shipping"
@@ -141,6 +150,31 @@ def discount_problems(
     return problems
 
 
+def is_combines_with(value: object) -> bool:
+    """null, the classes as parsed, or an object of up to the three classes, each a bool."""
+    if value is None or isinstance(value, frozenset):
+        return True
+    return (
+        isinstance(value, Mapping)
+        and set(value) <= set(DISCOUNT_CLASSES)
+        and all(isinstance(flag, bool) for flag in value.values())
+    )
+
+
+def combines_with_from_json(
+    value: Mapping[str, bool] | frozenset[str] | None,
+) -> frozenset[str] | None:
+    """The classes a discount may be used with; None for none (a key left out is false)."""
+    if value is None or isinstance(value, frozenset):
+        return value or None
+    return frozenset(name for name in DISCOUNT_CLASSES if value.get(name)) or None
+
+
+def combines_with_json(classes: frozenset[str] | None) -> dict[str, bool]:
+    """Whole: every class, true or false."""
+    return {name: name in (classes or ()) for name in ("order", "product", "shipping")}
+
+
 @dataclass(frozen=True, slots=True)
 class Discount:
     """A coupon's discount, valid by construction (InvalidDiscount otherwise).
@@ -163,6 +197,9 @@ class Discount:
     allocation: str | None = None
     target: str | None = None
     buy_x_get_y: BuyXGetY | None = None
+    # The classes of discount it may be used with on one order (none: the default, one
+    # discounted code per order); kept as a set, None for none.
+    combines_with: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         problems = discount_problems(**{name: getattr(self, name) for name in ALL_DISCOUNT_FIELDS})
@@ -174,6 +211,7 @@ class Discount:
         object.__setattr__(self, "applies_to", selector_from_json(self.applies_to))
         object.__setattr__(self, "excludes", selector_from_json(self.excludes))
         object.__setattr__(self, "buy_x_get_y", buy_x_get_y_from_json(self.buy_x_get_y))
+        object.__setattr__(self, "combines_with", combines_with_from_json(self.combines_with))
         if self.allocation == "across":
             object.__setattr__(self, "allocation", None)
         if self.target == "lines":
@@ -183,6 +221,20 @@ class Discount:
     def is_targeted(self) -> bool:
         """Uses a field of the third part: priced by coupons.domain.carts, never by SQL."""
         return any(getattr(self, name) is not None for name in TARGETING_FIELDS)
+
+    @property
+    def discount_class(self) -> str:
+        """`product` (buy X get Y, or targeted lines), `order` (any other lines discount)
+        or `shipping`: which others it may be used with, and when it applies."""
+        if self.target == "shipping":
+            return "shipping"
+        return "product" if self.needs_lines else "order"
+
+    def combines(self, other: Discount) -> bool:
+        """Each one's `combines_with` allows the other's class."""
+        return other.discount_class in (self.combines_with or ()) and (
+            self.discount_class in (other.combines_with or ())
+        )
 
     @property
     def needs_lines(self) -> bool:
@@ -243,8 +295,9 @@ def order_refusal(discount: Discount, *, order_amount: int, currency: str) -> Or
 
 def discount_json(discount: Discount) -> dict[str, Any]:
     """The contract's shape: all five keys, `null` for those not set; the targeting
-    fields only when set (a discount of the second part reads as it always did)."""
-    shown = {
+    fields only when set (a discount of the second part reads as it always did); and
+    `combines_with` whole."""
+    shown: dict[str, Any] = {
         "percent_off": None if discount.percent_off is None else percent_json(discount.percent_off),
         "amount_off": discount.amount_off,
         "currency": discount.currency,
@@ -252,6 +305,7 @@ def discount_json(discount: Discount) -> dict[str, Any]:
         "min_order_amount": discount.min_order_amount,
     }
     shown.update(targeting_json(discount) or {})
+    shown["combines_with"] = combines_with_json(discount.combines_with)
     return shown
 
 
@@ -265,6 +319,9 @@ def targeting_json(discount: Discount) -> dict[str, Any] | None:
         "allocation": discount.allocation,
         "target": discount.target,
         "buy_x_get_y": buy_x_get_y_json(discount.buy_x_get_y),
+        "combines_with": (
+            None if discount.combines_with is None else combines_with_json(discount.combines_with)
+        ),
     }
     return {name: value for name, value in values.items() if value is not None} or None
 

@@ -55,3 +55,6 @@ MAX_LINE_TEXT_LENGTH = 128  # a line's id, product_id, variant_id, a category or
 MAX_LINE_TAGS = 20  # categories, collections: each at most this many
 MAX_SELECTOR_ITEMS = 100  # each list of an applies_to or excludes
 MAX_APPLICATIONS = 1_000_000
+
+# Several codes on one order (coupons.domain.stacking).
+MAX_CODES = 5

@@ -2,6 +2,7 @@
 
 from coupons.models.campaign import Campaign, CampaignCustomer
 from coupons.models.coupon import Coupon, CouponQuerySet, Redemption
+from coupons.models.group import RedemptionGroup
 from coupons.models.reservation import Reservation, ReservationStatus
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "Coupon",
     "CouponQuerySet",
     "Redemption",
+    "RedemptionGroup",
     "Reservation",
     "ReservationStatus",
 ]

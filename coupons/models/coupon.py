@@ -224,6 +224,15 @@ class Redemption(models.Model):
     shipping_amount = models.BigIntegerField(null=True, blank=True)
     allocations = models.JSONField(null=True, blank=True)
     shipping_discount_amount = models.BigIntegerField(null=True, blank=True)
+    # The group of codes it was redeemed with on one order (NULL: redeemed alone).
+    group = models.ForeignKey(
+        "coupons.RedemptionGroup",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="redemptions",
+    )
+    group_position = models.PositiveSmallIntegerField(null=True, blank=True)  # applied nth
 
     class Meta:
         constraints = [

@@ -16,6 +16,7 @@ from core.errors import (
     AlreadyReverted,
     CouponNotFound,
     CustomerLimitReached,
+    DomainError,
     LinesRequired,
     NotFound,
 )
@@ -25,7 +26,7 @@ from coupons.db import raw
 from coupons.domain.allocation import allocations_json
 from coupons.domain.carts import price_order
 from coupons.domain.codes import lookup_key
-from coupons.domain.discounts import Order
+from coupons.domain.discounts import Discount, Order
 from coupons.domain.rules import refusal_for
 from coupons.models import Campaign, Coupon, Redemption
 from coupons.services.campaign_redemptions import (
@@ -68,6 +69,7 @@ class RedemptionRecord:
     shipping_amount: int | None = None
     allocations: list[dict[str, Any]] | None = None
     shipping_discount_amount: int | None = None
+    group_id: uuid.UUID | None = None  # redeemed with other codes on one order
 
     @property
     def order(self) -> dict[str, Any] | None:
@@ -116,6 +118,7 @@ def redemption_record(redemption: Redemption, code: str) -> RedemptionRecord:
         shipping_discount_amount=shipping_part(
             redemption.shipping_discount_amount, redemption.discount_amount
         ),
+        group_id=redemption.group_id,
     )
 
 
@@ -212,10 +215,57 @@ def validate_code(
     discount would be (an order is optional here: without one, no amount is computed)."""
     now = now or timezone.now()
     given = order_of(order)
+    standing = code_standing(code, customer_id=customer_id, order=given, now=now)
+    if standing.refusal is not None:
+        refusal = standing.refusal
+        return ValidationResult(
+            valid=False,
+            reason=refusal.code,
+            remaining_count=standing.remaining_count,
+            details=refusal.data.get("details"),
+        )
+    discount = standing.discount
+    if discount is None or given is None:
+        return ValidationResult(valid=True, reason=None, remaining_count=standing.remaining_count)
+    priced = price_order(discount, given)
+    shipping = given.shipping_amount
+    return ValidationResult(
+        valid=True,
+        reason=None,
+        remaining_count=standing.remaining_count,
+        discount_amount=priced.discount_amount,
+        amount_after_discount=given.amount - priced.lines_amount,
+        currency=given.currency,
+        allocations=allocations_json(priced.allocations),
+        shipping_discount_amount=priced.shipping_discount_amount,
+        shipping_amount_after_discount=(
+            None if shipping is None else shipping - priced.shipping_discount_amount
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CodeStanding:
+    """A validation's view of one code: why it would be refused (None: it would not), its
+    remaining uses (None: no such code), its discount and its campaign."""
+
+    refusal: DomainError | None
+    remaining_count: int | None
+    discount: Discount | None = None
+    campaign_id: uuid.UUID | None = None
+    code: str | None = None  # as created
+
+
+def code_standing(
+    code: str, *, customer_id: str | None, order: Order | None, now: datetime
+) -> CodeStanding:
+    """`validate_code`'s checks, spending nothing, locking nothing. LinesRequired is
+    raised (a 400: the order sent cannot be priced), never returned."""
+    given = order
     key = lookup_key(code)
     coupon = None if key is None else raw.one_coupon(code_key=key)
     if coupon is None:
-        return ValidationResult(valid=False, reason=CouponNotFound.code, remaining_count=None)
+        return CodeStanding(CouponNotFound(), None)
     campaign = None if coupon.campaign_id is None else Campaign.objects.get(pk=coupon.campaign_id)
     expired = ExpiredHolds()
     if coupon.held_count or (campaign is not None and campaign.held_count):
@@ -245,31 +295,8 @@ def validate_code(
         )  # fmt: skip
     if isinstance(refusal, LinesRequired):
         raise refusal  # a 400 on validations too: the order sent cannot be priced
-    if refusal is not None:
-        return ValidationResult(
-            valid=False,
-            reason=refusal.code,
-            remaining_count=coupon.remaining_count,
-            details=refusal.data.get("details"),
-        )
     discount = coupon.discount if campaign is None else campaign.discount
-    if discount is None or given is None:
-        return ValidationResult(valid=True, reason=None, remaining_count=coupon.remaining_count)
-    priced = price_order(discount, given)
-    shipping = given.shipping_amount
-    return ValidationResult(
-        valid=True,
-        reason=None,
-        remaining_count=coupon.remaining_count,
-        discount_amount=priced.discount_amount,
-        amount_after_discount=given.amount - priced.lines_amount,
-        currency=given.currency,
-        allocations=allocations_json(priced.allocations),
-        shipping_discount_amount=priced.shipping_discount_amount,
-        shipping_amount_after_discount=(
-            None if shipping is None else shipping - priced.shipping_discount_amount
-        ),
-    )
+    return CodeStanding(refusal, coupon.remaining_count, discount, coupon.campaign_id, coupon.code)
 
 
 def revert_redemption(redemption_id: uuid.UUID, *, now: datetime | None = None) -> RedemptionRecord:

@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from tests.servers import free_port
 
-SETTINGS = Path(__file__).resolve().parent.parent / "config" / "settings.py"
+SETTINGS = Path(__file__).resolve().parents[2] / "config" / "settings.py"
 VARIABLES = [
     "DJANGO_DEBUG", "DJANGO_ALLOWED_HOSTS", "DJANGO_CSRF_TRUSTED_ORIGINS", "DJANGO_SECURE_COOKIES",
     "DJANGO_HSTS_SECONDS", "ACCESS_LOG", "SERVE_STATIC", "DB_POOL_MAX_SIZE", "DB_WORKER_THREADS",

@@ -33,6 +33,8 @@ CONTRACT = {
     ("get", "/v1/webhook-endpoints/{endpoint_id}/deliveries/"),
     ("get", "/v1/coupons/{coupon_id}/report/"), ("get", "/v1/campaigns/{campaign_id}/report/"),
     ("post", "/v1/coupons/import/"), ("get", "/v1/redemptions/export/"),
+    ("post", "/v1/redemption-groups/"), ("get", "/v1/redemption-groups/{group_id}/"),
+    ("post", "/v1/redemption-groups/{group_id}/revert/"),
 }  # fmt: skip
 
 

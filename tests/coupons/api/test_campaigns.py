@@ -40,6 +40,7 @@ async def test_a_campaign_is_created_with_the_contract_fields(api, manage):
     assert body["discount"] == {
         "percent_off": 20, "amount_off": None, "currency": "EUR", "max_amount_off": 1500,
         "min_order_amount": None,
+        "combines_with": {"order": False, "product": False, "shipping": False},
     }  # fmt: skip
     assert body["budget"] == {"amount": 5_000_000, "currency": "EUR"}
     assert body["budget_remaining"] == 5_000_000

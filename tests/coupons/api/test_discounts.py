@@ -21,6 +21,9 @@ EXAMPLE = {
     "percent_off": 12.5, "amount_off": None, "currency": "EUR",
     "max_amount_off": 5000, "min_order_amount": 2000,
 }  # fmt: skip
+# As answers show it: combines_with returned whole (the third part's default: none).
+ALONE = {"order": False, "product": False, "shipping": False}
+SHOWN = {**EXAMPLE, "combines_with": ALONE}
 
 
 async def create(api, manage, code: str, **fields) -> dict:
@@ -43,7 +46,7 @@ async def redeem_with(api, redeem, code: str, headers: dict | None = None, **fie
 async def test_a_discount_is_created_read_and_listed_as_sent(api, manage):
     created = await create(api, manage, "SPRING", discount=EXAMPLE, metadata={"team": "web"})
 
-    assert created["discount"] == EXAMPLE
+    assert created["discount"] == SHOWN
     assert created["metadata"] == {"team": "web"}
     fetched = await api.get(f"/v1/coupons/{created['id']}/", headers=manage)
     assert fetched.json() == created
@@ -358,12 +361,12 @@ async def test_the_discount_is_replaced_whole_and_removed_while_never_redeemed(a
     replaced = await api.patch(url, json={"discount": {"percent_off": 5}}, headers=manage)
     assert replaced.json()["discount"] == {
         "percent_off": 5, "amount_off": None, "currency": None,
-        "max_amount_off": None, "min_order_amount": None,
+        "max_amount_off": None, "min_order_amount": None, "combines_with": ALONE,
     }  # fmt: skip
     removed = await api.patch(url, json={"discount": None}, headers=manage)
     assert removed.json()["discount"] is None
     added = await api.patch(url, json={"discount": EXAMPLE}, headers=manage)
-    assert added.json()["discount"] == EXAMPLE
+    assert added.json()["discount"] == SHOWN
 
 
 async def test_the_discount_is_locked_once_redeemed(api, manage, redeem):
@@ -379,8 +382,8 @@ async def test_the_discount_is_locked_once_redeemed(api, manage, redeem):
     assert_problem(changed, 409, "discount_locked")
     assert_problem(removed, 409, "discount_locked")
     # Sending the discount it has changes nothing, so it is no change of the discount.
-    assert same.status_code == 200 and same.json()["discount"] == EXAMPLE
-    assert (await api.get(url, headers=manage)).json()["discount"] == EXAMPLE
+    assert same.status_code == 200 and same.json()["discount"] == SHOWN
+    assert (await api.get(url, headers=manage)).json()["discount"] == SHOWN
 
 
 async def test_a_discount_locked_by_a_live_hold_says_it_is_held_not_redeemed(api, manage, redeem):
@@ -498,7 +501,7 @@ async def test_a_batch_carries_the_discount_and_metadata(api, manage):
     assert response.status_code == 201, response.text
     for code in response.json()["codes"]:
         listed = (await api.get(f"/v1/coupons/?code={code}", headers=manage)).json()
-        assert listed["results"][0]["discount"] == EXAMPLE
+        assert listed["results"][0]["discount"] == SHOWN
         assert listed["results"][0]["metadata"] == {"run": "1"}
 
 

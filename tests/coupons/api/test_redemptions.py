@@ -40,7 +40,7 @@ async def test_a_code_typed_in_any_case_redeems_its_coupon(api, redeem):
     assert set(body) == {
         "id", "coupon_id", "code", "customer_id", "order_id", "remaining_count",
         "redeemed_at", "reverted_at", "order_amount", "currency", "discount_amount", "metadata",
-        "order", "allocations", "shipping_discount_amount",
+        "order", "allocations", "shipping_discount_amount", "group_id",
     }  # fmt: skip
     assert body["order_amount"] is None and body["currency"] is None
     assert body["discount_amount"] is None and body["metadata"] == {}

@@ -201,7 +201,8 @@ def test_targeting_fields_round_trip_and_defaults_compare_equal():
         Discount(amount_off=5, currency="EUR")
     )
     assert set(discount_json(Discount(percent_off=5))) == {
-        "percent_off", "amount_off", "currency", "max_amount_off", "min_order_amount"
+        "percent_off", "amount_off", "currency", "max_amount_off", "min_order_amount",
+        "combines_with",
     }  # fmt: skip
     assert discount_from_json(discount_json(buy_get(percent=D("12.5")))) == buy_get(
         percent=D("12.5")

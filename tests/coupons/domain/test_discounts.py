@@ -238,15 +238,17 @@ def test_a_percent_discount_without_a_currency_applies_in_any_currency(currency)
 # JSON
 
 
-def test_a_discount_as_json_has_the_contracts_five_keys():
+def test_a_discount_as_json_has_the_contracts_five_keys_and_combines_with_whole():
     discount = percent("12.5", cap=5000, currency="EUR", minimum=2000)
     assert json.dumps(discount_json(discount)) == (
         '{"percent_off": 12.5, "amount_off": null, "currency": "EUR", '
-        '"max_amount_off": 5000, "min_order_amount": 2000}'
+        '"max_amount_off": 5000, "min_order_amount": 2000, '
+        '"combines_with": {"order": false, "product": false, "shipping": false}}'
     )
     assert discount_json(amount(500)) == {
         "percent_off": None, "amount_off": 500, "currency": "EUR",
         "max_amount_off": None, "min_order_amount": None,
+        "combines_with": {"order": False, "product": False, "shipping": False},
     }  # fmt: skip
 
 
