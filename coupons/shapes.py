@@ -72,6 +72,28 @@ REFUSAL_REASONS: tuple[str, ...] = tuple(
 # coupons.models.ReservationStatus (pinned by a test: shapes do not import models).
 RESERVATION_STATUSES: tuple[str, ...] = ("held", "confirmed", "released", "expired")
 
+# A redemption's and a hold's order as priced (contract, third part: carts).
+_PRICED_ORDER = {
+    "order": Out(
+        "object",
+        nullable=True,
+        help="The order as priced: currency, amount, lines (every field, defaults "
+        "included; null without lines), shipping_amount. null when none was sent.",
+    ),
+    "allocations": Out(
+        "object",
+        nullable=True,
+        help="Per line of the order, in order: {line_id, amount, units: [{quantity, "
+        "amount_each}]}; null for an order without lines.",
+    ),
+    "shipping_discount_amount": Out(
+        "integer",
+        nullable=True,
+        minimum=0,
+        help="The discount's part off shipping_amount (included in discount_amount).",
+    ),
+}
+
 COUPON = Shape(
     "Coupon",
     doc="A code and its uses: how many in all, how many left and how many held now.",
@@ -102,24 +124,7 @@ REDEMPTION = Shape(
         "integer", nullable=True, minimum=0, help="null for a coupon without a discount."
     ),
     metadata=Out("metadata"),
-    order=Out(
-        "object",
-        nullable=True,
-        help="The order as priced: currency, amount, lines (every field, defaults "
-        "included; null without lines), shipping_amount. null when none was sent.",
-    ),
-    allocations=Out(
-        "object",
-        nullable=True,
-        help="Per line of the order, in order: {line_id, amount, units: [{quantity, "
-        "amount_each}]}; null for an order without lines.",
-    ),
-    shipping_discount_amount=Out(
-        "integer",
-        nullable=True,
-        minimum=0,
-        help="The discount's part off shipping_amount (included in discount_amount).",
-    ),
+    **_PRICED_ORDER,
     group_id=Out(
         "uuid", nullable=True, help="Its redemption group (several codes on one order), if any."
     ),
@@ -147,24 +152,7 @@ RESERVATION = Shape(
     created_at=Out("datetime"),
     redemption_id=Out("uuid", nullable=True, help="Its redemption, once confirmed."),
     metadata=Out("metadata"),
-    order=Out(
-        "object",
-        nullable=True,
-        help="The order as priced: currency, amount, lines (every field, defaults "
-        "included; null without lines), shipping_amount. null when none was sent.",
-    ),
-    allocations=Out(
-        "object",
-        nullable=True,
-        help="Per line of the order, in order: {line_id, amount, units: [{quantity, "
-        "amount_each}]}; null for an order without lines.",
-    ),
-    shipping_discount_amount=Out(
-        "integer",
-        nullable=True,
-        minimum=0,
-        help="The discount's part off shipping_amount (included in discount_amount).",
-    ),
+    **_PRICED_ORDER,
 )
 
 VALIDATION = Shape(

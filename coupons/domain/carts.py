@@ -210,7 +210,7 @@ def price_order(discount: Discount, order: Order) -> Priced:
         return Priced(
             discount_amount=off,
             shipping_discount_amount=off,
-            allocations=_allocated(order, lines, 0, [0] * len(lines)),
+            allocations=allocated(order, lines, 0, [0] * len(lines)),
         )
     eligible = [is_eligible(discount, line) for line in lines]
     totals = [line.total if seen else 0 for line, seen in zip(lines, eligible, strict=True)]
@@ -234,10 +234,10 @@ def price_order(discount: Discount, order: Order) -> Priced:
     else:
         weights = totals
         off = discount_for(discount, order_amount=subtotal)
-    return Priced(discount_amount=off, allocations=_allocated(order, lines, off, weights))
+    return Priced(discount_amount=off, allocations=allocated(order, lines, off, weights))
 
 
-def _allocated(
+def allocated(
     order: Order, lines: Sequence[Line], amount: int, weights: Sequence[int]
 ) -> tuple[LineAllocation, ...] | None:
     if order.lines is None:

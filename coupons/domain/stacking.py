@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from coupons.domain.allocation import LineAllocation, allocate_discount, split_over_units
+from coupons.domain.allocation import LineAllocation, split_over_units
 from coupons.domain.carts import (
     Priced,
+    allocated,
     capped,
     got_units,
     is_eligible,
@@ -91,7 +92,7 @@ def price_stacked(order: Order, discounts: Sequence[Discount | None]) -> Stacked
         if discount.target == "shipping":
             off = discount_for(discount, order_amount=shipping_left)
             shipping_left -= off
-            priced = Priced(off, off, _allocated(order, lines, 0, [0] * len(lines)))
+            priced = Priced(off, off, allocated(order, lines, 0, [0] * len(lines)))
         else:
             priced = _price_on_remaining(discount, order, lines, left)
             if priced.allocations is not None:
@@ -114,7 +115,7 @@ def _price_on_remaining(
     else:
         weights = remaining
         off = discount_for(discount, order_amount=subtotal)
-    return Priced(discount_amount=off, allocations=_allocated(order, lines, off, weights))
+    return Priced(discount_amount=off, allocations=allocated(order, lines, off, weights))
 
 
 def _unit_weights(
@@ -143,19 +144,6 @@ def _unit_weights(
         if eligible[i]:
             weights[i] += run.quantity * min(discount.amount_off, run.unit_amount)
     return weights
-
-
-def _allocated(
-    order: Order, lines: Sequence[Line], amount: int, weights: Sequence[int]
-) -> tuple[LineAllocation, ...] | None:
-    if order.lines is None:
-        return None
-    return allocate_discount(
-        amount,
-        line_ids=[line.id for line in lines],
-        quantities=[line.quantity for line in lines],
-        weights=weights,
-    )
 
 
 def _total(order: Order, lines: Sequence[Line], parts: Sequence[Priced | None]) -> Priced:
