@@ -27,6 +27,7 @@ Kind = Literal[
     "details",
     "money",
     "object",
+    "objects",
     "strings",
     "currency",
 ]
@@ -61,6 +62,7 @@ _ENCODE: dict[Kind, Callable[[Any], Any]] = {
     "details": _same,
     "money": _same,
     "object": _same,
+    "objects": _same,
     "strings": list,
     "currency": _same,
 }
@@ -79,6 +81,8 @@ class Out:
     choices: tuple[str, ...] | None = None
     source: str | None = None
     encode: Callable[[Any], Any] | None = None  # else the kind's own
+    # "objects": each item's shape, for the OpenAPI document (None: any object).
+    items: Shape | None = None
 
 
 class Shape:

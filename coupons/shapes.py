@@ -81,7 +81,7 @@ _PRICED_ORDER = {
         "included; null without lines), shipping_amount. null when none was sent.",
     ),
     "allocations": Out(
-        "object",
+        "objects",
         nullable=True,
         help="Per line of the order, in order: {line_id, amount, units: [{quantity, "
         "amount_each}]}; null for an order without lines.",
@@ -216,7 +216,7 @@ CODE_RESULT = Shape(
     details=Out("details", nullable=True),
     discount_amount=Out("integer", nullable=True, minimum=0),
     shipping_discount_amount=Out("integer", nullable=True, minimum=0),
-    allocations=Out("object", nullable=True),
+    allocations=Out("objects", nullable=True),
 )
 
 CODES_VALIDATION = Shape(
@@ -230,9 +230,10 @@ CODES_VALIDATION = Shape(
     shipping_discount_amount=Out("integer", nullable=True, minimum=0),
     shipping_amount_after_discount=Out("integer", nullable=True, minimum=0),
     currency=Out("string", nullable=True),
-    allocations=Out("object", nullable=True),
+    allocations=Out("objects", nullable=True),
     results=Out(
-        "object",
+        "objects",
+        items=CODE_RESULT,
         encode=lambda results: [CODE_RESULT(r) for r in results],
         help="One per code, in the order they were applied.",
     ),
@@ -251,9 +252,10 @@ REDEMPTION_GROUP = Shape(
     shipping_discount_amount=Out("integer", nullable=True, minimum=0),
     shipping_amount_after_discount=Out("integer", nullable=True, minimum=0),
     currency=Out("string", nullable=True),
-    allocations=Out("object", nullable=True),
+    allocations=Out("objects", nullable=True),
     redemptions=Out(
-        "object",
+        "objects",
+        items=REDEMPTION,
         encode=lambda members: [REDEMPTION(r) for r in members],
         help="One per code, in the order they were applied, each with group_id.",
     ),

@@ -96,7 +96,8 @@ def make_stateless(case: Any) -> None:
     - an import's body is a CSV file of good rows (a made-up string is no such file), for
       a campaign that exists;
     - an order's lines have ids unique within it, each line's total and their sum stay
-      within 100,000,000,000, and an amount sent with lines is their sum (left out here).
+      within 100,000,000,000, and an amount sent with lines is their sum (left out here);
+    - several codes on one order are distinct ignoring case (the schema says distinct).
     """
     if case.query:
         case.query.pop("cursor", None)
@@ -117,6 +118,12 @@ def make_stateless(case: Any) -> None:
         body["metadata"] = valid_metadata(body["metadata"])
     if isinstance(body.get("order"), dict):
         valid_order(body["order"])
+    if isinstance(body.get("codes"), list):
+        seen: set[str] = set()
+        body["codes"] = [
+            c for c in body["codes"]
+            if not (isinstance(c, str) and (c.upper() in seen or seen.add(c.upper())))
+        ]  # fmt: skip
     starts, expires = body.get("starts_at"), body.get("expires_at")
     if isinstance(starts, str) and isinstance(expires, str):
         from datetime import datetime

@@ -82,6 +82,9 @@ def serializer_of(shape: Shape) -> type[serializers.Serializer]:
             options["help_text"] = field.help
         if field.choices is not None:
             declared[name] = serializers.ChoiceField(choices=field.choices, **options)
+        elif field.kind == "objects":
+            item = serializer_of(field.items)() if field.items else serializers.DictField()
+            declared[name] = serializers.ListField(child=item, **options)
         else:
             declared[name] = _SCHEMA[field.kind](**options)
     declared["__doc__"] = shape.doc

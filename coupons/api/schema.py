@@ -41,12 +41,22 @@ RedemptionPage = page_of(RedemptionOut, "RedemptionPage")
 def state_ledger_rules(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """What the serializers cannot say themselves: an order needs its `amount` or its
     `lines` (contract, third part; a schema-valid order was refused: found by
-    schemathesis), and a validation answers one code's result or several codes'."""
+    schemathesis), a validation takes `code` or `codes`, and answers one code's result or
+    several codes'."""
     schemas = result.get("components", {}).get("schemas", {})
     if "ValidationAnswer" in schemas:
         schemas["ValidationAnswer"]["description"] = (
             "One code's result (`code` sent), or several codes' together (`codes` sent)."
         )
+    if "ValidationInput" in schemas:  # `code` or `codes`, not both: a body is needed
+        schemas["ValidationInput"]["oneOf"] = [{"required": ["code"]}, {"required": ["codes"]}]
+        body = result["paths"]["/v1/validations/"]["post"].get("requestBody")
+        if body is not None:
+            body["required"] = True
+    for name in ("ValidationInput", "RedemptionGroupInput"):  # codes are distinct
+        codes = schemas.get(name, {}).get("properties", {}).get("codes")
+        if codes is not None:
+            codes["uniqueItems"] = True
     order = schemas.get("OrderInput")
     if order is not None:
         order["anyOf"] = [
