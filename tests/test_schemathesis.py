@@ -119,11 +119,7 @@ def make_stateless(case: Any) -> None:
     if isinstance(body.get("order"), dict):
         valid_order(body["order"])
     if isinstance(body.get("codes"), list):
-        seen: set[str] = set()
-        body["codes"] = [
-            c for c in body["codes"]
-            if not (isinstance(c, str) and (c.upper() in seen or seen.add(c.upper())))
-        ]  # fmt: skip
+        body["codes"] = distinct_ignoring_case(body["codes"])
     starts, expires = body.get("starts_at"), body.get("expires_at")
     if isinstance(starts, str) and isinstance(expires, str):
         from datetime import datetime
@@ -180,6 +176,18 @@ def valid_discount(discount: dict[str, Any]) -> dict[str, Any]:
     if isinstance(discount.get("percent_off"), Decimal):
         discount["percent_off"] = float(discount["percent_off"])
     return discount
+
+
+def distinct_ignoring_case(codes: list[Any]) -> list[Any]:
+    seen: set[str] = set()
+    kept = []
+    for code in codes:
+        if isinstance(code, str):
+            if code.upper() in seen:
+                continue
+            seen.add(code.upper())
+        kept.append(code)
+    return kept
 
 
 def valid_order(order: dict[str, Any]) -> None:
