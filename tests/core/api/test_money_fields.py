@@ -148,7 +148,7 @@ def test_a_discount_comes_out_with_all_five_keys_ready_for_the_domain():
         "max_amount_off": 5000, "min_order_amount": 2000,
         # The third part's targeting, unset.
         "applies_to": None, "excludes": None, "min_quantity": None, "allocation": None,
-        "target": None, "buy_x_get_y": None,
+        "target": None, "buy_x_get_y": None, "combines_with": None,
     }  # fmt: skip
     assert Discount(**discount) == Discount(
         percent_off=Decimal("12.5"), currency="EUR", max_amount_off=5000, min_order_amount=2000
