@@ -85,13 +85,23 @@ class Out:
     items: Shape | None = None
 
 
+def _encoder(field: Out) -> Callable[[Any], Any]:
+    """The field's own encoder, else its items' shape for each item, else its kind's."""
+    if field.encode is not None:
+        return field.encode
+    items = field.items
+    if items is not None:
+        return lambda values: [items(value) for value in values]
+    return _ENCODE[field.kind]
+
+
 class Shape:
     def __init__(self, component: str, *, doc: str = "", **fields: Out) -> None:
         self.component = component
         self.doc = doc  # what the object is, for the OpenAPI document's readers
         self.fields = fields
         self._steps = [
-            (name, attrgetter(field.source or name), field.encode or _ENCODE[field.kind])
+            (name, attrgetter(field.source or name), _encoder(field))
             for name, field in fields.items()
         ]
 

@@ -219,22 +219,26 @@ CODE_RESULT = Shape(
     allocations=Out("objects", nullable=True),
 )
 
+# Several codes' combined answer on one order (a validation's and a redemption group's).
+_STACKED_ORDER = {
+    "discount_amount": Out("integer", nullable=True, minimum=0),
+    "amount_after_discount": Out("integer", nullable=True, minimum=0),
+    "shipping_discount_amount": Out("integer", nullable=True, minimum=0),
+    "shipping_amount_after_discount": Out("integer", nullable=True, minimum=0),
+    "currency": Out("string", nullable=True),
+    "allocations": Out("objects", nullable=True),
+}
+
 CODES_VALIDATION = Shape(
     "CodesValidationResult",
     doc="Several codes checked together on one order: the combined answer and each code's.",
     valid=Out("boolean", help="Every code is valid and they combine."),
     reason=Out("string", nullable=True, help="The first refused code's reason, or not_combinable."),
     details=Out("details", nullable=True),
-    discount_amount=Out("integer", nullable=True, minimum=0),
-    amount_after_discount=Out("integer", nullable=True, minimum=0),
-    shipping_discount_amount=Out("integer", nullable=True, minimum=0),
-    shipping_amount_after_discount=Out("integer", nullable=True, minimum=0),
-    currency=Out("string", nullable=True),
-    allocations=Out("objects", nullable=True),
+    **_STACKED_ORDER,
     results=Out(
         "objects",
         items=CODE_RESULT,
-        encode=lambda results: [CODE_RESULT(r) for r in results],
         help="One per code, in the order they were applied.",
     ),
 )
@@ -247,16 +251,10 @@ REDEMPTION_GROUP = Shape(
     customer_id=Out("string", nullable=True),
     order_id=Out("string", nullable=True),
     order=Out("object", nullable=True),
-    discount_amount=Out("integer", nullable=True, minimum=0),
-    amount_after_discount=Out("integer", nullable=True, minimum=0),
-    shipping_discount_amount=Out("integer", nullable=True, minimum=0),
-    shipping_amount_after_discount=Out("integer", nullable=True, minimum=0),
-    currency=Out("string", nullable=True),
-    allocations=Out("objects", nullable=True),
+    **_STACKED_ORDER,
     redemptions=Out(
         "objects",
         items=REDEMPTION,
-        encode=lambda members: [REDEMPTION(r) for r in members],
         help="One per code, in the order they were applied, each with group_id.",
     ),
     created_at=Out("datetime"),
