@@ -190,13 +190,9 @@ class CampaignAdmin(ReportDownloads, WritableFieldsAdmin):
             self.admin_site.admin_view(self.generate_view),
             name="coupons_campaign_generate",
         )
-        view = self.admin_site.admin_view
         return [
             generate,
-            path("<uuid:object_id>/report.csv", view(self.report_csv_view),
-                 name="coupons_campaign_report_csv"),
-            path("<uuid:object_id>/redemptions.csv", view(self.redemptions_csv_view),
-                 name="coupons_campaign_redemptions_csv"),
+            *self.report_urls(),
             *super().get_urls(),
         ]  # fmt: skip
 

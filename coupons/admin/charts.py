@@ -13,6 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 from asgiref.sync import async_to_sync
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -184,6 +185,17 @@ class ReportDownloads:
     ) -> StreamingHttpResponse:
         self._may_view(request)
         return redemptions_csv_response(**{f"{self.scope}_id": object_id})
+
+    def report_urls(self) -> list[URLPattern]:
+        """The two downloads' routes, named admin:coupons_<scope>_report_csv and
+        admin:coupons_<scope>_redemptions_csv."""
+        view = self.admin_site.admin_view  # type: ignore[attr-defined]
+        return [
+            path("<uuid:object_id>/report.csv", view(self.report_csv_view),
+                 name=f"coupons_{self.scope}_report_csv"),
+            path("<uuid:object_id>/redemptions.csv", view(self.redemptions_csv_view),
+                 name=f"coupons_{self.scope}_redemptions_csv"),
+        ]  # fmt: skip
 
     def _may_view(self, request: HttpRequest) -> None:
         if not self.has_view_permission(request):  # type: ignore[attr-defined]

@@ -198,10 +198,7 @@ class CouponAdmin(ReportDownloads, WritableFieldsAdmin):
         return [
             path("generate/", view(self.generate_view), name="coupons_coupon_generate"),
             path("import/", view(self.import_view), name="coupons_coupon_import"),
-            path("<uuid:object_id>/report.csv", view(self.report_csv_view),
-                 name="coupons_coupon_report_csv"),
-            path("<uuid:object_id>/redemptions.csv", view(self.redemptions_csv_view),
-                 name="coupons_coupon_redemptions_csv"),
+            *self.report_urls(),
             *super().get_urls(),
         ]  # fmt: skip
 
