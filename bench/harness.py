@@ -61,9 +61,11 @@ def start(app: str, key: str, workers: str = "1") -> tuple[subprocess.Popen, str
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
+    # A minute: two workers importing Django on a loaded 2-core machine took over 15 s.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         if proc.poll() is not None:
-            break  # exited: no use waiting out the 15 s
+            break  # exited: no use waiting out the minute
         try:
             urllib.request.urlopen(f"{url}/v1/coupons/?page_size=1", timeout=1)
         except urllib.error.HTTPError:
