@@ -25,6 +25,14 @@ from bench.harness import PY, ROOT, django_env, group_pids, sh, start, stop, wrk
 SECONDS = int(os.environ.get("PROFILE_SECONDS", "15"))
 OUT = Path(os.environ.get("PROFILE_DIR") or tempfile.mkdtemp(prefix="coupon-profile-"))
 SPY = str(ROOT / ".venv/bin/py-spy")
+SCAFFOLDING = tuple(f"({module})" for module in (
+    "<frozen runpy>", "click/core.py", "uvicorn/main.py", "uvicorn/server.py",
+    "uvicorn/__main__.py", "uvicorn/protocols/http/httptools_impl.py", "asyncio/runners.py",
+    "asyncio/base_events.py", "asyncio/events.py", "threading.py",
+    "concurrent/futures/thread.py", "uvicorn/middleware/proxy_headers.py",
+    "config/body_limit.py", "config/handler.py", "django/core/handlers/asgi.py",
+    "django/core/handlers/base.py", "django/core/handlers/exception.py", "core/workers.py",
+))  # fmt: skip
 
 
 def top(raw: Path, n: int = 10) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
@@ -44,9 +52,17 @@ def top(raw: Path, n: int = 10) -> tuple[list[tuple[str, float]], list[tuple[str
         for frame in set(frames):
             anywhere[frame] += int(count)
     share = max(samples, 1) / 100
-    # Total: past the frames nearly every sample has (the loop, the thread's entry).
-    inner = [(f, c / share) for f, c in anywhere.most_common() if c / share < 90]
+    # Total: past the frames every request passes through (the loop, the threads' entry,
+    # the server and handler layers), which would fill the list.
+    inner = [(f, c / share) for f, c in anywhere.most_common() if not f.endswith(SCAFFOLDING)]
     return [(f, c / share) for f, c in own.most_common(n)], inner[:n]
+
+
+def show(raw: Path) -> None:
+    own, total = top(raw)
+    print(f"{'self %':>7}  function" + " " * 53 + f"{'total %':>8}  function")
+    for (f1, s1), (f2, s2) in zip(own, total, strict=False):
+        print(f"{s1:7.1f}  {f1[:60]:60} {s2:8.1f}  {f2[:90]}")
 
 
 def main(kinds: list[str]) -> None:
@@ -71,15 +87,17 @@ def main(kinds: list[str]) -> None:
                            "-r", "250", "-d", str(SECONDS), "-p", worker, "-o", str(raw)]  # fmt: skip
                 sh(*command)
                 load.wait()
-                own, total = top(raw)
                 print(f"\n## {kind}, {mode}: {' '.join(command[1:])}")
-                print(f"{'self %':>7}  function" + " " * 53 + f"{'total %':>8}  function")
-                for (f1, s1), (f2, s2) in zip(own, total, strict=False):
-                    print(f"{s1:7.1f}  {f1[:60]:60} {s2:8.1f}  {f2[:90]}")
+                show(raw)
     finally:
         stop(proc)
     print(f"\nraw stacks: {OUT}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["get", "create", "cart-redeem", "group"])
+    if sys.argv[1:2] == ["--show"]:  # summarize raw files again: --show FILE...
+        for raw in sys.argv[2:]:
+            print(f"\n## {raw}")
+            show(Path(raw))
+    else:
+        main(sys.argv[1:] or ["get", "create", "cart-redeem", "group"])
