@@ -133,3 +133,18 @@ def test_every_operation_of_the_document_is_called(scenario, document):
 
 def test_every_refusal_a_client_can_provoke_is_read_as_a_problem(scenario):
     assert scenario.problems >= REFUSALS, REFUSALS - scenario.problems
+
+
+def test_every_success_the_document_declares_was_answered_and_checked(scenario, document):
+    """Each operation's success statuses were seen, so their headers were checked both ways
+    (harness.Recorder): a 201's Location is sent where declared (not by a batch or an import,
+    which create many coupons) and declared where sent."""
+    unseen = {
+        (operation["operationId"], status)
+        for methods in document["paths"].values()
+        for operation in methods.values()
+        for status in operation["responses"]
+        if status.startswith("2")
+        and int(status) not in scenario.recorder.answered[operation["operationId"]]
+    }
+    assert not unseen, sorted(unseen)
