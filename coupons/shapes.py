@@ -97,7 +97,7 @@ ALLOCATION = Shape(
 )
 
 
-def allocations(*, help: str = "") -> Out:
+def allocations_out(*, help: str = "") -> Out:
     return Out("objects", nullable=True, items=ALLOCATION, encode=_as_stored, help=help)
 
 
@@ -109,7 +109,7 @@ _PRICED_ORDER = {
         help="The order as priced: currency, amount, lines (every field, defaults "
         "included; null without lines), shipping_amount. null when none was sent.",
     ),
-    "allocations": allocations(
+    "allocations": allocations_out(
         help="One per line of the order, in order; null for an order without lines."
     ),
     "shipping_discount_amount": Out(
@@ -202,7 +202,7 @@ VALIDATION = Shape(
         nullable=True,
         help="currency_mismatch, min_order_amount_not_met and min_quantity_not_met only.",
     ),
-    allocations=allocations(
+    allocations=allocations_out(
         help="One per line of the order, in order; null for an order without lines or when "
         "no amount was computed."
     ),
@@ -245,7 +245,7 @@ CODE_RESULT = Shape(
     details=Out("details", nullable=True),
     discount_amount=Out("integer", nullable=True, minimum=0),
     shipping_discount_amount=Out("integer", nullable=True, minimum=0),
-    allocations=allocations(),
+    allocations=allocations_out(),
 )
 
 # Several codes' combined answer on one order (a validation's and a redemption group's).
@@ -257,7 +257,7 @@ _STACKED_ORDER = {
     "currency": Out(
         "currency", nullable=True, help="The order's currency, when amounts are given."
     ),
-    "allocations": allocations(help="One per line of the order, in order, all codes together."),
+    "allocations": allocations_out(help="One per line of the order, in order, all codes together."),
 }
 
 CODES_VALIDATION = Shape(
