@@ -1,6 +1,6 @@
 """`Idempotency-Key` on the API's POSTs, wrapped around a unit of work: validate the header,
-fingerprint the request, and claim the key, run the effect and keep its answer in ONE
-transaction, in one thread hop."""
+fingerprint the request, and run the effect and keep its answer in ONE transaction, in one
+thread hop."""
 
 from __future__ import annotations
 
@@ -70,25 +70,45 @@ def http_response(stored: StoredAnswer) -> HttpResponse:
     )
 
 
+class _AnsweredMeanwhile(Exception):
+    """A concurrent request with the same key kept its answer first: undo this effect."""
+
+
 def _answer_once(
     *, api_key_id: Any, key: str, fingerprint: str, produce: Callable[[], StoredAnswer]
 ) -> tuple[StoredAnswer, bool]:
-    """The answer for the key: produced now, or replayed (True). Claim, effect and the kept
-    answer commit together: one effect, identical answers, even for concurrent retries."""
-    with transaction.atomic():
-        claim = idempotency.claim_key(api_key_id=api_key_id, key=key, fingerprint=fingerprint)
-        if isinstance(claim, StoredAnswer):
-            return claim, True
-        try:
-            # A savepoint: a refusal undoes its partial effects but keeps the claim.
-            with transaction.atomic():
-                answer = produce()
-        except CodedError as exc:
-            if not is_replayable(exc):
-                raise  # rolls the claim back too: a retry is served afresh
-            answer = stored_problem(exc)
-        idempotency.keep_answer(claim, answer)
-    return answer, False
+    """The answer for the key: produced now, or replayed (True). The effect and its kept
+    answer commit together, the answer kept by the transaction's last statement: a hot
+    row the effect locks (a flash sale's coupon) is held for that statement and the
+    commit only. Concurrent retries each try; the first to keep its answer wins, and the
+    others roll their effects back and replay it: one effect, identical answers."""
+    ask = {"api_key_id": api_key_id, "key": key, "fingerprint": fingerprint}
+    kept = idempotency.kept_answer(**ask)
+    if kept is not None:
+        return kept, True
+    try:
+        with transaction.atomic():
+            answer = produce()
+            if not idempotency.keep_first_answer(**ask, answer=answer):
+                raise _AnsweredMeanwhile
+        return answer, False
+    except _AnsweredMeanwhile:
+        pass
+    except CodedError as exc:
+        # Refused, with nothing written. A retry that raced a first try which succeeded
+        # meanwhile (the code it created now taken, the use it spent now gone) replays
+        # that try's answer rather than its own refusal.
+        kept = idempotency.kept_answer(**ask)
+        if kept is not None:
+            return kept, True
+        if not is_replayable(exc):
+            raise  # nothing kept: a retry is served afresh
+        answer = stored_problem(exc)
+        if idempotency.keep_first_answer(**ask, answer=answer):
+            return answer, False
+    kept = idempotency.kept_answer(**ask)
+    assert kept is not None  # kept by a committed transaction; answers are never deleted early
+    return kept, True
 
 
 _aanswer_once = in_worker(_answer_once)

@@ -1,7 +1,7 @@
-"""Idempotency-Key storage: claim a key, keep the first completed answer, replay it.
+"""Idempotency-Key storage: keep the first completed answer for a key, replay it.
 
-Plain data in and out. The API layer composes claim, effect and `keep_answer` in one
-transaction (access.api.idempotency), so the claim and the effect commit together.
+Plain data in and out. The API layer makes the effect and keeps its answer in one
+transaction (access.api.idempotency), so the effect and the answer commit together.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import cast
 
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
 from access.models import ApiKey, IdempotencyRecord
@@ -25,39 +26,21 @@ class StoredAnswer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
-    record_id: int
-
-
-_CLAIM_IDEMPOTENCY_KEY = f"""
+_KEEP_FIRST_ANSWER = f"""
     INSERT INTO {IdempotencyRecord._meta.db_table}
            (api_key_id, key, fingerprint, status_code, content_type, body, headers, created_at)
-    VALUES (%s, %s, %s, NULL, '', '', '{{}}', %s)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT (api_key_id, key) DO NOTHING
     RETURNING id
 """  # noqa: S608 - the table name is ours; values are parameters
 
 
-def claim_idempotency_key(*, api_key_id: uuid.UUID, key: str, fingerprint: str) -> int | None:
-    """The new record's id, or None when the key was claimed before. A concurrent claim of
-    the same key blocks on the unique index until the first commits or rolls back."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    key_id = ApiKey._meta.pk.get_db_prep_value(api_key_id, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_IDEMPOTENCY_KEY, [key_id, key, fingerprint, now])
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])
-
-
-def claim_key(*, api_key_id: uuid.UUID, key: str, fingerprint: str) -> Claim | StoredAnswer:
-    """A fresh claim on (`api_key_id`, `key`), or the answer kept for it. Call inside the
-    transaction that makes the effect: a concurrent claim of the same key waits on the
-    unique index until this one commits (then replays) or rolls back (then runs itself)."""
-    record_id = claim_idempotency_key(api_key_id=api_key_id, key=key, fingerprint=fingerprint)
-    if record_id is not None:
-        return Claim(record_id)
-    stored = IdempotencyRecord.objects.get(api_key_id=api_key_id, key=key)
+def kept_answer(*, api_key_id: uuid.UUID, key: str, fingerprint: str) -> StoredAnswer | None:
+    """The answer kept for (`api_key_id`, `key`), None when none is; the same key with
+    another request is refused."""
+    stored = IdempotencyRecord.objects.filter(api_key_id=api_key_id, key=key).first()
+    if stored is None:
+        return None
     if stored.fingerprint != fingerprint:
         raise IdempotencyKeyReused()
     return StoredAnswer(
@@ -68,13 +51,27 @@ def claim_key(*, api_key_id: uuid.UUID, key: str, fingerprint: str) -> Claim | S
     )
 
 
-def keep_answer(claim: Claim, answer: StoredAnswer) -> None:
-    IdempotencyRecord.objects.filter(pk=claim.record_id).update(
-        status_code=answer.status,
-        content_type=answer.content_type,
-        body=answer.body.decode(),
-        headers=answer.headers,
-    )
+def keep_first_answer(
+    *, api_key_id: uuid.UUID, key: str, fingerprint: str, answer: StoredAnswer
+) -> bool:
+    """Keep `answer` for (`api_key_id`, `key`) unless one is kept already (False). Call in
+    the transaction that made the effect, as its last statement: an insert of the same key
+    by a concurrent transaction waits on the unique index until that one commits (then
+    this one is False, and its caller rolls its effect back) or rolls back."""
+    headers = cast(models.JSONField, IdempotencyRecord._meta.get_field("headers"))
+    params = [
+        ApiKey._meta.pk.get_db_prep_value(api_key_id, connection),
+        key,
+        fingerprint,
+        answer.status,
+        answer.content_type,
+        answer.body.decode(),
+        headers.get_db_prep_value(answer.headers, connection),
+        connection.ops.adapt_datetimefield_value(timezone.now()),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_KEEP_FIRST_ANSWER, params)
+        return cursor.fetchone() is not None
 
 
 def purge_idempotency_records(*, older_than: timedelta) -> int:
