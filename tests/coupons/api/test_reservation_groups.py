@@ -66,10 +66,11 @@ def age(group_id: str, by: timedelta = timedelta(hours=1)) -> None:
     """Move a group and its holds back in time: past their expiry, unswept."""
     moved = {"created_at": F("created_at") - by, "expires_at": F("expires_at") - by}
     ReservationGroup.objects.filter(pk=group_id).update(**moved)
-    Reservation.objects.filter(group_id=group_id).update(**moved)
+    Reservation.objects.filter(group__pk=group_id).update(**moved)
 
 
-acounts, ahealthy, aevent_groups, aage = map(sync_to_async, (counts, healthy, event_groups, age))
+acounts, ahealthy = sync_to_async(counts), sync_to_async(healthy)
+aevent_groups, aage = sync_to_async(event_groups), sync_to_async(age)
 
 
 async def worked_example(api, manage) -> dict:
