@@ -96,8 +96,10 @@ def post_all(
 ) -> list[httpx.Response]:
     """Every POST at once, alternately on each server; each one a success or a 409 (a 500
     or a timeout, a deadlock's signs, fails here)."""
+    none: dict[str, str] = {}
     requests = [
-        (f"{servers[i % len(servers)].url}{path}", body, {}) for i, (path, body) in enumerate(posts)
+        (f"{servers[i % len(servers)].url}{path}", body, none)
+        for i, (path, body) in enumerate(posts)
     ]
     answers = asyncio.run(fire(requests, headers))
     for answer in answers:
