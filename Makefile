@@ -88,7 +88,7 @@ bench: setup
 	  { echo "bench: installing wrk (Debian package)"; apt-get install -y wrk >/dev/null 2>&1 || \
 	    { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; }; }
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
-	$(PY) bench/run.py
+	$(PY) -m bench.run
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

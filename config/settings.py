@@ -289,6 +289,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ProblemCodeEnum": "core.api.schema.PROBLEM_CODES",
         "RefusalReasonEnum": "coupons.shapes.REFUSAL_REASONS",
+        "StackedRefusalReasonEnum": "coupons.shapes.STACKED_REASONS",
         "ReservationStatusEnum": "coupons.shapes.RESERVATION_STATUSES",
         "DeliveryStatusEnum": "webhooks.shapes.DELIVERY_STATUSES",
         "EventTypeEnum": "events.types.EVENT_TYPES",
@@ -301,6 +302,7 @@ SPECTACULAR_SETTINGS = {
         "core.api.schema.declare_headers",
         "core.api.schema.type_event_data",
         "coupons.api.schema.state_ledger_rules",
+        "core.api.schema.describe_successes",
     ],
 }
 

@@ -23,6 +23,7 @@ from core.errors import (
     MinOrderAmountNotMet,
     MinQuantityNotMet,
     NoEligibleLines,
+    NotCombinable,
     OrderRequired,
 )
 from core.shaping import Out, Shape
@@ -69,8 +70,36 @@ REFUSAL_REASONS: tuple[str, ...] = tuple(
         MinQuantityNotMet, CurrencyMismatch, MinOrderAmountNotMet,
     )
 )  # fmt: skip
+# Why one of several codes on one order is refused: its own reason, or that it does not
+# combine with the others (coupons.services.validations.validate_codes).
+STACKED_REASONS: tuple[str, ...] = (*REFUSAL_REASONS, NotCombinable.code)
 # coupons.models.ReservationStatus (pinned by a test: shapes do not import models).
 RESERVATION_STATUSES: tuple[str, ...] = ("held", "confirmed", "released", "expired")
+
+
+def _as_stored(value: Any) -> Any:
+    return value  # already JSON (coupons.domain.allocation.allocations_json)
+
+
+# Where a discount went on a cart: the OpenAPI components of allocations_json's items.
+ALLOCATION_UNIT = Shape(
+    "AllocationUnit",
+    doc="Units of a line that were discounted alike.",
+    quantity=Out("integer", minimum=1),
+    amount_each=Out("integer", minimum=0, help="The discount on each of these units."),
+)
+ALLOCATION = Shape(
+    "Allocation",
+    doc="The part of a discount that went to one line of the order, unit by unit.",
+    line_id=Out("string", help="The line's id, as sent."),
+    amount=Out("integer", minimum=0, help="The discount on this line."),
+    units=Out("objects", items=ALLOCATION_UNIT, encode=_as_stored),
+)
+
+
+def allocations_out(*, help: str = "") -> Out:
+    return Out("objects", nullable=True, items=ALLOCATION, encode=_as_stored, help=help)
+
 
 # A redemption's and a hold's order as priced (contract, third part: carts).
 _PRICED_ORDER = {
@@ -80,11 +109,8 @@ _PRICED_ORDER = {
         help="The order as priced: currency, amount, lines (every field, defaults "
         "included; null without lines), shipping_amount. null when none was sent.",
     ),
-    "allocations": Out(
-        "objects",
-        nullable=True,
-        help="Per line of the order, in order: {line_id, amount, units: [{quantity, "
-        "amount_each}]}; null for an order without lines.",
+    "allocations": allocations_out(
+        help="One per line of the order, in order; null for an order without lines."
     ),
     "shipping_discount_amount": Out(
         "integer",
@@ -179,11 +205,9 @@ VALIDATION = Shape(
         nullable=True,
         help="currency_mismatch, min_order_amount_not_met and min_quantity_not_met only.",
     ),
-    allocations=Out(
-        "object",
-        nullable=True,
-        help="Per line of the order, in order: {line_id, amount, units: [{quantity, "
-        "amount_each}]}; null for an order without lines or when no amount was computed.",
+    allocations=allocations_out(
+        help="One per line of the order, in order; null for an order without lines or when "
+        "no amount was computed."
     ),
     shipping_discount_amount=Out(
         "integer",
@@ -215,11 +239,16 @@ CODE_RESULT = Shape(
     doc="One code of several on one order: whether it applies, and what it takes.",
     code=Out("string"),
     valid=Out("boolean"),
-    reason=Out("string", nullable=True, help="An error code, not_combinable, or null."),
+    reason=Out(
+        "string",
+        nullable=True,
+        choices=STACKED_REASONS,
+        help="Why the code is refused: its reason, or not_combinable; null if valid.",
+    ),
     details=Out("details", nullable=True),
     discount_amount=Out("integer", nullable=True, minimum=0),
     shipping_discount_amount=Out("integer", nullable=True, minimum=0),
-    allocations=Out("objects", nullable=True),
+    allocations=allocations_out(),
 )
 
 # Several codes' combined answer on one order (a validation's and a redemption group's).
@@ -228,15 +257,22 @@ _STACKED_ORDER = {
     "amount_after_discount": Out("integer", nullable=True, minimum=0),
     "shipping_discount_amount": Out("integer", nullable=True, minimum=0),
     "shipping_amount_after_discount": Out("integer", nullable=True, minimum=0),
-    "currency": Out("string", nullable=True),
-    "allocations": Out("objects", nullable=True),
+    "currency": Out(
+        "currency", nullable=True, help="The order's currency, when amounts are given."
+    ),
+    "allocations": allocations_out(help="One per line of the order, in order, all codes together."),
 }
 
 CODES_VALIDATION = Shape(
     "CodesValidationResult",
     doc="Several codes checked together on one order: the combined answer and each code's.",
     valid=Out("boolean", help="Every code is valid and they combine."),
-    reason=Out("string", nullable=True, help="The first refused code's reason, or not_combinable."),
+    reason=Out(
+        "string",
+        nullable=True,
+        choices=STACKED_REASONS,
+        help="The first refused code's reason, or not_combinable; null if all are valid.",
+    ),
     details=Out("details", nullable=True),
     **_STACKED_ORDER,
     results=Out(

@@ -2,7 +2,9 @@
 (SQLite, no DATABASE_URL) whatever database the rest of the suite uses, against a real
 server process. Every curl command of README's `sh` blocks is parsed from README.md and
 sent in order; its answer must have the status in the comment under it and every
-`"field": value` that comment shows. Examples that need data of their own (reports of a
+`"field": value` that comment shows; every key the comment names must be in the answer, and
+an answer shown whole (JSON, no `…` for the rest) must have exactly the real answer's keys
+and value types (tests/examples.py). Examples that need data of their own (reports of a
 seeded campaign, an import from a pipe) are fenced `shell`, and are not part of it.
 Then every command with an Idempotency-Key is sent again: the same answer, byte for byte,
 and nothing spent twice."""
@@ -22,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.examples import shape_mismatches
 from tests.servers import ROOT, Server, server_env, start_server, stop_server
 
 README = ROOT / "README.md"
@@ -31,6 +34,7 @@ PLACEHOLDER = re.compile(r"\b([0-9a-f]{4})…")
 # `"field": value` in a comment, for values shown whole (no `…`).
 SHOWN_FIELD = re.compile(r'"(\w+)": (-?\d+(?:\.\d+)?|true|false|null|"[^"…]*")(?=[,}\s])')
 SHOWN_ID = re.compile(r'"(\w+)": "([0-9a-f]{4})…"')
+SHOWN_KEY = re.compile(r'"(\w+)":')
 
 
 @dataclass
@@ -46,6 +50,15 @@ class Command:
     def __post_init__(self) -> None:
         found = re.match(r"\s*(\d{3})\b", self.shown)
         self.status = int(found.group(1)) if found else None
+
+    def whole_answer(self) -> Any:
+        """The answer shown, when it is shown whole (valid JSON once the status and any
+        `(remark)` lines are left out); None when `…` stands for the rest."""
+        lines = [line for line in self.shown.splitlines() if not line.strip().startswith("(")]
+        try:
+            return json.loads(re.sub(r"^\s*\d{3}", "", "\n".join(lines)))
+        except ValueError:
+            return None
 
 
 def _curl(argv: list[str], shown: str) -> Command:
@@ -141,6 +154,14 @@ def _found(answer: Any, name: str, value: Any) -> bool:
     return False
 
 
+def _has_key(answer: Any, name: str) -> bool:
+    if isinstance(answer, dict):
+        return name in answer or any(_has_key(v, name) for v in answer.values())
+    if isinstance(answer, list):
+        return any(_has_key(v, name) for v in answer)
+    return False
+
+
 def test_readme_walk_through_runs_on_the_embedded_sqlite_default(sqlite_server):
     server, env = sqlite_server
     assert env["DATABASE_URL"] == ""
@@ -161,6 +182,7 @@ def test_readme_walk_through_runs_on_the_embedded_sqlite_default(sqlite_server):
         return PLACEHOLDER.sub(lambda m: ids[m.group(1)], text)
 
     sent: list[tuple[Command, httpx.Response]] = []
+    shown_whole = 0
     with httpx.Client(timeout=30) as client:
 
         def send(command: Command) -> httpx.Response:
@@ -184,6 +206,13 @@ def test_readme_walk_through_runs_on_the_embedded_sqlite_default(sqlite_server):
             for name, value in SHOWN_FIELD.findall(command.shown):
                 expected = json.loads(value)
                 assert _found(answer, name, expected), f"{where}: {name}={value}\n{answer}"
+            for name in SHOWN_KEY.findall(command.shown):
+                assert _has_key(answer, name), f"{where}: README shows {name}\n{answer}"
+            whole = command.whole_answer()
+            if whole is not None:
+                drift = shape_mismatches(whole, answer)
+                assert not drift, f"{where}: README's answer is not the real one: {drift}"
+                shown_whole += 1
             sent.append((command, response))
 
         # Retries with the same Idempotency-Key: the first answer again, nothing more spent.
@@ -200,6 +229,7 @@ def test_readme_walk_through_runs_on_the_embedded_sqlite_default(sqlite_server):
             headers={"Authorization": f"Bearer {variables['KEY']}"},
         ).json()
     assert retried
+    assert shown_whole >= 2
     assert after["remaining_count"] == spring["remaining_count"]
     # SPRING: 500 uses, one redeemed (o-7), one held then confirmed (o-8), one released.
     assert after["remaining_count"] == 498

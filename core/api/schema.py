@@ -223,6 +223,24 @@ def declare_headers(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     return result
 
 
+def describe_successes(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A success answer without words of its own is described by what it carries (a
+    generator writes this into the client's docstrings)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if not status.startswith("2") or response.get("description"):
+                    continue
+                for media in response.get("content", {}).values():
+                    name = media.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
+                    if schemas.get(name, {}).get("description"):
+                        response["description"] = schemas[name]["description"]
+    return result
+
+
 def type_event_data(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """`Event` as a oneOf discriminated by `type`: an event `<object>.<change>` carries in
     `data` the `<Object>` component, as the API answers it after the change."""

@@ -154,7 +154,8 @@ class CouponImportView(ApiView):
                 description="The codes join this campaign (and take its discount).",
             )
         ],
-        request={CSV_MEDIA_TYPE: {"type": "string"}},
+        # A file, as OpenAPI 3.0 writes one: a client sends it as bytes.
+        request={CSV_MEDIA_TYPE: {"type": "string", "format": "binary"}},
         responses={
             201: ImportResult,
             **problems(

@@ -224,7 +224,7 @@ class RedemptionExportView(ApiView):
         ],
         responses={
             (200, "text/csv"): OpenApiResponse(
-                response={"type": "string"},
+                response={"type": "string", "format": "binary"},
                 description="A header line, then one line per redemption, oldest first: "
                 + ",".join(exports.EXPORT_HEADER),
             ),

@@ -65,7 +65,8 @@ def check_distinct(codes: list[str]) -> None:
 
 
 class ValidationInput(InputSerializer):
-    """The code (or codes) to check, and optionally the customer and the order to price."""
+    """The code to check, or the codes used together on one order (one of the two), and
+    optionally the customer and the order to price."""
 
     # One `code`, or several `codes` on one order (coupons.domain.stacking): not both.
     code = TextField(required=False, min_length=1, max_length=MAX_LOOKUP_LENGTH)

@@ -84,8 +84,15 @@ async def test_the_schema_shows_every_field_and_code_of_discounts_and_metadata(a
     document = (await api.get("/v1/schema/")).json()
     schemas = document["components"]["schemas"]
 
+    # The five always; the targeting fields when set; combines_with always (third part).
     assert set(schemas["Discount"]["properties"]) == {
         "percent_off", "amount_off", "currency", "max_amount_off", "min_order_amount",
+        "applies_to", "excludes", "min_quantity", "allocation", "target", "buy_x_get_y",
+        "combines_with",
+    }  # fmt: skip
+    assert set(schemas["Discount"]["required"]) == {
+        "percent_off", "amount_off", "currency", "max_amount_off", "min_order_amount",
+        "combines_with",
     }  # fmt: skip
     assert schemas["Discount"]["properties"]["percent_off"]["type"] == "number"
     assert {"order_amount", "currency", "discount_amount", "metadata"} <= set(

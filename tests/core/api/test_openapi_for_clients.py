@@ -149,8 +149,15 @@ def test_closed_sets_are_enums(document):
         DeliveryStatus.values
     )
     assert found["EventTypeEnum"]["enum"] == list(EVENT_TYPES)
-    for name in ("Redemption", "Reservation", "ValidationResult", "Money", "Discount"):
+    names = (
+        "Redemption", "Reservation", "ValidationResult", "Money", "Discount",
+        "CodesValidationResult", "RedemptionGroup",
+    )  # fmt: skip
+    for name in names:
         assert enum_of(document, found[name]["properties"]["currency"]) == currencies(), name
+    for name in ("CodesValidationResult", "CodeResult"):  # several codes: not_combinable too
+        reason = found[name]["properties"]["reason"]
+        assert enum_of(document, reason) == [*REFUSAL_REASONS, "not_combinable"], name
 
 
 def test_a_validation_s_reasons_are_problem_codes(document):
