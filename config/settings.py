@@ -278,6 +278,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "validations", "description": "Whether a code would redeem, spending nothing."},
         {"name": "reservations", "description": "Holding a use while a payment runs."},
         {"name": "redemption-groups", "description": "Several codes redeemed on one order."},
+        {"name": "reservation-groups", "description": "Several codes held on one order."},
         {"name": "campaigns", "description": "Codes grouped under one discount and budget."},
         {"name": "events", "description": "The log of every change, in commit order."},
         {"name": "webhook-endpoints", "description": "Events pushed to your URL, signed."},

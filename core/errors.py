@@ -207,3 +207,10 @@ class ReservationReleased(DomainError):
 class AlreadyConfirmed(DomainError):
     code = "already_confirmed"
     default_detail = "The hold was already confirmed: it is a redemption now."
+
+
+class HeldInGroup(DomainError):
+    code = "held_in_group"
+    default_detail = (
+        "The hold belongs to a reservation group: confirm or release the group, all or none."
+    )

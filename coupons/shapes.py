@@ -179,6 +179,9 @@ RESERVATION = Shape(
     redemption_id=Out("uuid", nullable=True, help="Its redemption, once confirmed."),
     metadata=Out("metadata"),
     **_PRICED_ORDER,
+    group_id=Out(
+        "uuid", nullable=True, help="Its reservation group (several codes on one order), if any."
+    ),
 )
 
 VALIDATION = Shape(
@@ -292,6 +295,33 @@ REDEMPTION_GROUP = Shape(
         "objects",
         items=REDEMPTION,
         help="One per code, in the order they were applied, each with group_id.",
+    ),
+    created_at=Out("datetime"),
+)
+
+RESERVATION_GROUP = Shape(
+    "ReservationGroup",
+    doc="Several codes held together on one order during payment, all or none, and their "
+    "member holds: confirmed into one redemption group, or released, together.",
+    id=Out("uuid"),
+    codes=Out("strings", help="As sent."),
+    customer_id=Out("string", nullable=True),
+    order_id=Out("string", nullable=True),
+    order=Out("object", nullable=True),
+    **_STACKED_ORDER,
+    status=Out(
+        "string",
+        choices=RESERVATION_STATUSES,
+        help="held (live until expires_at), confirmed, released or expired.",
+    ),
+    expires_at=Out("datetime"),
+    redemption_group_id=Out(
+        "uuid", nullable=True, help="The redemption group it was confirmed into, if it was."
+    ),
+    reservations=Out(
+        "objects",
+        items=RESERVATION,
+        help="One hold per code, in the order they were applied, each with group_id.",
     ),
     created_at=Out("datetime"),
 )

@@ -18,7 +18,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from access.services import api_keys
-from coupons.services import campaigns, redemptions, reservations
+from coupons.services import campaigns, groups, redemptions, reservations
 from coupons.tasks import sweep_expired_holds_task
 from tests.factories import make_coupon
 from webhooks.models import WebhookEndpoint
@@ -66,6 +66,8 @@ def world(settings: Any) -> None:
     make_coupon("ACT-2", init_count=5)
     redemptions.redeem_coupon(code="ACT-1")
     reservations.hold_coupon(code="ACT-2", ttl_seconds=600)
+    make_coupon("ACT-3", init_count=5)
+    groups.redeem_codes(codes=["ACT-2", "ACT-3"])
     api_keys.create_api_key(name="shop", scope="redeem")
     endpoint = webhooks.create_endpoint(url="https://127.0.0.1/hook", events=["*"])
     queue_test_delivery(endpoint.pk)

@@ -86,6 +86,18 @@ async def real_answers(api: Any, manage: dict[str, str], redeem: dict[str, str])
                                            "o-7", "order": {"amount": 12999, "currency": "EUR"}},
         **redeem,
     )  # fmt: skip
+    for code, discount in (
+        ("ALL10", {"percent_off": 10, "combines_with": {"shipping": True}}),
+        ("SHIPFREE", {"percent_off": 100, "target": "shipping", "combines_with": {"order": True}}),
+    ):
+        await send("POST", "/v1/coupons/", 201, {"code": code, "init_count": 100,
+                                                 "discount": discount})  # fmt: skip
+    order = {"amount": 10000, "currency": "EUR", "shipping_amount": 495}
+    answers["reservation-group"] = await send(
+        "POST", "/v1/reservation-groups/", 201, {"codes": ["SHIPFREE", "ALL10"], "customer_id":
+                                                 "c-42", "order_id": "o-8", "order": order},
+        **redeem,
+    )  # fmt: skip
     events = await send("GET", "/v1/events/?type=redemption.created", 200)
     answers["event"] = events["results"][0]
     with running_receiver(statuses=[500]) as receiver:

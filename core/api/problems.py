@@ -86,6 +86,7 @@ PROBLEMS: dict[str, Problem] = {
     "reservation_expired": Problem(409, "Reservation expired"),
     "reservation_released": Problem(409, "Reservation released"),
     "already_confirmed": Problem(409, "Already confirmed"),
+    "held_in_group": Problem(409, "Held in a group"),
     # Ours
     "internal_error": Problem(500, "Internal server error"),
     "database_unavailable": Problem(503, "Database unavailable", replayable=False),

@@ -36,6 +36,7 @@ from coupons.admin.forms import (
     codes_csv_response,
     csv_rows,
 )
+from coupons.admin.group import GroupedRedemption
 from coupons.admin.imports import ImportForm, line_order
 from coupons.admin.lists import RevertedFilter, WindowFilter
 from coupons.api.import_views import IMPORT_COLUMNS, MAX_IMPORT_ROWS, import_rows
@@ -260,7 +261,7 @@ class CouponAdmin(ReportDownloads, WritableFieldsAdmin):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(admin.ModelAdmin):
+class RedemptionAdmin(GroupedRedemption, admin.ModelAdmin):
     list_display = ("coupon_code", "customer_id", "order_id", "order_amount", "currency",
                     "discount_amount", "remaining_after", "redeemed_at", "reverted_at")  # fmt: skip
     list_select_related = ("coupon",)
@@ -305,7 +306,7 @@ class RedemptionAdmin(admin.ModelAdmin):
         )  # fmt: skip
         return queryset.filter(pk__in=matching), False
 
-    readonly_fields = ("lines_allocated",)
+    readonly_fields = ("lines_allocated", "group_link", "siblings")
 
     @admin.display(description="code", ordering="coupon__code")
     def coupon_code(self, redemption: Redemption) -> str:

@@ -23,7 +23,10 @@ from coupons.api.use_inputs import ReservationInput, RevertInput
 from coupons.services import reservations as reservation_service
 from coupons.shapes import REDEMPTION, RESERVATION
 
-_SETTLED = "reservation_expired, reservation_released or already_confirmed"
+_SETTLED = (
+    "reservation_expired, reservation_released, already_confirmed, or held_in_group (a hold of a"
+    " reservation group: confirm or release the group)"
+)
 
 
 class ReservationCollectionView(ApiView):

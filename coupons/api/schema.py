@@ -17,6 +17,7 @@ from coupons.shapes import (
     REDEMPTION,
     REDEMPTION_GROUP,
     RESERVATION,
+    RESERVATION_GROUP,
     VALIDATION,
 )
 
@@ -26,6 +27,7 @@ ValidationOut = serializer_of(VALIDATION)
 ReservationOut = serializer_of(RESERVATION)
 CodesValidationOut = serializer_of(CODES_VALIDATION)
 RedemptionGroupOut = serializer_of(REDEMPTION_GROUP)
+ReservationGroupOut = serializer_of(RESERVATION_GROUP)
 
 
 @extend_schema_serializer(component_name="Batch")
@@ -73,7 +75,11 @@ def state_ledger_rules(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         body = result["paths"]["/v1/validations/"]["post"].get("requestBody")
         if body is not None:
             body["required"] = True
-    for name in ("ValidationInput", "RedemptionGroupInput"):  # codes are distinct
+    for name in (
+        "ValidationInput",
+        "RedemptionGroupInput",
+        "ReservationGroupInput",
+    ):  # codes are distinct
         codes = schemas.get(name, {}).get("properties", {}).get("codes")
         if codes is not None:
             codes["uniqueItems"] = True

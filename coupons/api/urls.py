@@ -1,4 +1,5 @@
-"""The ledger's routes under /v1/: coupons, redemptions, validations, holds, campaigns."""
+"""The ledger's routes under /v1/: coupons, redemptions, validations, holds, groups of codes,
+campaigns."""
 
 from django.urls import path
 
@@ -58,6 +59,26 @@ urlpatterns = [
         "redemption-groups/<id:group_id>/revert/",
         group_views.RedemptionGroupRevertView.as_view(),
         name="redemption-group-revert",
+    ),
+    path(
+        "reservation-groups/",
+        group_views.ReservationGroupCollectionView.as_view(),
+        name="reservation-group-collection",
+    ),
+    path(
+        "reservation-groups/<id:group_id>/",
+        group_views.ReservationGroupDetailView.as_view(),
+        name="reservation-group-detail",
+    ),
+    path(
+        "reservation-groups/<id:group_id>/confirm/",
+        group_views.ReservationGroupConfirmView.as_view(),
+        name="reservation-group-confirm",
+    ),
+    path(
+        "reservation-groups/<id:group_id>/release/",
+        group_views.ReservationGroupReleaseView.as_view(),
+        name="reservation-group-release",
     ),
     path(
         "reservations/",

@@ -120,3 +120,11 @@ class ReservationInput(RedemptionInput):
     ttl_seconds = StrictIntegerField(
         required=False, min_value=1, max_value=MAX_TTL_SECONDS, default=DEFAULT_TTL_SECONDS
     )
+
+
+class ReservationGroupInput(RedemptionGroupInput):
+    """As a redemption group, and how long to hold the uses (`ttl_seconds`)."""
+
+    ttl_seconds = StrictIntegerField(
+        required=False, min_value=1, max_value=MAX_TTL_SECONDS, default=DEFAULT_TTL_SECONDS
+    )

@@ -2,7 +2,7 @@
 
 from coupons.models.campaign import Campaign, CampaignCustomer
 from coupons.models.coupon import Coupon, CouponQuerySet, Redemption
-from coupons.models.group import RedemptionGroup
+from coupons.models.group import RedemptionGroup, ReservationGroup
 from coupons.models.reservation import Reservation, ReservationStatus
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "Redemption",
     "RedemptionGroup",
     "Reservation",
+    "ReservationGroup",
     "ReservationStatus",
 ]

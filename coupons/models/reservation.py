@@ -59,6 +59,15 @@ class Reservation(models.Model):
     shipping_amount = models.BigIntegerField(null=True, blank=True)
     allocations = models.JSONField(null=True, blank=True)
     shipping_discount_amount = models.BigIntegerField(null=True, blank=True)
+    # The group of codes it was held with on one order (NULL: held alone).
+    group = models.ForeignKey(
+        "coupons.ReservationGroup",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reservations",
+    )
+    group_position = models.PositiveSmallIntegerField(null=True, blank=True)  # applied nth
 
     class Meta:
         constraints = [

@@ -36,6 +36,7 @@ class ReservationRecord:
     shipping_amount: int | None = None
     allocations: list[dict[str, Any]] | None = None
     shipping_discount_amount: int | None = None
+    group_id: uuid.UUID | None = None  # held with other codes on one order
 
     @property
     def order(self) -> dict[str, Any] | None:
@@ -72,6 +73,7 @@ def reservation_record(
         shipping_discount_amount=shipping_part(
             reservation.shipping_discount_amount, reservation.discount_amount
         ),
+        group_id=reservation.group_id,
     )
 
 

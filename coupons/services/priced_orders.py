@@ -42,6 +42,17 @@ def priced_columns(order: Order | None, priced: Priced | None) -> dict[str, Any]
     }
 
 
+def use_columns(order: Order | None, priced: Priced | None) -> dict[str, Any]:
+    """All a redemption or a hold records of its order and of the discount it took (None
+    without one): `order_amount`, `currency`, `discount_amount` and `priced_columns`."""
+    return {
+        "order_amount": order and order.amount,
+        "currency": order and order.currency,
+        "discount_amount": None if priced is None else priced.discount_amount,
+        **priced_columns(order, priced),
+    }
+
+
 def order_shown(
     *,
     order_amount: int | None,

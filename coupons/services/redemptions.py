@@ -24,7 +24,7 @@ from core.pages import Cursor, Page, keyset_page
 from core.workers import in_worker
 from coupons.db import raw
 from coupons.domain.allocation import allocations_json
-from coupons.domain.carts import price_order
+from coupons.domain.carts import Priced, price_order
 from coupons.domain.codes import lookup_key
 from coupons.domain.discounts import Discount, Order
 from coupons.domain.rules import refusal_for
@@ -34,7 +34,7 @@ from coupons.services.campaign_redemptions import (
     give_back_campaign_use,
 )
 from coupons.services.ledger_events import record_use_taken
-from coupons.services.priced_orders import order_of, order_shown, priced_columns, shipping_part
+from coupons.services.priced_orders import order_of, order_shown, shipping_part, use_columns
 from coupons.services.spending import (
     ExpiredHolds,
     expired_holds_of,
@@ -180,28 +180,36 @@ def redeem_coupon(
             taken = take_use(
                 key=key, code=code, customer_id=customer_id, order=given, now=now, hold=False
             )
-            redemption = Redemption.objects.create(
-                coupon_id=taken.coupon_id,
-                customer_id=customer_id,
-                order_id=order_id,
-                remaining_after=taken.remaining_count,
-                redeemed_at=now,
-                api_key_id=api_key_id,
-                order_amount=given and given.amount,
-                currency=given and given.currency,
-                discount_amount=taken.discount_amount,
-                metadata=metadata,
-                **priced_columns(given, taken.priced),
-            )
-            done = redemption_record(redemption, taken.code)
-            record_redemption("redemption.created", done, now=now)
-            record_use_taken(
-                coupon_id=taken.coupon_id, remaining_count=taken.remaining_count,
-                discount_amount=taken.discount_amount, now=now,
+            done = record_new_redemption(
+                coupon_id=taken.coupon_id, code=taken.code, remaining=taken.remaining_count,
+                priced=taken.priced, order=given, customer_id=customer_id, order_id=order_id,
+                metadata=metadata, api_key_id=api_key_id, now=now,
             )  # fmt: skip
         return done
 
     return reclaiming_expired_holds(key, now, attempt)
+
+
+def record_new_redemption(
+    *, coupon_id: uuid.UUID, code: str, remaining: int, priced: Priced | None,
+    order: Order | None, customer_id: str | None, order_id: str | None,
+    metadata: dict[str, str], api_key_id: uuid.UUID | None, now: datetime,
+    group_id: uuid.UUID | None = None, position: int | None = None,
+) -> RedemptionRecord:  # fmt: skip
+    """The redemption of a use just taken in the caller's transaction (alone, or the
+    `position`th applied of a group), its event, and those of a last use or budget."""
+    redemption = Redemption.objects.create(
+        coupon_id=coupon_id, customer_id=customer_id, order_id=order_id,
+        remaining_after=remaining, redeemed_at=now, api_key_id=api_key_id, metadata=metadata,
+        group_id=group_id, group_position=position, **use_columns(order, priced),
+    )  # fmt: skip
+    done = redemption_record(redemption, code)
+    record_redemption("redemption.created", done, now=now)
+    record_use_taken(
+        coupon_id=coupon_id, remaining_count=remaining,
+        discount_amount=redemption.discount_amount, now=now,
+    )  # fmt: skip
+    return done
 
 
 def validate_code(

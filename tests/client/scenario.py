@@ -319,6 +319,38 @@ def several_codes_are_redeemed_together_and_reverted_together(api: Api) -> None:
 
 
 @step
+def several_codes_are_held_together_then_confirmed_or_released(api: Api) -> None:
+    m, run = api.m, api.state["run"]
+    body = m.ReservationGroupInput(
+        codes=[f"SHIP-{run}", f"SHOES-{run}"], customer_id="c-43", order=cart(api),
+        ttl_seconds=300,
+    )  # fmt: skip
+    made = api.call("hold_group", body=body, idempotency_key=f"held-{run}", client=api.redeem)
+    held = api.ok(made, "ReservationGroup", 201)
+    assert made.headers["Location"] == f"{api.base_url}/v1/reservation-groups/{held.id}/"
+    assert held.status.value == "held" and held.discount_amount == 2000 + 495
+    assert [r.group_id for r in held.reservations] == [held.id, held.id]
+    got = api.call("get_reservation_group", str(held.id), client=api.redeem)
+    assert api.ok(got, "ReservationGroup").redemption_group_id is None
+    api.refused(
+        api.call("confirm_reservation", str(held.reservations[0].id), client=api.redeem),
+        409,
+        "held_in_group",
+    )
+    confirmed = api.call("confirm_reservation_group", str(held.id), client=api.redeem)
+    group = api.ok(confirmed, "RedemptionGroup", 201)
+    assert confirmed.headers["Location"] == f"{api.base_url}/v1/redemption-groups/{group.id}/"
+    assert group.discount_amount == held.discount_amount
+
+    other = api.ok(api.call("hold_group", body=body, client=api.redeem), "ReservationGroup", 201)
+    released = api.call("release_reservation_group", str(other.id), client=api.redeem)
+    assert api.ok(released, "ReservationGroup").status.value == "released"
+    for operation in ("release_reservation_group", "confirm_reservation_group"):
+        again = api.call(operation, str(other.id), client=api.redeem)
+        api.refused(again, 409, "reservation_released")
+
+
+@step
 def the_event_log_reads_every_change_typed(api: Api) -> None:
     m = api.m
     kinds = [m.ListEventsTypeItem.REDEMPTION_CREATED, m.ListEventsTypeItem.COUPON_CREATED]

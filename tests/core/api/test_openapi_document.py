@@ -35,6 +35,9 @@ CONTRACT = {
     ("post", "/v1/coupons/import/"), ("get", "/v1/redemptions/export/"),
     ("post", "/v1/redemption-groups/"), ("get", "/v1/redemption-groups/{group_id}/"),
     ("post", "/v1/redemption-groups/{group_id}/revert/"),
+    ("post", "/v1/reservation-groups/"), ("get", "/v1/reservation-groups/{group_id}/"),
+    ("post", "/v1/reservation-groups/{group_id}/confirm/"),
+    ("post", "/v1/reservation-groups/{group_id}/release/"),
 }  # fmt: skip
 
 

@@ -20,7 +20,9 @@ from webhooks.models import DeliveryStatus
 INTERNAL_WORDS = ("adrf", "async_dispatch", "event loop", "serializer", "APIView")
 # They create many coupons at once: no one URL to give in Location.
 MANY_CREATED = {"create_coupon_batch", "import_coupons"}
-IDEMPOTENT = {"redeem", "revert_redemption", "hold", "confirm_reservation", "release_reservation"}
+IDEMPOTENT = {"redeem", "revert_redemption", "hold", "confirm_reservation", "release_reservation",
+              "redeem_group", "revert_redemption_group", "hold_group",
+              "confirm_reservation_group", "release_reservation_group"}  # fmt: skip
 UNAUTHENTICATED = {"healthz", "readyz"}
 
 
@@ -100,7 +102,7 @@ def test_every_operation_declares_every_status_it_can_answer_as_a_problem(docume
                 )
                 assert response["description"], (name, status)
     assert "503" in document["paths"]["/readyz"]["get"]["responses"]
-    for name in ("redeem", "validate_code", "hold"):
+    for name in ("redeem", "validate_code", "hold", "redeem_group", "hold_group"):
         assert "429" in _operation(document, name)["responses"], name
 
 
@@ -139,9 +141,10 @@ def test_closed_sets_are_enums(document):
     assert enum_of(document, found["ValidationResult"]["properties"]["reason"]) == list(
         REFUSAL_REASONS
     )
-    assert set(enum_of(document, found["Reservation"]["properties"]["status"])) == set(
-        ReservationStatus.values
-    )
+    for name in ("Reservation", "ReservationGroup"):
+        assert set(enum_of(document, found[name]["properties"]["status"])) == set(
+            ReservationStatus.values
+        ), name
     assert set(enum_of(document, found["WebhookDeliveryAttempt"]["properties"]["status"])) == set(
         DeliveryStatus.values
     )

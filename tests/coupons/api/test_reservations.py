@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 FIELDS = {
     "id", "coupon_id", "code", "customer_id", "order_id", "order_amount", "currency",
     "discount_amount", "status", "expires_at", "created_at", "redemption_id", "metadata",
-    "order", "allocations", "shipping_discount_amount",
+    "order", "allocations", "shipping_discount_amount", "group_id",
 }  # fmt: skip
 
 
