@@ -112,3 +112,17 @@ def take_customer_slot(*, campaign_id: uuid.UUID, customer_id: str, limit: int |
     with connection.cursor() as cursor:
         cursor.execute(_TAKE_SLOT, params)
         return cursor.fetchone() is not None
+
+
+def campaign_kept(campaign_id: uuid.UUID) -> bool:
+    """Whether the campaign exists; in a transaction on PostgreSQL its row then stays locked
+    FOR KEY SHARE until commit, so it cannot be deleted under the codes being added to it
+    (their foreign key, deferred, would fail only at the commit, past every refusal). The
+    lock blocks a delete only: counters' updates of the row go on. SQLite has one writer."""
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {_CAMPAIGNS} WHERE id = %s{lock}",  # noqa: S608 - our table
+            [Campaign._meta.pk.get_db_prep_value(campaign_id, connection)],
+        )
+        return cursor.fetchone() is not None

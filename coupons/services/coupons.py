@@ -23,6 +23,7 @@ from core.errors import (
 from core.pages import Cursor, Page, keyset_page
 from core.workers import in_worker
 from coupons.db import raw
+from coupons.db.campaign_sql import campaign_kept
 from coupons.domain.codes import lookup_key
 from coupons.domain.discounts import Discount, InvalidDiscount, discount_columns
 from coupons.domain.writable import (
@@ -32,7 +33,7 @@ from coupons.domain.writable import (
     column_values,
     editable,
 )
-from coupons.models import Campaign, Coupon, Redemption, Reservation, ReservationStatus
+from coupons.models import Coupon, Redemption, Reservation, ReservationStatus
 from coupons.services.hold_cleanup import clear_ended_holds
 from coupons.services.ledger_events import record_coupon
 from coupons.shapes import COUPON
@@ -88,13 +89,15 @@ def check_campaign_code(
     campaign_id: uuid.UUID | None, *, discount: Discount | Mapping[str, Any] | None
 ) -> None:
     """A code joins an existing campaign, and takes its discount rather than one of its
-    own. (The FK still decides a campaign deleted between this check and the INSERT.)"""
+    own. In a transaction, the campaign then stays until commit (a batch's or an import's
+    codes, a create under an Idempotency-Key); a single create in autocommit is one
+    statement, whose foreign key decides a campaign deleted since."""
     if campaign_id is None:
         return
     problems: dict[str, list[str]] = {}
     if discount is not None:
         problems["discount"] = ["A code of a campaign takes the campaign's discount."]
-    if not Campaign.objects.filter(pk=campaign_id).exists():
+    if not campaign_kept(campaign_id):
         problems["campaign_id"] = [NO_SUCH_CAMPAIGN]
     if problems:
         raise ValidationFailed(problems)

@@ -1,11 +1,13 @@
 """Batches of random codes (coupons.services.batches): draws again past taken codes, all or
 none. No concurrency to prove: Django's rollback `db` fixture."""
 
+import psycopg
 import pytest
+from django.db import connection, transaction
 
 from core.errors import ValidationFailed
 from coupons.domain import limits
-from coupons.models import Coupon
+from coupons.models import Campaign, Coupon
 from coupons.services import batches
 from coupons.services import coupons as coupon_service
 
@@ -35,3 +37,27 @@ def test_a_code_taken_in_another_letter_case_is_not_generated(db):
     made = batches.create_coupon_batch(count=30, prefix="Q", length=1, init_count=1)
     assert "QA" not in made
     assert len(made) == 30  # every other code of the space
+
+
+@pytest.mark.postgres
+def test_a_campaign_cannot_be_deleted_under_a_batch_of_its_codes(transactional_db):
+    # Found by schemathesis: a campaign deleted between a batch's check and its commit
+    # failed the codes' deferred foreign key at the commit, a 500. The check now keeps the
+    # campaign's row (FOR KEY SHARE) until the batch commits: a delete waits for it.
+    campaign = Campaign.objects.create(name="spring")
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
+        dbname=settings["NAME"], autocommit=True,
+    )  # fmt: skip
+    try:
+        other.execute("SET lock_timeout = '300ms'")
+        with transaction.atomic():
+            made = batches.create_coupon_batch(
+                count=3, prefix="S", length=6, init_count=1, campaign_id=campaign.id
+            )
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("DELETE FROM coupons_campaign WHERE id = %s", [campaign.id])
+    finally:
+        other.close()
+    assert Coupon.objects.filter(campaign=campaign).count() == len(made) == 3
