@@ -66,7 +66,8 @@ def redeem_codes(
             )  # fmt: skip
             for position, coupon, part in taken.applied():
                 record_new_redemption(
-                    coupon_id=coupon.id, code=coupon.code, remaining=taken.remaining[coupon.id],
+                    coupon_id=coupon.id, campaign_id=coupon.campaign_id, code=coupon.code,
+                    remaining=taken.remaining[coupon.id],
                     priced=part, order=given, customer_id=customer_id, order_id=order_id,
                     metadata=metadata or {}, api_key_id=api_key_id, now=now,
                     group_id=group.id, position=position,

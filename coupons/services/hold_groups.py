@@ -90,7 +90,8 @@ def hold_codes(
             )  # fmt: skip
             for position, coupon, part in taken.applied():
                 record_new_hold(
-                    coupon_id=coupon.id, code=coupon.code, remaining=taken.remaining[coupon.id],
+                    coupon_id=coupon.id, campaign_id=coupon.campaign_id, code=coupon.code,
+                    remaining=taken.remaining[coupon.id],
                     priced=part, order=given, customer_id=customer_id, order_id=order_id,
                     metadata=metadata or {}, expires_at=expires_at, api_key_id=api_key_id,
                     now=now, group_id=group.id, position=position,

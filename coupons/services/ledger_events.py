@@ -35,7 +35,12 @@ def record_campaign(type_: str, campaign_id: uuid.UUID, *, now: datetime | None 
 
 
 def record_use_taken(
-    *, coupon_id: uuid.UUID, remaining_count: int, discount_amount: int | None, now: datetime
+    *,
+    coupon_id: uuid.UUID,
+    campaign_id: uuid.UUID | None,
+    remaining_count: int,
+    discount_amount: int | None,
+    now: datetime,
 ) -> None:
     """After a redemption or a hold took a use, in its transaction: `coupon.exhausted`
     when it took the coupon's last use, `campaign.budget_exhausted` when its discount
@@ -43,12 +48,9 @@ def record_use_taken(
     this discount was taken from it)."""
     if remaining_count == 0:
         record_coupon("coupon.exhausted", coupon_id, now=now)
-    if discount_amount:
-        # Only a use with a discount can move a budget: one read, none otherwise.
-        spent = (
-            Campaign.objects.filter(coupons__id=coupon_id, discount_total=F("budget_amount"))
-            .values_list("id", flat=True)
-            .first()
-        )
-        if spent is not None:
-            record_campaign("campaign.budget_exhausted", spent, now=now)
+    # Only a use with a discount, of a code of a campaign, can move a budget: one
+    # primary-key read then, none otherwise.
+    if discount_amount and campaign_id is not None:
+        spent = Campaign.objects.filter(pk=campaign_id, discount_total=F("budget_amount"))
+        if spent.exists():
+            record_campaign("campaign.budget_exhausted", campaign_id, now=now)

@@ -181,7 +181,8 @@ def redeem_coupon(
                 key=key, code=code, customer_id=customer_id, order=given, now=now, hold=False
             )
             done = record_new_redemption(
-                coupon_id=taken.coupon_id, code=taken.code, remaining=taken.remaining_count,
+                coupon_id=taken.coupon_id, campaign_id=taken.campaign_id, code=taken.code,
+                remaining=taken.remaining_count,
                 priced=taken.priced, order=given, customer_id=customer_id, order_id=order_id,
                 metadata=metadata, api_key_id=api_key_id, now=now,
             )  # fmt: skip
@@ -191,7 +192,8 @@ def redeem_coupon(
 
 
 def record_new_redemption(
-    *, coupon_id: uuid.UUID, code: str, remaining: int, priced: Priced | None,
+    *, coupon_id: uuid.UUID, campaign_id: uuid.UUID | None, code: str, remaining: int,
+    priced: Priced | None,
     order: Order | None, customer_id: str | None, order_id: str | None,
     metadata: dict[str, str], api_key_id: uuid.UUID | None, now: datetime,
     group_id: uuid.UUID | None = None, position: int | None = None,
@@ -206,7 +208,7 @@ def record_new_redemption(
     done = redemption_record(redemption, code)
     record_redemption("redemption.created", done, now=now)
     record_use_taken(
-        coupon_id=coupon_id, remaining_count=remaining,
+        coupon_id=coupon_id, campaign_id=campaign_id, remaining_count=remaining,
         discount_amount=redemption.discount_amount, now=now,
     )  # fmt: skip
     return done

@@ -73,7 +73,8 @@ def hold_coupon(
                 key=key, code=code, customer_id=customer_id, order=given, now=now, hold=True
             )
             held = record_new_hold(
-                coupon_id=taken.coupon_id, code=taken.code, remaining=taken.remaining_count,
+                coupon_id=taken.coupon_id, campaign_id=taken.campaign_id, code=taken.code,
+                remaining=taken.remaining_count,
                 priced=taken.priced, order=given, customer_id=customer_id, order_id=order_id,
                 metadata=metadata, expires_at=now + timedelta(seconds=ttl_seconds),
                 api_key_id=api_key_id, now=now,
@@ -84,7 +85,8 @@ def hold_coupon(
 
 
 def record_new_hold(
-    *, coupon_id: uuid.UUID, code: str, remaining: int, priced: Priced | None,
+    *, coupon_id: uuid.UUID, campaign_id: uuid.UUID | None, code: str, remaining: int,
+    priced: Priced | None,
     order: Order | None, customer_id: str | None, order_id: str | None,
     metadata: dict[str, str], expires_at: datetime, api_key_id: uuid.UUID | None,
     now: datetime, group_id: uuid.UUID | None = None, position: int | None = None,
@@ -100,7 +102,7 @@ def record_new_hold(
     held = reservation_record(reservation, code, now)
     record("reservation.created", RESERVATION, held, now=now)
     record_use_taken(
-        coupon_id=coupon_id, remaining_count=remaining,
+        coupon_id=coupon_id, campaign_id=campaign_id, remaining_count=remaining,
         discount_amount=reservation.discount_amount, now=now,
     )  # fmt: skip
     return held

@@ -58,6 +58,7 @@ class Taken(NamedTuple):
     remaining_count: int
     discount_amount: int | None
     priced: Priced | None = None  # where the discount went (None: no discount computed)
+    campaign_id: uuid.UUID | None = None
 
 
 def live_uses_of(coupon_id: uuid.UUID, customer_id: str) -> int:
@@ -153,7 +154,7 @@ def take_use(
             )
     if campaign_id is not None:
         take_customer_slot(campaign_id, customer_id=customer_id, limit=campaign_limit)
-    return Taken(coupon_id, exact_code, remaining, off, priced)
+    return Taken(coupon_id, exact_code, remaining, off, priced, campaign_id)
 
 
 def _why_not_redeemable(
