@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,17 +19,14 @@ from access.services import api_keys
 from coupons.domain.discounts import Discount, discount_for
 from coupons.models import Coupon, Redemption
 from tests.factories import broken_invariants, coupon_state, make_coupon
-from tests.servers import Server, running_servers
+from tests.servers import Server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")
-def two_servers(
-    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[Server]]:
-    with running_servers(2, tmp_path_factory.mktemp("servers")) as servers:
-        yield servers
+def two_servers(burst_servers: list[Server]) -> list[Server]:
+    return burst_servers  # the package's (conftest.py)
 
 
 @pytest.fixture

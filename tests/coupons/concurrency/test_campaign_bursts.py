@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from coupons.services.batches import create_coupon_batch
 from tests.campaigns import broken_campaign_counters, campaign_sums
 from tests.coupons.concurrency.test_bursts import fire
 from tests.factories import broken_invariants
-from tests.servers import Server, running_servers
+from tests.servers import Server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -28,11 +27,8 @@ CODES = 400
 
 
 @pytest.fixture(scope="module")
-def servers(
-    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[Server]]:
-    with running_servers(2, tmp_path_factory.mktemp("campaign-servers")) as started:
-        yield started
+def servers(burst_servers: list[Server]) -> list[Server]:
+    return burst_servers  # the package's (conftest.py)
 
 
 @pytest.fixture

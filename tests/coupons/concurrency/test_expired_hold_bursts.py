@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +23,7 @@ from coupons.services.reservations import hold_coupon
 from tests.campaigns import broken_campaign_counters
 from tests.coupons.concurrency.test_bursts import fire, warm_up
 from tests.factories import broken_invariants
-from tests.servers import Server, running_servers
+from tests.servers import Server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -32,11 +31,8 @@ USES = 20
 
 
 @pytest.fixture(scope="module")
-def servers(
-    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[Server]]:
-    with running_servers(2, tmp_path_factory.mktemp("expired-hold-servers")) as started:
-        yield started
+def servers(burst_servers: list[Server]) -> list[Server]:
+    return burst_servers  # the package's (conftest.py)
 
 
 @pytest.fixture

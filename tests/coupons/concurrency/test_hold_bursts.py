@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from coupons.services.reservations import sweep_expired_holds
 from tests.campaigns import broken_campaign_counters
 from tests.coupons.concurrency.test_bursts import fire
 from tests.factories import broken_invariants
-from tests.servers import Server, running_servers
+from tests.servers import Server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -33,11 +32,8 @@ REFUSALS = {"coupon_exhausted", "campaign_exhausted", "budget_exhausted",
 
 
 @pytest.fixture(scope="module")
-def servers(
-    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[Server]]:
-    with running_servers(2, tmp_path_factory.mktemp("hold-servers")) as started:
-        yield started
+def servers(burst_servers: list[Server]) -> list[Server]:
+    return burst_servers  # the package's (conftest.py)
 
 
 def post_all(servers: list[Server], headers: dict[str, str], posts: list[tuple[str, dict]]):

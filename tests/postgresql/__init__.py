@@ -1,0 +1,1 @@
+"""PostgreSQL for the test process (config/settings_test.py): flushes that delete rows."""
