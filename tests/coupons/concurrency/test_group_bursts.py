@@ -11,7 +11,6 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from coupons.services import campaigns
 from tests.campaigns import broken_campaign_counters
 from tests.coupons.concurrency.test_bursts import fire
 from tests.factories import broken_invariants, make_coupon
-from tests.servers import Server, running_servers
+from tests.servers import Server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -49,11 +48,8 @@ CUSTOMERS = 13
 
 
 @pytest.fixture(scope="module")
-def servers(
-    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[Server]]:
-    with running_servers(2, tmp_path_factory.mktemp("group-servers")) as started:
-        yield started
+def servers(burst_servers: list[Server]) -> list[Server]:
+    return burst_servers  # the package's (conftest.py)
 
 
 @pytest.fixture
