@@ -38,7 +38,7 @@ from coupons.admin.forms import (
 )
 from coupons.admin.group import GroupedRedemption
 from coupons.admin.imports import ImportForm, line_order
-from coupons.admin.lists import RevertedFilter, WindowFilter
+from coupons.admin.lists import RevertedFilter, RevertibleTrail, WindowFilter
 from coupons.api.import_views import IMPORT_COLUMNS, MAX_IMPORT_ROWS, import_rows
 from coupons.domain.codes import lookup_key
 from coupons.domain.writable import COUPON_FIELDS
@@ -261,7 +261,7 @@ class CouponAdmin(ReportDownloads, WritableFieldsAdmin):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(GroupedRedemption, admin.ModelAdmin):
+class RedemptionAdmin(GroupedRedemption, RevertibleTrail):
     list_display = ("coupon_code", "customer_id", "order_id", "order_amount", "currency",
                     "discount_amount", "remaining_after", "redeemed_at", "reverted_at")  # fmt: skip
     list_select_related = ("coupon",)
@@ -338,26 +338,7 @@ class RedemptionAdmin(GroupedRedemption, admin.ModelAdmin):
             rows,
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # redemptions come from checkouts, through the API
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # the audit trail
-
-    def has_revert_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("coupons.change_coupon")
-
     @admin.action(description="Revert selected redemptions (give the use back)",
                   permissions=["revert"])  # fmt: skip
     def revert(self, request: HttpRequest, queryset: QuerySet[Redemption]) -> None:
-        done = skipped = 0
-        for redemption_id in queryset.values_list("pk", flat=True):
-            try:
-                redemptions.revert_redemption(redemption_id)
-                done += 1
-            except DomainError:
-                skipped += 1
-        self.message_user(request, f"Reverted {done}; {skipped} were already reverted.")
+        self.revert_each(request, queryset, redemptions.revert_redemption)

@@ -21,6 +21,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from core.errors import DomainError
+from coupons.admin.lists import RevertibleTrail
 from coupons.models import Redemption, RedemptionGroup
 from coupons.services import groups
 
@@ -72,7 +73,7 @@ class GroupedRedemption:
 
 
 @admin.register(RedemptionGroup)
-class RedemptionGroupAdmin(admin.ModelAdmin):
+class RedemptionGroupAdmin(RevertibleTrail):
     list_display = ("id", "codes_sent", "customer_id", "order_id", "discount_amount", "currency",
                     "live_members", "created_at")  # fmt: skip
     search_fields = ("=customer_id", "=order_id")
@@ -113,29 +114,10 @@ class RedemptionGroupAdmin(admin.ModelAdmin):
             return self.readonly_fields
         return tuple(f for f in self.readonly_fields if f != "revert_button")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # groups come from checkouts, through the API
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # the audit trail
-
-    def has_revert_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("coupons.change_coupon")
-
     @admin.action(description="Revert selected groups (give their uses back)",
                   permissions=["revert"])  # fmt: skip
     def revert(self, request: HttpRequest, queryset: QuerySet[RedemptionGroup]) -> None:
-        done = skipped = 0
-        for group_id in queryset.values_list("pk", flat=True):
-            try:
-                groups.revert_redemption_group(group_id)
-                done += 1
-            except DomainError:
-                skipped += 1
-        self.message_user(request, f"Reverted {done} group(s); {skipped} had nothing live.")
+        self.revert_each(request, queryset, groups.revert_redemption_group)
 
     def get_urls(self) -> list[URLPattern]:
         revert = path(

@@ -1,7 +1,9 @@
-"""What the admin's lists need: an estimated count for big tables, and filters."""
+"""What the admin's lists need: filters, and the read-only trail with its revert action."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -9,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core.errors import DomainError
 from coupons.models import Coupon, Redemption
 
 
@@ -53,3 +56,33 @@ class RevertedFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(reverted_at__isnull=True)
         return queryset
+
+
+class RevertibleTrail(admin.ModelAdmin):
+    """The admin of an audit trail (redemptions, redemption groups): nothing added, changed
+    or deleted here; staff who may change coupons revert, through the API's service."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made by checkouts, through the API
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the audit trail
+
+    def has_revert_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("coupons.change_coupon")
+
+    def revert_each(
+        self, request: HttpRequest, queryset: QuerySet[Any], revert: Callable[[uuid.UUID], Any]
+    ) -> None:
+        """The list action: `revert` each selected row; those with nothing live are counted."""
+        done = skipped = 0
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                revert(pk)
+                done += 1
+            except DomainError:
+                skipped += 1
+        self.message_user(request, f"Reverted {done}; {skipped} had nothing live.")

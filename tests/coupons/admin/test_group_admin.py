@@ -86,7 +86,7 @@ def test_the_list_action_reverts_the_selected_groups(staff):
         url, {"_selected_action": [str(group.id), str(other.id)], "action": "revert"}, follow=True
     )
 
-    assert "Reverted 1 group(s); 1 had nothing live." in answer.content.decode()
+    assert "Reverted 1; 1 had nothing live." in answer.content.decode()
     assert remaining() == {"G-A": 5, "G-B": 5, "G-C": 5, "H-A": 5, "H-B": 5}
     assert broken_invariants() == []
 
