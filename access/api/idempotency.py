@@ -9,12 +9,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from rest_framework.request import Request
 
 from access.services import idempotency
-from access.services.idempotency import StoredAnswer
+from access.services.idempotency import KeptBy, StoredAnswer
 from core.api.http import json_default, to_json_bytes
 from core.api.problems import is_replayable, problem_for_exception
 from core.errors import CodedError, ValidationFailed
@@ -74,18 +74,34 @@ class _AnsweredMeanwhile(Exception):
     """A concurrent request with the same key kept its answer first: undo this effect."""
 
 
+# An effect that can make its answer in one statement, keeping it there for the key given
+# (coupons.services.redemptions.redeem_at_once); None when it cannot, with nothing written.
+AtOnce = Callable[[KeptBy | None], StoredAnswer | None]
+
+
 def _answer_once(
-    *, api_key_id: Any, key: str, fingerprint: str, produce: Callable[[], StoredAnswer]
-) -> tuple[StoredAnswer, bool]:
+    *, api_key_id: Any, key: str, fingerprint: str, produce: Callable[[], StoredAnswer],
+    at_once: AtOnce | None,
+) -> tuple[StoredAnswer, bool]:  # fmt: skip
     """The answer for the key: produced now, or replayed (True). The effect and its kept
-    answer commit together, the answer kept by the transaction's last statement: a hot
-    row the effect locks (a flash sale's coupon) is held for that statement and the
-    commit only. Concurrent retries each try; the first to keep its answer wins, and the
-    others roll their effects back and replay it: one effect, identical answers."""
+    answer commit together: by `at_once`'s one statement, else the answer kept by the
+    transaction's last statement; either way a hot row the effect locks (a flash sale's
+    coupon) is held for that statement and the commit only. Concurrent retries each try;
+    the first to keep its answer wins, and the others undo their effects and replay it:
+    one effect, identical answers."""
     ask = {"api_key_id": api_key_id, "key": key, "fingerprint": fingerprint}
     kept = idempotency.kept_answer(**ask)
     if kept is not None:
         return kept, True
+    if at_once is not None:
+        try:
+            made = at_once(KeptBy(**ask))
+        except IntegrityError as exc:
+            if not idempotency.is_key_taken(exc):
+                raise
+            return _replayed(ask)
+        if made is not None:
+            return made, False
     try:
         with transaction.atomic():
             answer = produce()
@@ -106,6 +122,10 @@ def _answer_once(
         answer = stored_problem(exc)
         if idempotency.keep_first_answer(**ask, answer=answer):
             return answer, False
+    return _replayed(ask)
+
+
+def _replayed(ask: dict[str, Any]) -> tuple[StoredAnswer, bool]:
     kept = idempotency.kept_answer(**ask)
     assert kept is not None  # kept by a committed transaction; answers are never deleted early
     return kept, True
@@ -114,18 +134,26 @@ def _answer_once(
 _aanswer_once = in_worker(_answer_once)
 
 
+def _answer(produce: Callable[[], StoredAnswer], at_once: AtOnce | None) -> StoredAnswer:
+    return (at_once and at_once(None)) or produce()
+
+
 async def answer(
-    request: Request, body: dict[str, Any], produce: Callable[[], StoredAnswer]
-) -> HttpResponse:
-    """Run `produce` once in a worker thread; with an Idempotency-Key, at most once per key."""
+    request: Request, body: dict[str, Any], produce: Callable[[], StoredAnswer],
+    at_once: AtOnce | None = None,
+) -> HttpResponse:  # fmt: skip
+    """Run `produce` once in a worker thread; with an Idempotency-Key, at most once per key.
+    `at_once`, when given, is tried first (in the same hop), and `produce` only if it made
+    no answer."""
     key = idempotency_key_of(request)
     if key is None:
-        return http_response(await in_worker(produce)())
+        return http_response(await in_worker(_answer)(produce, at_once))
     stored, replayed = await _aanswer_once(
         api_key_id=request.user.key_id,  # type: ignore[union-attr]
         key=key,
         fingerprint=fingerprint_of(request, body),
         produce=produce,
+        at_once=at_once,
     )
     response = http_response(stored)
     if replayed:

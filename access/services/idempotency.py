@@ -7,11 +7,12 @@ transaction (access.api.idempotency), so the effect and the answer commit togeth
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
-from django.db import connection, models
+from django.db import IntegrityError, connection, models
 from django.utils import timezone
 
 from access.models import ApiKey, IdempotencyRecord
@@ -33,6 +34,90 @@ _KEEP_FIRST_ANSWER = f"""
     ON CONFLICT (api_key_id, key) DO NOTHING
     RETURNING id
 """  # noqa: S608 - the table name is ours; values are parameters
+
+
+_HEADERS = cast(models.JSONField, IdempotencyRecord._meta.get_field("headers"))
+_KEY_CONSTRAINT = "idempotency_key_per_api_key"
+
+
+@dataclass(frozen=True, slots=True)
+class KeptBy:
+    """An Idempotency-Key whose answer the effect keeps in its own statement (a one-statement
+    redemption, coupons.db.raw)."""
+
+    api_key_id: uuid.UUID
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerWithHoles:
+    """`KeptBy.render` of a result whose values only the effect's statement knows stand as
+    holes: each a string made for this request alone, which the answer's JSON carries
+    (quoted) where the value goes. `keep_answer_sql` fills them."""
+
+    kept_by: KeptBy
+    answer: StoredAnswer
+    holes: Mapping[str, str]  # field -> the string standing for its value
+
+
+def answer_with_holes[Result](
+    kept_by: KeptBy, render: Callable[[Result], StoredAnswer], result: Result,
+    names: tuple[str, ...],
+) -> AnswerWithHoles:  # fmt: skip
+    """The answer `render` makes of `result` (a dataclass) with its fields `names` (JSON
+    strings or numbers, or null, in the answer) left as holes."""
+    nonce = uuid.uuid4().hex
+    holes = {name: f"hole-{name}-{nonce}" for name in names}
+    return AnswerWithHoles(kept_by, render(replace(result, **holes)), holes)  # type: ignore[type-var]
+
+
+def keep_answer_sql(fills: Mapping[str, str], *, source: str) -> str:
+    """A statement (for a CTE) keeping an `AnswerWithHoles` (parameters by
+    `keep_answer_params`) with each hole filled by the JSON of its SQL expression in
+    `fills`, over the effect's rows `source`; it returns the body as kept. Without ON
+    CONFLICT: a key kept meanwhile fails the whole statement, its effect undone with it
+    (`is_key_taken`)."""
+    body = "%(kept_body)s"
+    for name, expression in fills.items():
+        filled = f"COALESCE(to_json({expression})::text, 'null')"
+        body = f"replace({body}, %(kept_hole_{name})s, {filled})"
+    return f"""
+        INSERT INTO {IdempotencyRecord._meta.db_table}
+               (api_key_id, key, fingerprint, status_code, content_type, body, headers,
+                created_at)
+        SELECT %(kept_api_key_id)s, %(kept_key)s, %(kept_fingerprint)s, %(kept_status)s,
+               %(kept_content_type)s, {body}, %(kept_headers)s, %(kept_at)s
+          FROM {source}
+        RETURNING body
+    """  # noqa: S608 - the table name and expressions are ours; values are parameters
+
+
+def keep_answer_params(answer: AnswerWithHoles) -> dict[str, Any]:
+    kept_by, stored = answer.kept_by, answer.answer
+    return {
+        "kept_api_key_id": ApiKey._meta.pk.get_db_prep_value(kept_by.api_key_id, connection),
+        "kept_key": kept_by.key,
+        "kept_fingerprint": kept_by.fingerprint,
+        "kept_status": stored.status,
+        "kept_content_type": stored.content_type,
+        "kept_body": stored.body.decode(),
+        "kept_headers": _HEADERS.get_db_prep_value(stored.headers, connection),
+        "kept_at": connection.ops.adapt_datetimefield_value(timezone.now()),
+        **{f"kept_hole_{name}": f'"{hole}"' for name, hole in answer.holes.items()},
+    }
+
+
+def kept_with(answer: AnswerWithHoles, body: str) -> StoredAnswer:
+    """The answer as its statement kept it (`body`: what `keep_answer_sql` returned)."""
+    stored = answer.answer
+    return StoredAnswer(stored.status, stored.content_type, body.encode(), stored.headers)
+
+
+def is_key_taken(exc: IntegrityError) -> bool:
+    """Whether a statement failed because its key's answer was kept meanwhile."""
+    cause = getattr(exc.__cause__, "diag", None)
+    return getattr(cause, "constraint_name", None) == _KEY_CONSTRAINT
 
 
 def kept_answer(*, api_key_id: uuid.UUID, key: str, fingerprint: str) -> StoredAnswer | None:
@@ -58,7 +143,6 @@ def keep_first_answer(
     the transaction that made the effect, as its last statement: an insert of the same key
     by a concurrent transaction waits on the unique index until that one commits (then
     this one is False, and its caller rolls its effect back) or rolls back."""
-    headers = cast(models.JSONField, IdempotencyRecord._meta.get_field("headers"))
     params = [
         ApiKey._meta.pk.get_db_prep_value(api_key_id, connection),
         key,
@@ -66,7 +150,7 @@ def keep_first_answer(
         answer.status,
         answer.content_type,
         answer.body.decode(),
-        headers.get_db_prep_value(answer.headers, connection),
+        _HEADERS.get_db_prep_value(answer.headers, connection),
         connection.ops.adapt_datetimefield_value(timezone.now()),
     ]
     with connection.cursor() as cursor:

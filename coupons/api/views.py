@@ -12,7 +12,7 @@ from access.api.idempotency import answer, stored_json
 from access.api.throttling import count_unknown_code, refuse_throttled_customer
 from access.authentication import ApiClient
 from access.models import ApiKeyScope
-from access.services.idempotency import StoredAnswer
+from access.services.idempotency import KeptBy, StoredAnswer
 from core.api.base import ApiView
 from core.api.fields import validated
 from core.api.http import json_response, read_json_object
@@ -204,19 +204,29 @@ class RedemptionCollectionView(ApiView):
         fields = validated(RedemptionInput, body)
         client: ApiClient = request.user  # type: ignore[assignment]
 
-        def produce() -> StoredAnswer:
-            refuse_throttled_customer(
-                api_key_id=client.key_id, customer_id=fields.get("customer_id")
-            )
-            try:
-                redemption = redemption_service.redeem_coupon(**fields, api_key_id=client.key_id)
-            except CouponNotFound:
-                count_unknown_code(api_key_id=client.key_id, customer_id=fields.get("customer_id"))
-                raise
+        def render(redemption: redemption_service.RedemptionRecord) -> StoredAnswer:
             location = request.build_absolute_uri(f"/v1/redemptions/{redemption.id}/")
             return stored_json(REDEMPTION(redemption), status=201, headers={"Location": location})
 
-        return await answer(request, body, produce)
+        def at_once(keep: KeptBy | None) -> StoredAnswer | None:  # produce's first try
+            refuse_throttled_customer(
+                api_key_id=client.key_id, customer_id=fields.get("customer_id")
+            )
+            return redemption_service.redeem_at_once(
+                **fields, api_key_id=client.key_id, render=render, keep=keep
+            )
+
+        def produce() -> StoredAnswer:
+            try:
+                redemption = redemption_service.redeem_coupon(
+                    **fields, api_key_id=client.key_id, at_once=False
+                )
+            except CouponNotFound:
+                count_unknown_code(api_key_id=client.key_id, customer_id=fields.get("customer_id"))
+                raise
+            return render(redemption)
+
+        return await answer(request, body, produce, at_once)
 
     @extend_schema(
         operation_id="list_redemptions",

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
+from access.services.idempotency import AnswerWithHoles, keep_answer_params, keep_answer_sql
 from coupons.db.discount_sql import discount_sql
 from coupons.domain.discounts import discount_columns
 from coupons.domain.writable import COUPON_FIELDS, all_columns, batch_fields
@@ -250,7 +251,17 @@ _DISCOUNT = discount_sql(
     amount_off="spent.discount_amount_off",
     max_amount_off="spent.discount_max_amount_off",
 )
-_SPEND_AND_RECORD = f"""
+# The values only the statement knows, as SQL over its rows: set in the event's data and,
+# with an Idempotency-Key, filled into the kept answer's holes.
+_ROW_VALUES = {
+    "coupon_id": "redeemed.coupon_id",
+    "code": "spent.code",
+    "remaining_count": "redeemed.remaining_after",
+    "discount_amount": "redeemed.discount_amount",
+    "shipping_discount_amount": "CASE WHEN redeemed.discount_amount IS NOT NULL THEN 0 END",
+}
+ROW_VALUE_FIELDS = tuple(_ROW_VALUES)
+_SPEND_AND_RECORD_CTES = f"""
     WITH spent AS (
         UPDATE {_COUPONS}
            SET remaining_count = remaining_count - 1, updated_at = %(now)s
@@ -272,17 +283,16 @@ _SPEND_AND_RECORD = f"""
         INSERT INTO {_EVENTS} (id, type, created_at, data)
         SELECT %(event_id)s, 'redemption.created', %(now)s,
                %(event_data)s::jsonb || jsonb_build_object(
-                   'coupon_id', redeemed.coupon_id::text, 'code', spent.code,
-                   'remaining_count', redeemed.remaining_after,
-                   'discount_amount', redeemed.discount_amount,
-                   'shipping_discount_amount',
-                   CASE WHEN redeemed.discount_amount IS NOT NULL THEN 0 END)
+                   {", ".join(f"'{name}', {value}" for name, value in _ROW_VALUES.items())})
           FROM redeemed, spent
-    )
+    )"""  # noqa: S608 - the table names are ours; values are parameters
+_RETURNED = """
     SELECT redeemed.coupon_id, spent.code, redeemed.remaining_after AS remaining_count,
-           redeemed.discount_amount
-      FROM redeemed, spent
-"""  # noqa: S608 - the table names are ours; values are parameters
+           redeemed.discount_amount"""
+_SPEND_AND_RECORD = f"{_SPEND_AND_RECORD_CTES} {_RETURNED} FROM redeemed, spent"
+_SPEND_RECORD_AND_KEEP = f"""{_SPEND_AND_RECORD_CTES}, kept AS (
+        {keep_answer_sql(_ROW_VALUES, source="redeemed, spent")}
+    ) {_RETURNED}, kept.body AS kept_body FROM redeemed, spent, kept"""
 _REDEMPTION_METADATA = Redemption._meta.get_field("metadata")
 _EVENT_DATA = Event._meta.get_field("data")
 
@@ -292,6 +302,7 @@ class Spent(NamedTuple):
     code: str
     remaining_count: int
     discount_amount: int | None
+    kept_body: str | None = None  # the answer kept for an Idempotency-Key, as kept
 
 
 def spend_and_record(
@@ -306,11 +317,15 @@ def spend_and_record(
     api_key_id: uuid.UUID | None,
     now: datetime,
     event_data: dict[str, Any],
+    keep: AnswerWithHoles | None = None,
 ) -> Spent | None:
     """What was spent and recorded (the coupon, the exact code, the uses left, the
     discount); None when nothing was (the general path then decides, and says why).
-    `event_data`: the redemption as the API answers it, but for `coupon_id`, `code`,
-    `remaining_count` and `discount_amount`, which the statement sets."""
+    `event_data`: the redemption as the API answers it, but for the `ROW_VALUE_FIELDS`,
+    which the statement sets. `keep`: an Idempotency-Key's answer, its holes the
+    `ROW_VALUE_FIELDS`, kept by the same statement (the hot row's lock is held for that
+    one statement and its commit); IntegrityError when the key's answer was kept
+    meanwhile (access.services.idempotency.is_key_taken), with nothing written."""
     params: dict[str, Any] = {
         "now": now, "code": code_key, "id": redemption_id,
         "customer_id": customer_id, "order_id": order_id, "api_key_id": api_key_id,
@@ -319,8 +334,10 @@ def spend_and_record(
         "event_id": uuid.uuid4(),
         "event_data": _EVENT_DATA.get_db_prep_save(event_data, connection),
     }  # fmt: skip
+    if keep is not None:
+        params.update(keep_answer_params(keep))
     with connection.cursor() as cursor:
-        cursor.execute(_SPEND_AND_RECORD, params)
+        cursor.execute(_SPEND_AND_RECORD if keep is None else _SPEND_RECORD_AND_KEEP, params)
         return fetch_named(cursor, Spent)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from access.services.idempotency import KeptBy, StoredAnswer, answer_with_holes, kept_with
 from core.errors import (
     AlreadyReverted,
     CouponNotFound,
@@ -135,6 +136,7 @@ def redeem_coupon(
     metadata: dict[str, str] | None = None,
     api_key_id: uuid.UUID | None = None,
     now: datetime | None = None,
+    at_once: bool = True,
 ) -> RedemptionRecord:
     """Spend one use of the coupon with `code` (any letter case) and record who spent it,
     on which order, and the discount that order took.
@@ -142,6 +144,7 @@ def redeem_coupon(
     Never oversold by construction: one conditional UPDATE decides, in the database, whether
     a use is left (and whether the order fits the coupon's discount), and the redemption row
     is written in the same transaction. The CHECK constraint `remaining_count >= 0` backs it.
+    `at_once=False`: the caller tried `redeem_at_once` already.
     """
     now = now or timezone.now()
     given = order_of(order)
@@ -149,26 +152,13 @@ def redeem_coupon(
     key = lookup_key(code)
     if key is None:
         raise not_found(code)
-    # An order with lines or shipping is priced by coupons.domain.carts on the general path.
-    if raw.is_postgres() and (given is None or given.is_plain):
-        # What the statement will record, less what only its UPDATE knows (set there).
-        known = RedemptionRecord(
-            id=uuid.uuid4(), coupon_id=uuid.UUID(int=0), code="", customer_id=customer_id,
-            order_id=order_id, remaining_count=0, redeemed_at=now, reverted_at=None,
-            order_amount=given and given.amount, currency=given and given.currency,
-            discount_amount=None, metadata=metadata,
+    if at_once:
+        done = _redeem_at_once(
+            key=key, customer_id=customer_id, order_id=order_id, given=given,
+            metadata=metadata, api_key_id=api_key_id, now=now,
         )  # fmt: skip
-        spent = raw.spend_and_record(
-            redemption_id=known.id, code_key=key, customer_id=customer_id,
-            order_id=order_id, order_amount=known.order_amount, currency=known.currency,
-            metadata=metadata, api_key_id=api_key_id, now=now, event_data=REDEMPTION(known),
-        )  # fmt: skip
-        if spent is not None:
-            return replace(
-                known, coupon_id=spent.coupon_id, code=spent.code,
-                remaining_count=spent.remaining_count, discount_amount=spent.discount_amount,
-                shipping_discount_amount=shipping_part(None, spent.discount_amount),
-            )  # fmt: skip
+        if done is not None:
+            return done[0]
 
     # Coupons with a per-customer limit or a campaign, refusals, and SQLite take the
     # general path (coupons.services.spending), refused ones once more if expired holds
@@ -189,6 +179,76 @@ def redeem_coupon(
         return done
 
     return reclaiming_expired_holds(key, now, attempt)
+
+
+def redeem_at_once(
+    *,
+    code: str,
+    render: Callable[[RedemptionRecord], StoredAnswer],
+    keep: KeptBy | None = None,
+    customer_id: str | None = None,
+    order_id: str | None = None,
+    order: Order | Mapping[str, Any] | None = None,
+    metadata: dict[str, str] | None = None,
+    api_key_id: uuid.UUID | None = None,
+) -> StoredAnswer | None:
+    """`redeem_coupon`'s one-statement path alone, its answer `render`ed; None when it does
+    not apply, with nothing written (then `redeem_coupon(..., at_once=False)` decides). With
+    `keep`, the same statement keeps the answer for that Idempotency-Key: a flash sale's
+    hot row stays locked for that one statement and its commit, no round trip more
+    (IntegrityError when the key's answer was kept meanwhile, nothing written)."""
+    key = lookup_key(code)
+    if key is None:
+        return None
+    done = _redeem_at_once(
+        key=key, customer_id=customer_id, order_id=order_id, given=order_of(order),
+        metadata=metadata or {}, api_key_id=api_key_id, now=timezone.now(),
+        keep=keep, render=render,
+    )  # fmt: skip
+    if done is None:
+        return None
+    record, kept = done
+    return render(record) if kept is None else kept
+
+
+def _redeem_at_once(
+    *, key: str, customer_id: str | None, order_id: str | None, given: Order | None,
+    metadata: dict[str, str], api_key_id: uuid.UUID | None, now: datetime,
+    keep: KeptBy | None = None,
+    render: Callable[[RedemptionRecord], StoredAnswer] | None = None,
+) -> tuple[RedemptionRecord, StoredAnswer | None] | None:  # fmt: skip
+    """The redemption (and the answer kept for `keep`) by `raw.spend_and_record`, if it
+    applies: PostgreSQL, an order without lines or shipping (coupons.domain.carts prices
+    those on the general path)."""
+    if not raw.is_postgres() or not (given is None or given.is_plain):
+        return None
+    # What the statement will record, less what only its UPDATE knows (set there).
+    known = RedemptionRecord(
+        id=uuid.uuid4(), coupon_id=uuid.UUID(int=0), code="", customer_id=customer_id,
+        order_id=order_id, remaining_count=0, redeemed_at=now, reverted_at=None,
+        order_amount=given and given.amount, currency=given and given.currency,
+        discount_amount=None, metadata=metadata,
+    )  # fmt: skip
+    with_holes = None
+    if keep is not None and render is not None:
+        with_holes = answer_with_holes(keep, render, known, raw.ROW_VALUE_FIELDS)
+    spent = raw.spend_and_record(
+        redemption_id=known.id, code_key=key, customer_id=customer_id,
+        order_id=order_id, order_amount=known.order_amount, currency=known.currency,
+        metadata=metadata, api_key_id=api_key_id, now=now, event_data=REDEMPTION(known),
+        keep=with_holes,
+    )  # fmt: skip
+    if spent is None:
+        return None
+    record = replace(
+        known, coupon_id=spent.coupon_id, code=spent.code,
+        remaining_count=spent.remaining_count, discount_amount=spent.discount_amount,
+        shipping_discount_amount=shipping_part(None, spent.discount_amount),
+    )  # fmt: skip
+    kept = None
+    if with_holes is not None and spent.kept_body is not None:
+        kept = kept_with(with_holes, spent.kept_body)
+    return record, kept
 
 
 def record_new_redemption(
