@@ -90,18 +90,24 @@ def _answer_once(
     the first to keep its answer wins, and the others undo their effects and replay it:
     one effect, identical answers."""
     ask = {"api_key_id": api_key_id, "key": key, "fingerprint": fingerprint}
-    kept = idempotency.kept_answer(**ask)
-    if kept is not None:
-        return kept, True
     if at_once is not None:
+        # First, without reading the key: a key kept before fails the statement, with
+        # nothing written, and its answer is replayed (or refused for another request).
         try:
             made = at_once(KeptBy(**ask))
         except IntegrityError as exc:
             if not idempotency.is_key_taken(exc):
                 raise
             return _replayed(ask)
+        except CodedError:
+            if (kept := idempotency.kept_answer(**ask)) is not None:
+                return kept, True  # a retry is replayed, whatever the refusal now
+            raise
         if made is not None:
             return made, False
+    kept = idempotency.kept_answer(**ask)
+    if kept is not None:
+        return kept, True
     try:
         with transaction.atomic():
             answer = produce()

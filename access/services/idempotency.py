@@ -6,6 +6,7 @@ transaction (access.api.idempotency), so the effect and the answer commit togeth
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,11 @@ _KEEP_FIRST_ANSWER = f"""
 
 
 _HEADERS = cast(models.JSONField, IdempotencyRecord._meta.get_field("headers"))
+_API_KEY_ID = ApiKey._meta.pk
+_KEPT_ANSWER = f"""
+    SELECT fingerprint, status_code, content_type, body, headers
+      FROM {IdempotencyRecord._meta.db_table} WHERE api_key_id = %s AND key = %s
+"""  # noqa: S608 - the table name is ours; values are parameters
 _KEY_CONSTRAINT = "idempotency_key_per_api_key"
 
 
@@ -96,7 +102,7 @@ def keep_answer_sql(fills: Mapping[str, str], *, source: str) -> str:
 def keep_answer_params(answer: AnswerWithHoles) -> dict[str, Any]:
     kept_by, stored = answer.kept_by, answer.answer
     return {
-        "kept_api_key_id": ApiKey._meta.pk.get_db_prep_value(kept_by.api_key_id, connection),
+        "kept_api_key_id": _API_KEY_ID.get_db_prep_value(kept_by.api_key_id, connection),
         "kept_key": kept_by.key,
         "kept_fingerprint": kept_by.fingerprint,
         "kept_status": stored.status,
@@ -123,16 +129,19 @@ def is_key_taken(exc: IntegrityError) -> bool:
 def kept_answer(*, api_key_id: uuid.UUID, key: str, fingerprint: str) -> StoredAnswer | None:
     """The answer kept for (`api_key_id`, `key`), None when none is; the same key with
     another request is refused."""
-    stored = IdempotencyRecord.objects.filter(api_key_id=api_key_id, key=key).first()
-    if stored is None:
+    with connection.cursor() as cursor:  # no queryset to compile: every keyed POST reads
+        cursor.execute(_KEPT_ANSWER, [_API_KEY_ID.get_db_prep_value(api_key_id, connection), key])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    if stored.fingerprint != fingerprint:
+    kept_fingerprint, status, content_type, body, headers = row
+    if kept_fingerprint != fingerprint:
         raise IdempotencyKeyReused()
     return StoredAnswer(
-        status=stored.status_code or 500,
-        content_type=stored.content_type,
-        body=stored.body.encode(),
-        headers=dict(stored.headers),
+        status=status or 500,
+        content_type=content_type,
+        body=body.encode(),
+        headers=json.loads(headers),  # jsonb comes back as text (Django's loader), as on SQLite
     )
 
 
@@ -144,7 +153,7 @@ def keep_first_answer(
     by a concurrent transaction waits on the unique index until that one commits (then
     this one is False, and its caller rolls its effect back) or rolls back."""
     params = [
-        ApiKey._meta.pk.get_db_prep_value(api_key_id, connection),
+        _API_KEY_ID.get_db_prep_value(api_key_id, connection),
         key,
         fingerprint,
         answer.status,
