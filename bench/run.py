@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from bench import scenarios
-from bench.flash import flash_sale
+from bench.flash import YARDSTICK, flash_sale
 from bench.harness import (
     CONNECTIONS,
     DATABASE_URL,
@@ -183,6 +183,7 @@ def main() -> None:
     script.write_text(LUA)
     errors = table(key, ids, script, load_before) if SCENARIOS else 0
     if FLASH:
+        floor = flash_sale(key, script, ids, YARDSTICK)
         flash = flash_sale(key, script, ids)
         print(f"\nflash sale ({scenarios.FLASH_USES:,} uses of one code, wrk -t2 -c512, 2 workers, an "
               f"Idempotency-Key per request): {flash['sold']:,} sold in {flash['sell_out_s']:.1f} s "
@@ -191,6 +192,10 @@ def main() -> None:
               f"coupon_exhausted, {flash['other']} other, {flash['socket_errors']} socket errors, "
               f"{flash['timeouts']} wrk timeouts (over 120 s); "
               f"load average after {load()}")  # fmt: skip
+        print(f"the yardstick's sale (the same spend, no key, no event): sold in "
+              f"{floor['sell_out_s']:.1f} s ({floor['sold'] / floor['sell_out_s']:.0f}/s), p50 "
+              f"{floor['p50']:.1f} ms, p99 {floor['p99']:.1f} ms; the service's rate "
+              f"{floor['sell_out_s'] / flash['sell_out_s']:.2f} of it")  # fmt: skip
     if errors:
         raise SystemExit(f"{errors} errors")
 
