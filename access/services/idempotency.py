@@ -1,7 +1,8 @@
 """Idempotency-Key storage: keep the first completed answer for a key, replay it.
 
 Plain data in and out. The API layer makes the effect and keeps its answer in one
-transaction (access.api.idempotency), so the effect and the answer commit together.
+transaction (access.api.idempotency), so the effect and the answer commit together; an
+effect of one statement keeps it in that statement (`KeptBy`, `keep_answer_sql`).
 """
 
 from __future__ import annotations
@@ -58,24 +59,23 @@ class KeptBy:
 
 @dataclass(frozen=True, slots=True)
 class AnswerWithHoles:
-    """`KeptBy.render` of a result whose values only the effect's statement knows stand as
-    holes: each a string made for this request alone, which the answer's JSON carries
-    (quoted) where the value goes. `keep_answer_sql` fills them."""
+    """An answer to keep for `kept_by` in which the values only the effect's statement
+    knows stand as holes: each a string made for this request alone, which the answer's
+    JSON carries (quoted) where the value goes. `keep_answer_sql` fills them."""
 
     kept_by: KeptBy
     answer: StoredAnswer
     holes: Mapping[str, str]  # field -> the string standing for its value
 
 
-def answer_with_holes[Result](
-    kept_by: KeptBy, render: Callable[[Result], StoredAnswer], result: Result,
-    names: tuple[str, ...],
-) -> AnswerWithHoles:  # fmt: skip
+def answer_with_holes(
+    kept_by: KeptBy, render: Callable[[Any], StoredAnswer], result: Any, names: tuple[str, ...]
+) -> AnswerWithHoles:
     """The answer `render` makes of `result` (a dataclass) with its fields `names` (JSON
     strings or numbers, or null, in the answer) left as holes."""
     nonce = uuid.uuid4().hex
     holes = {name: f"hole-{name}-{nonce}" for name in names}
-    return AnswerWithHoles(kept_by, render(replace(result, **holes)), holes)  # type: ignore[type-var]
+    return AnswerWithHoles(kept_by, render(replace(result, **holes)), holes)
 
 
 def keep_answer_sql(fills: Mapping[str, str], *, source: str) -> str:
