@@ -357,7 +357,8 @@ LOGGING = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            # Lines logged in the event loop (the access log) are written once per turn.
+            "class": "config.logs.LoopBatchedStreamHandler",
             "formatter": "plain" if LOG_FORMAT == "plain" else "json",
         }
     },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import json
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from django.conf import settings
@@ -42,6 +44,28 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+
+    def access_lines(
+        self, request_id: str | None = None, *, wait: float = 0
+    ) -> list[dict[str, Any]]:
+        """The access log's lines (one JSON object each) in the server's log, those of
+        `request_id` only when given; with `wait`, for up to that many seconds until there
+        is one (a line is written on the event loop's next turn, after the answer)."""
+        deadline = time.monotonic() + wait
+        while True:
+            lines = [
+                entry
+                for entry in map(json.loads, _json_lines(self.log.read_text()))
+                if entry.get("logger") == "coupons.access"
+                and (request_id is None or entry.get("request_id") == request_id)
+            ]
+            if lines or time.monotonic() >= deadline:
+                return lines
+            time.sleep(0.05)
+
+
+def _json_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if line.startswith("{")]
 
 
 @functools.cache

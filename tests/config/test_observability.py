@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
 import re
@@ -10,7 +12,7 @@ import sys
 import pytest
 from django.test import override_settings
 
-from config.logs import JsonFormatter
+from config.logs import JsonFormatter, LoopBatchedStreamHandler
 from tests.factories import amake_coupon
 from tests.problems import assert_problem
 
@@ -119,3 +121,59 @@ async def test_the_metrics_token_is_checked_whole_whatever_the_guess(api):
     right = await api.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
     assert right.status_code == 200
     assert "coupon_http_requests_total" in right.text
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_lines_logged_in_an_event_loop_are_written_together_on_its_next_turn():
+    stream = CountingStream()
+    handler = LoopBatchedStreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("coupons.test.batched")
+    logger.addHandler(handler)
+    logger.propagate = False
+
+    async def three_lines_then_a_turn() -> tuple[str, str]:
+        for n in range(3):
+            logger.warning("line %s", n)
+        before = stream.getvalue()
+        await asyncio.sleep(0)
+        return before, stream.getvalue()
+
+    try:
+        before, after = asyncio.run(three_lines_then_a_turn())
+        logger.warning("from no loop")  # written at once
+    finally:
+        logger.removeHandler(handler)
+
+    assert before == ""
+    assert [json.loads(line)["message"] for line in after.splitlines()] == [
+        "line 0", "line 1", "line 2",
+    ]  # fmt: skip
+    assert json.loads(stream.getvalue().splitlines()[-1])["message"] == "from no loop"
+    assert stream.writes == 2
+
+
+def test_flush_writes_the_lines_a_turn_has_not_written_yet():
+    stream = io.StringIO()
+    handler = LoopBatchedStreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+
+    async def log_then_flush() -> tuple[str, str]:
+        handler.handle(logging.makeLogRecord({"name": "coupons.test", "msg": "last"}))
+        pending = stream.getvalue()
+        handler.flush()  # as logging.shutdown does at exit, when no turn is left
+        return pending, stream.getvalue()
+
+    pending, flushed = asyncio.run(log_then_flush())
+
+    assert pending == ""
+    assert json.loads(flushed)["message"] == "last"
