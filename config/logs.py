@@ -9,6 +9,14 @@ from typing import TextIO
 
 import orjson
 
+# No field these lines write is a thread's, process's or task's name, which every LogRecord
+# would otherwise look up (about a third of making the access line's record): logging's
+# documented switches. A LOGGING format naming them gets None.
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # Python 3.12
+
 # What every LogRecord carries by itself; anything else on a record came with `extra=`.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
