@@ -146,6 +146,22 @@ class SharedFieldsSerializer(serializers.Serializer):
             cls._shared_fields = shared  # type: ignore[attr-defined]
         return shared
 
+    @property
+    def _writable_fields(self) -> list[serializers.Field]:
+        cls = type(self)
+        writable: list[serializers.Field] | None = cls.__dict__.get("_shared_writable")
+        if writable is None:
+            writable = [f for f in self.fields.values() if not f.read_only]
+            cls._shared_writable = writable  # type: ignore[attr-defined]
+        return writable
+
+    def run_validators(self, value: Any) -> None:
+        # DRF first gathers the read-only fields' defaults for the serializer's own
+        # validators, on every call; input serializers have none (their `validate` runs
+        # apart), so the gathering is skipped with them.
+        if self.validators:
+            super().run_validators(value)
+
 
 # 5. Django's request_started receivers, which have nothing to do under ASGI at request
 # start (no connection yet) and as sync receivers of an async signal cost a hop each.
