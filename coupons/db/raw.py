@@ -269,9 +269,9 @@ ROW_VALUE_FIELDS, PRICED_ROW_VALUE_FIELDS = tuple(_ROW_VALUES), tuple(_PRICED_RO
 # A redemption's columns of its order (coupons.services.priced_orders.use_columns) that the
 # statement takes as parameters, as Model.save() would send them.
 _USE_FIELDS = [
-    f for f in Redemption._meta.concrete_fields
-    if f.attname in ("order_amount", "currency", "order_lines", "shipping_amount", "allocations",
-                     "shipping_discount_amount")
+    next(f for f in Redemption._meta.concrete_fields if f.attname == name)
+    for name in ("order_amount", "currency", "order_lines", "shipping_amount", "allocations",
+                 "shipping_discount_amount")
 ]  # fmt: skip
 _DISCOUNT_FIELDS = [f for f in _FIELDS if f.attname in discount_columns(None)]
 
@@ -290,7 +290,9 @@ def _spend_and_record_sql(*, priced: bool, keep: bool) -> str:
     else:
         matched = f"UPPER(code) = %(code)s AND discount_rules IS NULL AND {ORDER_FITS_SQL}"
         discount, row_values = _DISCOUNT, _ROW_VALUES
-    uses = ", ".join(str(f.column) for f in _USE_FIELDS)
+    # A plain order has no lines, shipping or allocations to record.
+    used = _USE_FIELDS if priced else _USE_FIELDS[:2]
+    uses = ", ".join(str(f.column) for f in used)
     ctes = f"""
     WITH spent AS (
         UPDATE {_COUPONS}
@@ -306,7 +308,7 @@ def _spend_and_record_sql(*, priced: bool, keep: bool) -> str:
                 metadata, discount_amount, {uses})
         SELECT %(id)s, id, %(customer_id)s, %(order_id)s, remaining_count, %(now)s,
                %(api_key_id)s, %(metadata)s, {discount},
-               {", ".join(f"%({f.column})s" for f in _USE_FIELDS)}
+               {", ".join(f"%({f.attname})s" for f in used)}
           FROM spent
         RETURNING coupon_id, remaining_after, discount_amount
     ), logged AS (
@@ -371,8 +373,9 @@ def spend_and_record(
         "event_id": uuid.uuid4(),
         "event_data": _EVENT_DATA.get_db_prep_save(event_data, connection),
     }  # fmt: skip
-    for f in _USE_FIELDS:
-        params[str(f.column)] = f.get_db_prep_save(use.get(f.attname), connection)
+    used = _USE_FIELDS if priced_with is not None else _USE_FIELDS[:2]
+    for f in used:
+        params[f.attname] = f.get_db_prep_save(use.get(f.attname), connection)
     if priced_with is not None:
         params["coupon_id"] = Coupon._meta.pk.get_db_prep_value(priced_with.pk, connection)
         for f in _DISCOUNT_FIELDS:
