@@ -6,7 +6,7 @@ database, becomes values in one place (`converted`)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
@@ -234,17 +234,20 @@ def spend_one_use(*, code_key: str, now: datetime, hold: bool) -> SpentUse | Non
     return SpentUse(coupon_id, code, remaining, limit, columns, campaign_id)
 
 
-# The common case (no campaign, no per-customer limit, more than one use left, an order
-# without lines or shipping that fits the discount if there is one, a discount without
-# targeting, which only coupons.domain.carts prices) in ONE statement, atomic by itself: spend the
-# use, write the redemption row and its `redemption.created` event together, with no
-# BEGIN/COMMIT round trips and no read of the coupon first. The last use takes the general
-# path, which writes `coupon.exhausted` in its transaction too. The event's data is the
-# caller's (encoded by coupons.shapes.REDEMPTION) with the four values only the UPDATE
-# knows set from its row; tests/test_events_fast_path.py pins it to the API's answer.
-# The discount is computed from the row the UPDATE returns (locked, as committed
-# last), by the expression pinned to coupons.domain.discounts.discount_for. A code of a
-# campaign takes the general path (coupons.services.campaign_redemptions).
+# The common case in ONE statement, atomic by itself: spend the use, write the redemption
+# row and its `redemption.created` event together (with an Idempotency-Key, its answer
+# too), with no BEGIN/COMMIT round trips. Only for a coupon of no campaign (those take
+# coupons.services.campaign_redemptions) and no per-customer limit, with more than one use
+# left: the last use takes the general path, which writes `coupon.exhausted` in its
+# transaction too. The event's data is the caller's (encoded by coupons.shapes.REDEMPTION)
+# with the values only the statement knows set from its rows; tests/events/test_event_log.py
+# pins it to the API's answer. Two ways to know the discount:
+# - a plain order (no lines, no shipping) of a coupon without targeting, with no read of
+#   the coupon first: the discount is computed from the row the UPDATE returns (locked, as
+#   committed last), by the expression pinned to coupons.domain.discounts.discount_for;
+# - priced (coupons.domain.carts, in Python, from the coupon as read): the UPDATE spends
+#   only if the row still has every discount column it was priced with, so a discount
+#   changed meanwhile is never applied at its old price (the general path decides then).
 _DISCOUNT = discount_sql(
     order_amount="%(order_amount)s",
     percent_off="spent.discount_percent_off",
@@ -252,7 +255,8 @@ _DISCOUNT = discount_sql(
     max_amount_off="spent.discount_max_amount_off",
 )
 # The values only the statement knows, as SQL over its rows: set in the event's data and,
-# with an Idempotency-Key, filled into the kept answer's holes.
+# with an Idempotency-Key, filled into the kept answer's holes. A priced order knows all
+# but the uses left (its code and id are create-only, its discount priced before).
 _ROW_VALUES = {
     "coupon_id": "redeemed.coupon_id",
     "code": "spent.code",
@@ -260,39 +264,70 @@ _ROW_VALUES = {
     "discount_amount": "redeemed.discount_amount",
     "shipping_discount_amount": "CASE WHEN redeemed.discount_amount IS NOT NULL THEN 0 END",
 }
-ROW_VALUE_FIELDS = tuple(_ROW_VALUES)
-_SPEND_AND_RECORD_CTES = f"""
+_PRICED_ROW_VALUES = {"remaining_count": _ROW_VALUES["remaining_count"]}
+ROW_VALUE_FIELDS, PRICED_ROW_VALUE_FIELDS = tuple(_ROW_VALUES), tuple(_PRICED_ROW_VALUES)
+# A redemption's columns of its order (coupons.services.priced_orders.use_columns) that the
+# statement takes as parameters, as Model.save() would send them.
+_USE_FIELDS = [
+    next(f for f in Redemption._meta.concrete_fields if f.attname == name)
+    for name in ("order_amount", "currency", "order_lines", "shipping_amount", "allocations",
+                 "shipping_discount_amount")
+]  # fmt: skip
+_DISCOUNT_FIELDS = [f for f in _FIELDS if f.attname in discount_columns(None)]
+
+
+@cache
+def _spend_and_record_sql(*, priced: bool, keep: bool) -> str:
+    """The statement for a plain order or a priced one, keeping an answer or not."""
+    if priced:
+        # The row as it was read and priced: its id, and each discount column unchanged.
+        unchanged = [
+            f"{f.column} IS NOT DISTINCT FROM %(priced_{f.column})s::{f.cast_db_type(connection)}"
+            for f in _DISCOUNT_FIELDS
+        ]
+        matched = " AND ".join(["id = %(coupon_id)s", *unchanged])
+        discount, row_values = "%(discount_amount)s", _PRICED_ROW_VALUES
+    else:
+        matched = f"UPPER(code) = %(code)s AND discount_rules IS NULL AND {ORDER_FITS_SQL}"
+        discount, row_values = _DISCOUNT, _ROW_VALUES
+    # A plain order has no lines, shipping or allocations to record.
+    used = _USE_FIELDS if priced else _USE_FIELDS[:2]
+    uses = ", ".join(str(f.column) for f in used)
+    ctes = f"""
     WITH spent AS (
         UPDATE {_COUPONS}
            SET remaining_count = remaining_count - 1, updated_at = %(now)s
-         WHERE UPPER(code) = %(code)s AND per_customer_limit IS NULL AND campaign_id IS NULL
-           AND discount_rules IS NULL AND {REDEEMABLE_SQL}
+         WHERE {matched}
+           AND per_customer_limit IS NULL AND campaign_id IS NULL AND {REDEEMABLE_SQL}
            AND remaining_count > 1
-           AND {ORDER_FITS_SQL}
      RETURNING id, code, remaining_count, discount_percent_off, discount_amount_off,
                discount_max_amount_off
     ), redeemed AS (
         INSERT INTO {_REDEMPTIONS}
                (id, coupon_id, customer_id, order_id, remaining_after, redeemed_at, api_key_id,
-                order_amount, currency, discount_amount, metadata)
+                metadata, discount_amount, {uses})
         SELECT %(id)s, id, %(customer_id)s, %(order_id)s, remaining_count, %(now)s,
-               %(api_key_id)s, %(order_amount)s, %(currency)s, {_DISCOUNT}, %(metadata)s
+               %(api_key_id)s, %(metadata)s, {discount},
+               {", ".join(f"%({f.attname})s" for f in used)}
           FROM spent
         RETURNING coupon_id, remaining_after, discount_amount
     ), logged AS (
         INSERT INTO {_EVENTS} (id, type, created_at, data)
         SELECT %(event_id)s, 'redemption.created', %(now)s,
                %(event_data)s::jsonb || jsonb_build_object(
-                   {", ".join(f"'{name}', {value}" for name, value in _ROW_VALUES.items())})
+                   {", ".join(f"'{name}', {value}" for name, value in row_values.items())})
           FROM redeemed, spent
-    )"""  # noqa: S608 - the table names are ours; values are parameters
-_RETURNED = """
+    )"""  # noqa: S608 - the table names and columns are ours; values are parameters
+    returned = """
     SELECT redeemed.coupon_id, spent.code, redeemed.remaining_after AS remaining_count,
            redeemed.discount_amount"""
-_SPEND_AND_RECORD = f"{_SPEND_AND_RECORD_CTES} {_RETURNED} FROM redeemed, spent"
-_SPEND_RECORD_AND_KEEP = f"""{_SPEND_AND_RECORD_CTES}, kept AS (
-        {keep_answer_sql(_ROW_VALUES, source="redeemed, spent")}
-    ) {_RETURNED}, kept.body AS kept_body FROM redeemed, spent, kept"""
+    if not keep:
+        return f"{ctes} {returned} FROM redeemed, spent"
+    return f"""{ctes}, kept AS (
+        {keep_answer_sql(row_values, source="redeemed, spent")}
+    ) {returned}, kept.body AS kept_body FROM redeemed, spent, kept"""
+
+
 _REDEMPTION_METADATA = Redemption._meta.get_field("metadata")
 _EVENT_DATA = Event._meta.get_field("data")
 
@@ -311,33 +346,46 @@ def spend_and_record(
     code_key: str,
     customer_id: str | None,
     order_id: str | None,
-    order_amount: int | None,
-    currency: str | None,
+    use: Mapping[str, Any],
     metadata: dict[str, str],
     api_key_id: uuid.UUID | None,
     now: datetime,
     event_data: dict[str, Any],
+    priced_with: Coupon | None = None,
     keep: AnswerWithHoles | None = None,
 ) -> Spent | None:
     """What was spent and recorded (the coupon, the exact code, the uses left, the
     discount); None when nothing was (the general path then decides, and says why).
-    `event_data`: the redemption as the API answers it, but for the `ROW_VALUE_FIELDS`,
-    which the statement sets. `keep`: an Idempotency-Key's answer, its holes the
-    `ROW_VALUE_FIELDS`, kept by the same statement (the hot row's lock is held for that
-    one statement and its commit); IntegrityError when the key's answer was kept
-    meanwhile (access.services.idempotency.is_key_taken), with nothing written."""
+    `use`: the order's columns (coupons.services.priced_orders.use_columns). Without
+    `priced_with`, a plain order whose discount the statement computes; with it, the
+    coupon as read, whose discount `use` was priced with: spent only if the row still
+    has it. `event_data`: the redemption as the API answers it, but for the values the
+    statement sets (`ROW_VALUE_FIELDS`, or `PRICED_ROW_VALUE_FIELDS`). `keep`: an
+    Idempotency-Key's answer, those values its holes, kept by the same statement (the hot
+    row's lock is held for that one statement and its commit); IntegrityError when the
+    key's answer was kept meanwhile (access.services.idempotency.is_key_taken), with
+    nothing written."""
     params: dict[str, Any] = {
         "now": now, "code": code_key, "id": redemption_id,
         "customer_id": customer_id, "order_id": order_id, "api_key_id": api_key_id,
-        "order_amount": order_amount, "currency": currency,
         "metadata": _REDEMPTION_METADATA.get_db_prep_save(metadata, connection),
+        "discount_amount": use.get("discount_amount"),
         "event_id": uuid.uuid4(),
         "event_data": _EVENT_DATA.get_db_prep_save(event_data, connection),
     }  # fmt: skip
+    used = _USE_FIELDS if priced_with is not None else _USE_FIELDS[:2]
+    for f in used:
+        params[f.attname] = f.get_db_prep_save(use.get(f.attname), connection)
+    if priced_with is not None:
+        params["coupon_id"] = Coupon._meta.pk.get_db_prep_value(priced_with.pk, connection)
+        for f in _DISCOUNT_FIELDS:
+            value = getattr(priced_with, f.attname)
+            params[f"priced_{f.column}"] = f.get_db_prep_save(value, connection)
     if keep is not None:
         params.update(keep_answer_params(keep))
+    sql = _spend_and_record_sql(priced=priced_with is not None, keep=keep is not None)
     with connection.cursor() as cursor:
-        cursor.execute(_SPEND_AND_RECORD if keep is None else _SPEND_RECORD_AND_KEEP, params)
+        cursor.execute(sql, params)
         return fetch_named(cursor, Spent)
 
 

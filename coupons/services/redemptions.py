@@ -218,37 +218,64 @@ def _redeem_at_once(
     render: Callable[[RedemptionRecord], StoredAnswer] | None = None,
 ) -> tuple[RedemptionRecord, StoredAnswer | None] | None:  # fmt: skip
     """The redemption (and the answer kept for `keep`) by `raw.spend_and_record`, if it
-    applies: PostgreSQL, an order without lines or shipping (coupons.domain.carts prices
-    those on the general path)."""
-    if not raw.is_postgres() or not (given is None or given.is_plain):
+    applies (PostgreSQL; a coupon of no campaign and no per-customer limit with uses to
+    spare). A plain order goes to the statement as it is; an order with lines or shipping
+    is priced first (coupons.domain.carts) from the coupon as read, without a lock, and
+    the statement spends only if the coupon still has the discount it was priced with."""
+    if not raw.is_postgres():
         return None
-    # What the statement will record, less what only its UPDATE knows (set there).
+    priced_with = None
+    priced = None
+    if given is not None and not given.is_plain:
+        priced_with = raw.one_coupon(code_key=key)
+        if priced_with is None or not _spendable_at_once(priced_with, order=given, now=now):
+            return None
+        discount = priced_with.discount
+        priced = None if discount is None else price_order(discount, given)
+    use = use_columns(given, priced)
+    # What the statement will record, less what only it knows (set there).
     known = RedemptionRecord(
-        id=uuid.uuid4(), coupon_id=uuid.UUID(int=0), code="", customer_id=customer_id,
-        order_id=order_id, remaining_count=0, redeemed_at=now, reverted_at=None,
-        order_amount=given and given.amount, currency=given and given.currency,
-        discount_amount=None, metadata=metadata,
+        id=uuid.uuid4(), customer_id=customer_id, order_id=order_id, remaining_count=0,
+        redeemed_at=now, reverted_at=None, metadata=metadata,
+        coupon_id=uuid.UUID(int=0) if priced_with is None else priced_with.id,
+        code="" if priced_with is None else priced_with.code,
+        **{**use, "shipping_discount_amount": shipping_part(
+            use["shipping_discount_amount"], use["discount_amount"]
+        )},
     )  # fmt: skip
+    holes = raw.ROW_VALUE_FIELDS if priced_with is None else raw.PRICED_ROW_VALUE_FIELDS
     with_holes = None
     if keep is not None and render is not None:
-        with_holes = answer_with_holes(keep, render, known, raw.ROW_VALUE_FIELDS)
+        with_holes = answer_with_holes(keep, render, known, holes)
     spent = raw.spend_and_record(
-        redemption_id=known.id, code_key=key, customer_id=customer_id,
-        order_id=order_id, order_amount=known.order_amount, currency=known.currency,
-        metadata=metadata, api_key_id=api_key_id, now=now, event_data=REDEMPTION(known),
-        keep=with_holes,
+        redemption_id=known.id, code_key=key, customer_id=customer_id, order_id=order_id,
+        use=use, metadata=metadata, api_key_id=api_key_id, now=now,
+        event_data=REDEMPTION(known), priced_with=priced_with, keep=with_holes,
     )  # fmt: skip
     if spent is None:
         return None
     record = replace(
         known, coupon_id=spent.coupon_id, code=spent.code,
         remaining_count=spent.remaining_count, discount_amount=spent.discount_amount,
-        shipping_discount_amount=shipping_part(None, spent.discount_amount),
+        shipping_discount_amount=shipping_part(
+            use["shipping_discount_amount"], spent.discount_amount
+        ),
     )  # fmt: skip
     kept = None
     if with_holes is not None and spent.kept_body is not None:
         kept = kept_with(with_holes, spent.kept_body)
     return record, kept
+
+
+def _spendable_at_once(coupon: Coupon, *, order: Order, now: datetime) -> bool:
+    """What the priced statement also requires (it tests it again on the row it locks):
+    no campaign, no per-customer limit, redeemable now on `order`, more than one use."""
+    return (
+        coupon.campaign_id is None
+        and coupon.per_customer_limit is None
+        and coupon.remaining_count > 1
+        and refusal_for(coupon, now=now, customer_id=None, order=order, order_required=True) is None
+    )
 
 
 def record_new_redemption(
