@@ -5,9 +5,11 @@ PostgreSQL's; on SQLite, which serves development, the same functions take the O
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -42,24 +44,45 @@ def lock_coupons_by_code(keys: Sequence[str]) -> dict[str, Coupon]:
 
 
 @cache
-def _insert_head(model: type[Model]) -> tuple[str, str, tuple[Any, ...]]:
-    fields = tuple(model._meta.concrete_fields)
+def _insert_sql(model: type[Model]) -> tuple[str, tuple[str, ...]]:
+    """An INSERT of a model's new rows given as ONE jsonb array of objects (a parameter),
+    inserted in the array's order, and the attributes each object holds. One parameter
+    per table keeps the statement short and its parameters few, so psycopg parses it once
+    per process rather than once per call."""
+    fields = model._meta.concrete_fields
     columns = ", ".join(str(f.column) for f in fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    head = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES "  # noqa: S608 - our table
-    return head, row, fields
+    table = model._meta.db_table
+    sql = (
+        f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608 - our table
+        f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) WITH ORDINALITY "
+        "ORDER BY ordinality"
+    )
+    return sql, tuple(str(f.column) for f in fields)
 
 
-def _insert_rows(model: type[Model], rows: Sequence[Model]) -> tuple[str, list[Any]]:
-    """One INSERT of every row (every concrete column, as `Model.save()` would send its
-    value: a dict as jsonb, a datetime as the connection takes it) and its parameters."""
-    head, placeholders, fields = _insert_head(model)
-    params: list[Any] = []
-    for row in rows:
-        params.extend(
-            field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields
-        )
-    return head + ", ".join([placeholders] * len(rows)), params
+def _json_value(value: Any) -> Any:
+    """A column's value as jsonb_populate_recordset reads it back into the column's type
+    (a JSON column's value is JSON already)."""
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _rows_json(model: type[Model], rows: Sequence[Model]) -> str:
+    attnames = [f.attname for f in model._meta.concrete_fields]
+    _, columns = _insert_sql(model)
+    return json.dumps(
+        [
+            {
+                column: _json_value(getattr(row, name))
+                for column, name in zip(columns, attnames, strict=True)
+            }
+            for row in rows
+        ],
+        separators=(",", ":"),
+    )
 
 
 def _jsonb_ordered(value: Any) -> Any:
@@ -119,9 +142,9 @@ def spend_and_write(
         [Coupon._meta.pk.get_db_prep_value(pk, connection) for pk in coupon_ids],
     ]
     for number, new in enumerate(rows):
-        sql, values = _insert_rows(type(new[0]), new)
-        ctes.append(f"written_{number} AS ({sql})")
-        params.extend(values)
+        model = type(new[0])
+        ctes.append(f"written_{number} AS ({_insert_sql(model)[0]})")
+        params.append(_rows_json(model, new))
     with connection.cursor() as cursor:
         cursor.execute(f"WITH {', '.join(ctes)} SELECT count(*) FROM spent", params)  # noqa: S608
         row = cursor.fetchone()

@@ -117,10 +117,10 @@ def take_group_uses(
             raise refused_code(CouponNotFound(f"No coupon has the code {code!r}."), code)
     coupons = {c.id: c for c in locked.values()}
     campaign_ids = sorted({c.campaign_id for c in coupons.values() if c.campaign_id is not None})
-    campaigns = {
-        c.id: c
-        for c in Campaign.objects.select_for_update().filter(pk__in=campaign_ids).order_by("id")
-    }
+    campaigns: dict[uuid.UUID, Campaign] = {}
+    if campaign_ids:
+        locked_campaigns = Campaign.objects.select_for_update().filter(pk__in=campaign_ids)
+        campaigns = {c.id: c for c in locked_campaigns.order_by("id")}
     members = [locked[key] for key in keys if key is not None]
     discounts: list[Discount | None] = [
         c.discount if c.campaign_id is None else campaigns[c.campaign_id].discount for c in members
