@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.db import connection
@@ -89,13 +89,15 @@ def _jsonb_ordered(value: Any) -> Any:
     """A JSON value as PostgreSQL's jsonb hands it back: an object's keys shorter first,
     those of one length in byte order."""
     if isinstance(value, dict):
-        return {
-            key: _jsonb_ordered(value[key])
-            for key in sorted(value, key=lambda k: (len(k.encode()), k.encode()))
-        }
+        return {key: _jsonb_ordered(value[key]) for key in _jsonb_key_order(tuple(value))}
     if isinstance(value, list):
         return [_jsonb_ordered(item) for item in value]
     return value
+
+
+@lru_cache(maxsize=1024)  # an order's lines and allocations repeat the same few key sets
+def _jsonb_key_order(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(keys, key=lambda k: (len(k.encode()), k.encode())))
 
 
 @cache
