@@ -1,6 +1,9 @@
 """Taking every use of several codes on one order, all or none, inside the caller's
 transaction: for a redemption group (coupons.services.groups) or a reservation group
-(coupons.services.hold_groups), priced together by coupons.domain.stacking.
+(coupons.services.hold_groups), priced together by coupons.domain.stacking. On PostgreSQL
+the coupon rows are found by code and locked by one statement, and all the group writes
+once its checks pass (the uses, its row, its members, their events) is one more
+(coupons.db.group_sql).
 
 Lock order, whatever order the codes came in (the one of coupons.services.spending): the
 group's coupon rows in id order, then its campaign rows in id order, each table locked by
@@ -161,15 +164,26 @@ def take_group_uses(
         parts=parts,
         remaining={pk: c.remaining_count - 1 for pk, c in coupons.items()},
         total=None if stacked is None else stacked.total,
-        budgets_spent=frozenset(
-            campaign.id
-            for index, coupon in enumerate(members)
-            if coupon.campaign_id is not None
-            and (campaign := campaigns[coupon.campaign_id]).budget_amount is not None
-            and (amount := _part_amount(parts.get(index)))
-            and campaign.discount_total + amount == campaign.budget_amount
-        ),
+        budgets_spent=_budgets_spent(members, parts, campaigns),
     )
+
+
+def _budgets_spent(
+    members: list[Coupon], parts: dict[int, Priced | None], campaigns: dict[uuid.UUID, Campaign]
+) -> frozenset[uuid.UUID]:
+    """The campaigns (locked, as read before this group) that its discounts leave with no
+    budget: record_use_taken's test, without reading the rows again."""
+    spent = set()
+    for index, coupon in enumerate(members):
+        amount = _part_amount(parts.get(index))
+        if coupon.campaign_id is None or not amount:
+            continue
+        campaign = campaigns[coupon.campaign_id]
+        if campaign.budget_amount is not None and (
+            campaign.discount_total + amount == campaign.budget_amount
+        ):
+            spent.add(campaign.id)
+    return frozenset(spent)
 
 
 def _check_each(
