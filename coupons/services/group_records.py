@@ -87,7 +87,13 @@ def _stacked(group: StackedOrder) -> dict[str, Any]:
     }
 
 
-def group_record(group: RedemptionGroup) -> GroupRecord:
+def group_record(
+    group: RedemptionGroup, *, written: list[RedemptionRecord] | None = None
+) -> GroupRecord:
+    """The group and its members as they are now, or as just `written` (in application
+    order: what reading them back would give)."""
+    if written is not None:
+        return GroupRecord(**_stacked(group), redemptions=written)
     members = sorted(
         group.redemptions.select_related("coupon"), key=lambda r: (r.group_position, r.pk)
     )
@@ -97,12 +103,18 @@ def group_record(group: RedemptionGroup) -> GroupRecord:
 
 
 def reservation_group_record(
-    group: ReservationGroup, now: datetime | None = None
+    group: ReservationGroup,
+    now: datetime | None = None,
+    *,
+    written: list[ReservationRecord] | None = None,
 ) -> ReservationGroupRecord:
+    """As `group_record`, for a reservation group."""
     now = now or timezone.now()
-    members: list[Reservation] = sorted(
-        group.reservations.select_related("coupon"), key=lambda r: (r.group_position, r.pk)
-    )
+    if written is None:
+        members: list[Reservation] = sorted(
+            group.reservations.select_related("coupon"), key=lambda r: (r.group_position, r.pk)
+        )
+        written = [reservation_record(r, r.coupon.code, now) for r in members]
     status = group.status
     # Held past its expiry reads as expired at once, as a hold does, swept or not.
     if status == ReservationStatus.HELD and group.expires_at <= now:
@@ -112,5 +124,5 @@ def reservation_group_record(
         status=status,
         expires_at=group.expires_at,
         redemption_group_id=group.redemption_group_id,
-        reservations=[reservation_record(r, r.coupon.code, now) for r in members],
+        reservations=written,
     )

@@ -1,6 +1,9 @@
 """Taking every use of several codes on one order, all or none, inside the caller's
 transaction: for a redemption group (coupons.services.groups) or a reservation group
-(coupons.services.hold_groups), priced together by coupons.domain.stacking.
+(coupons.services.hold_groups), priced together by coupons.domain.stacking. On PostgreSQL
+the coupon rows are found by code and locked by one statement, and all the group writes
+once its checks pass (the uses, its row, its members, their events) is one more
+(coupons.db.group_sql).
 
 Lock order, whatever order the codes came in (the one of coupons.services.spending): the
 group's coupon rows in id order, then its campaign rows in id order, each table locked by
@@ -12,13 +15,14 @@ a revert or the sweeper, which take the same rows in the same order.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Model, Q, Value, When
 from django.db.models.fields import BigIntegerField
 
 from core.errors import (
@@ -29,7 +33,7 @@ from core.errors import (
     CustomerLimitReached,
     NotCombinable,
 )
-from coupons.db import campaign_sql
+from coupons.db import campaign_sql, group_sql
 from coupons.domain.allocation import allocations_json
 from coupons.domain.carts import Priced
 from coupons.domain.codes import lookup_key
@@ -38,8 +42,13 @@ from coupons.domain.orders import line_json
 from coupons.domain.rules import refusal_for
 from coupons.domain.stacking import application_order, not_combinable, price_stacked
 from coupons.models import Campaign, Coupon, Reservation, ReservationStatus
+from coupons.models.group import StackedOrder
+from coupons.services.ledger_events import with_coupon_count
 from coupons.services.spending import live_uses_of, return_expired_holds
 from coupons.services.validations import refused_code
+from coupons.shapes import CAMPAIGN, COUPON
+from events.models import Event
+from events.services.outbox import new_event
 
 # Refusals that expired holds can cause (as coupons.services.spending's).
 _RECLAIMABLE = (CouponExhausted, CampaignExhausted, BudgetExhausted, CustomerLimitReached)
@@ -47,15 +56,17 @@ _RECLAIMABLE = (CouponExhausted, CampaignExhausted, BudgetExhausted, CustomerLim
 
 @dataclass(frozen=True, slots=True)
 class GroupTaken:
-    """What a group took: its coupons (in the order the codes were sent), the order they
-    apply in, each one's part of the stacked discount, the uses left after it, and the
-    whole order as priced (None without an order)."""
+    """What a group takes: its coupons (in the order the codes were sent, as locked), the
+    order they apply in, each one's part of the stacked discount, the uses left after it,
+    and the whole order as priced (None without an order)."""
 
     members: list[Coupon]
     sequence: list[int]
     parts: dict[int, Priced | None]
     remaining: dict[uuid.UUID, int]
     total: Priced | None
+    # The campaigns whose budget this group's discounts took to nothing.
+    budgets_spent: frozenset[uuid.UUID] = frozenset()
 
     def applied(self) -> Iterator[tuple[int, Coupon, Priced | None]]:
         """(position, coupon, its part) in application order."""
@@ -97,30 +108,23 @@ def take_group_uses(
     hold: bool,
 ) -> GroupTaken:  # fmt: skip
     """Check every code under the locks (in application order: the first refused one is
-    raised, naming it in `details.code`), then take a use of each (as held, for a hold),
-    each campaign's capacity and its code's part of the discount from the budget, and the
-    customer's slots; the caller's transaction rolls back on a refusal."""
+    raised, naming it in `details.code`), then take each campaign's capacity (as held, for
+    a hold) and its code's part of the discount from the budget, and the customer's slots;
+    the caller's transaction rolls back on a refusal. The coupons' uses are taken by
+    `write_group`, in the statement that writes the group."""
     keys = [lookup_key(code) for code in codes]
-    ids_by_key = dict(
-        Coupon.objects.filter(code__upper__in=[k for k in keys if k is not None]).values_list(
-            "code__upper", "id"
-        )
-    )
+    known = [k for k in keys if k is not None]
+    locked = group_sql.lock_coupons_by_code(known) if known else {}
     for code, key in zip(codes, keys, strict=True):
-        if key is None or key not in ids_by_key:
+        if key is None or key not in locked:
             raise refused_code(CouponNotFound(f"No coupon has the code {code!r}."), code)
-    coupons = {
-        c.id: c
-        for c in Coupon.objects.select_for_update(of=("self",))
-        .filter(pk__in=ids_by_key.values())
-        .order_by("id")
-    }
+    coupons = {c.id: c for c in locked.values()}
     campaign_ids = sorted({c.campaign_id for c in coupons.values() if c.campaign_id is not None})
-    campaigns = {
-        c.id: c
-        for c in Campaign.objects.select_for_update().filter(pk__in=campaign_ids).order_by("id")
-    }
-    members = [coupons[ids_by_key[key]] for key in keys if key is not None]
+    campaigns: dict[uuid.UUID, Campaign] = {}
+    if campaign_ids:
+        locked_campaigns = Campaign.objects.select_for_update().filter(pk__in=campaign_ids)
+        campaigns = {c.id: c for c in locked_campaigns.order_by("id")}
+    members = [locked[key] for key in keys if key is not None]
     discounts: list[Discount | None] = [
         c.discount if c.campaign_id is None else campaigns[c.campaign_id].discount for c in members
     ]
@@ -150,7 +154,7 @@ def take_group_uses(
                 ),
                 codes[index],
             )
-    _spend(
+    _spend_campaigns(
         codes, members, parts, campaign_ids, customer_id=customer_id,
         limits={pk: c.per_customer_limit for pk, c in campaigns.items()}, now=now, hold=hold,
     )  # fmt: skip
@@ -160,7 +164,26 @@ def take_group_uses(
         parts=parts,
         remaining={pk: c.remaining_count - 1 for pk, c in coupons.items()},
         total=None if stacked is None else stacked.total,
+        budgets_spent=_budgets_spent(members, parts, campaigns),
     )
+
+
+def _budgets_spent(
+    members: list[Coupon], parts: dict[int, Priced | None], campaigns: dict[uuid.UUID, Campaign]
+) -> frozenset[uuid.UUID]:
+    """The campaigns (locked, as read before this group) that its discounts leave with no
+    budget: record_use_taken's test, without reading the rows again."""
+    spent = set()
+    for index, coupon in enumerate(members):
+        amount = _part_amount(parts.get(index))
+        if coupon.campaign_id is None or not amount:
+            continue
+        campaign = campaigns[coupon.campaign_id]
+        if campaign.budget_amount is not None and (
+            campaign.discount_total + amount == campaign.budget_amount
+        ):
+            spent.add(campaign.id)
+    return frozenset(spent)
 
 
 def _check_each(
@@ -187,20 +210,13 @@ def _check_each(
             raise refused_code(refusal, codes[index])
 
 
-def _spend(
+def _spend_campaigns(
     codes: Sequence[str], members: list[Coupon], parts: dict[int, Priced | None],
     campaign_ids: list[uuid.UUID], *, customer_id: str | None,
     limits: dict[uuid.UUID, int | None], now: datetime, hold: bool,
 ) -> None:  # fmt: skip
-    """Every check passed under the locks: one UPDATE of the coupons, one of the
-    campaigns, then the customer's slot in each campaign, in the lock order."""
-    coupon_ids = [c.id for c in members]  # distinct: the codes are, ignoring case
-    held = {"held_count": F("held_count") + 1} if hold else {}
-    updated = Coupon.objects.filter(pk__in=coupon_ids, remaining_count__gt=0).update(
-        remaining_count=F("remaining_count") - 1, updated_at=now, **held
-    )
-    if updated != len(coupon_ids):  # pragma: no cover - checked above under the same locks
-        raise CouponExhausted()
+    """Every check passed under the locks: one UPDATE of the campaigns, then the
+    customer's slot in each campaign, in the lock order."""
     index_of = {m.campaign_id: i for i, m in enumerate(members) if m.campaign_id is not None}
     if campaign_ids:
         off = {pk: _part_amount(parts.get(index_of[pk])) for pk in campaign_ids}
@@ -228,6 +244,43 @@ def _spend(
                 ),
                 codes[index_of[campaign_id]],
             )
+
+
+def write_group(
+    taken: GroupTaken, *, group: StackedOrder, members: Sequence[Model],
+    created: Sequence[Event], now: datetime, hold: bool,
+) -> None:  # fmt: skip
+    """Take each coupon's use (as held, for a hold) and write the group's row, its
+    `members` (a redemption or a hold per code, in application order) and their events:
+    each member's `created` event, then `coupon.exhausted` when it took its coupon's last
+    use and `campaign.budget_exhausted` when its discount spent its campaign's budget (as
+    coupons.services.ledger_events.record_use_taken writes them); in ONE statement on
+    PostgreSQL, whose row locks `take_group_uses` already holds."""
+    events: list[Event] = []
+    for (_, coupon, _), event in zip(taken.applied(), created, strict=True):
+        events.append(event)
+        if taken.remaining[coupon.id] == 0:
+            events.append(
+                new_event("coupon.exhausted", COUPON(_spent(coupon, now=now, hold=hold)), now=now)
+            )
+        if coupon.campaign_id in taken.budgets_spent:
+            # Rare (the last of a budget): read as record_campaign reads it.
+            campaign = with_coupon_count(coupon.campaign_id)
+            events.append(new_event("campaign.budget_exhausted", CAMPAIGN(campaign), now=now))
+    spent = group_sql.spend_and_write(
+        [c.id for c in taken.members], hold=hold, now=now, rows=[[group], members, events]
+    )
+    if spent != len(taken.members):  # pragma: no cover - checked under the same locks
+        raise CouponExhausted()
+
+
+def _spent(coupon: Coupon, *, now: datetime, hold: bool) -> Coupon:
+    """The locked coupon as `write_group` leaves it: what reading it back would give."""
+    after = copy.copy(coupon)
+    after.remaining_count -= 1
+    after.held_count += 1 if hold else 0
+    after.updated_at = now
+    return after
 
 
 def _part_amount(part: Priced | None) -> int:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from core.errors import AlreadyReverted, NotFound
 from core.workers import in_worker
+from coupons.db.group_sql import as_written
 from coupons.domain.discounts import Order
 from coupons.models import Campaign, CampaignCustomer, Coupon, Redemption, RedemptionGroup
 from coupons.services.group_records import GroupRecord, group_record
@@ -27,13 +28,12 @@ from coupons.services.group_spending import (
     group_columns,
     reclaiming_group_holds,
     take_group_uses,
+    write_group,
 )
-from coupons.services.priced_orders import order_of
-from coupons.services.redemptions import (
-    record_new_redemption,
-    record_redemption,
-    redemption_record,
-)
+from coupons.services.priced_orders import order_of, use_columns
+from coupons.services.redemptions import record_redemption, redemption_record
+from coupons.shapes import REDEMPTION
+from events.services.outbox import new_event
 
 
 def redeem_codes(
@@ -58,21 +58,36 @@ def redeem_codes(
             taken = take_group_uses(
                 codes, customer_id=customer_id, order=given, now=now, hold=False
             )
-            group = RedemptionGroup.objects.create(
-                **group_columns(
-                    codes, customer_id=customer_id, order_id=order_id, order=given,
-                    total=taken.total, metadata=metadata or {}, now=now,
+            group = as_written(
+                RedemptionGroup(
+                    id=uuid.uuid4(),
+                    **group_columns(
+                        codes, customer_id=customer_id, order_id=order_id, order=given,
+                        total=taken.total, metadata=metadata or {}, now=now,
+                    ),
                 )
             )  # fmt: skip
+            # Built as they are written, answered as reading them back would answer.
+            redemptions, records = [], []
             for position, coupon, part in taken.applied():
-                record_new_redemption(
-                    coupon_id=coupon.id, campaign_id=coupon.campaign_id, code=coupon.code,
-                    remaining=taken.remaining[coupon.id],
-                    priced=part, order=given, customer_id=customer_id, order_id=order_id,
-                    metadata=metadata or {}, api_key_id=api_key_id, now=now,
-                    group_id=group.id, position=position,
+                redemption = as_written(
+                    Redemption(
+                        id=uuid.uuid4(), coupon_id=coupon.id, customer_id=customer_id,
+                        order_id=order_id, remaining_after=taken.remaining[coupon.id],
+                        redeemed_at=now, api_key_id=api_key_id, metadata=metadata or {},
+                        group_id=group.id, group_position=position,
+                        **use_columns(given, part),
+                    )
                 )  # fmt: skip
-            return group_record(group)
+                redemptions.append(redemption)
+                records.append(redemption_record(redemption, coupon.code))
+            write_group(
+                taken, group=group, members=redemptions, now=now, hold=False,
+                created=[
+                    new_event("redemption.created", REDEMPTION(r), now=now) for r in records
+                ],
+            )  # fmt: skip
+            return group_record(group, written=records)
 
     return reclaiming_group_holds(codes, now, attempt)
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from core.errors import NotFound, ReservationExpired
 from core.workers import in_worker
+from coupons.db.group_sql import as_written
 from coupons.domain.discounts import Order
 from coupons.models import (
     Campaign,
@@ -42,16 +43,19 @@ from coupons.services.group_spending import (
     group_columns,
     reclaiming_group_holds,
     take_group_uses,
+    write_group,
 )
-from coupons.services.priced_orders import order_of
+from coupons.services.hold_records import reservation_record
+from coupons.services.priced_orders import order_of, use_columns
 from coupons.services.reservations import (
     DEFAULT_TTL_SECONDS,
     give_back_released,
-    record_new_hold,
     redeem_hold,
     settled_refusal,
 )
 from coupons.services.spending import return_expired_holds
+from coupons.shapes import RESERVATION
+from events.services.outbox import new_event
 
 # The columns a redemption group copies from the reservation group it was confirmed from.
 _STACKED_COLUMNS = (
@@ -81,22 +85,36 @@ def hold_codes(
     def attempt() -> ReservationGroupRecord:
         with transaction.atomic():
             taken = take_group_uses(codes, customer_id=customer_id, order=given, now=now, hold=True)
-            group = ReservationGroup.objects.create(
-                **group_columns(
-                    codes, customer_id=customer_id, order_id=order_id, order=given,
-                    total=taken.total, metadata=metadata or {}, now=now,
-                ),
-                expires_at=expires_at,
+            group = as_written(
+                ReservationGroup(
+                    id=uuid.uuid4(),
+                    **group_columns(
+                        codes, customer_id=customer_id, order_id=order_id, order=given,
+                        total=taken.total, metadata=metadata or {}, now=now,
+                    ),
+                    expires_at=expires_at,
+                )
             )  # fmt: skip
+            # Built as they are written, answered as reading them back would answer.
+            holds, records = [], []
             for position, coupon, part in taken.applied():
-                record_new_hold(
-                    coupon_id=coupon.id, campaign_id=coupon.campaign_id, code=coupon.code,
-                    remaining=taken.remaining[coupon.id],
-                    priced=part, order=given, customer_id=customer_id, order_id=order_id,
-                    metadata=metadata or {}, expires_at=expires_at, api_key_id=api_key_id,
-                    now=now, group_id=group.id, position=position,
+                held = as_written(
+                    Reservation(
+                        id=uuid.uuid4(), coupon_id=coupon.id, customer_id=customer_id,
+                        order_id=order_id, status=ReservationStatus.HELD, expires_at=expires_at,
+                        created_at=now, api_key_id=api_key_id, metadata=metadata or {},
+                        group_id=group.id, group_position=position, **use_columns(given, part),
+                    )
                 )  # fmt: skip
-            return reservation_group_record(group, now)
+                holds.append(held)
+                records.append(reservation_record(held, coupon.code, now))
+            write_group(
+                taken, group=group, members=holds, now=now, hold=True,
+                created=[
+                    new_event("reservation.created", RESERVATION(r), now=now) for r in records
+                ],
+            )  # fmt: skip
+            return reservation_group_record(group, now, written=records)
 
     return reclaiming_group_holds(codes, now, attempt)
 

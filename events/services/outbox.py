@@ -5,6 +5,7 @@ an event holds exactly what `GET` of the object answers after the change."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,16 @@ def record_event(type_: str, data: dict[str, Any], *, now: datetime | None = Non
     if not connection.in_atomic_block:
         raise OutsideTransaction(f"{type_} must be written in its change's transaction")
     return Event.objects.create(type=type_, data=data, created_at=now or timezone.now())
+
+
+def new_event(type_: str, data: dict[str, Any], *, now: datetime) -> Event:
+    """An event (not saved yet) that the caller's own statement writes in the transaction of
+    its change, which must be open: checked as `record_event` checks."""
+    if type_ not in EVENT_TYPE_SET:
+        raise ValueError(f"unknown event type {type_!r}")
+    if not connection.in_atomic_block:
+        raise OutsideTransaction(f"{type_} must be written in its change's transaction")
+    return Event(id=uuid.uuid4(), type=type_, data=data, created_at=now)
 
 
 def record(type_: str, shape: Shape, obj: Any, *, now: datetime | None = None) -> Event:
