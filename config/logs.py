@@ -58,6 +58,9 @@ class LoopBatchedStreamHandler(logging.StreamHandler[TextIO]):
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(stream)
         self._pending: list[str] = []
+        # The loop a flush is scheduled on: another loop's lines schedule their own (a
+        # loop may close before the turn that would have written them).
+        self._flushing_on: asyncio.AbstractEventLoop | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -70,12 +73,14 @@ class LoopBatchedStreamHandler(logging.StreamHandler[TextIO]):
         except Exception:
             self.handleError(record)
             return
-        if not self._pending:
+        if self._flushing_on is not loop:
+            self._flushing_on = loop
             loop.call_soon(self.flush)
         self._pending.append(line)
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
+            self._flushing_on = None
             if self._pending:
                 lines, self._pending = self._pending, []
                 try:

@@ -177,3 +177,32 @@ def test_flush_writes_the_lines_a_turn_has_not_written_yet():
 
     assert pending == ""
     assert json.loads(flushed)["message"] == "last"
+
+
+def test_a_line_left_by_a_loop_that_closed_is_written_on_the_next_loops_turn():
+    stream = io.StringIO()
+    handler = LoopBatchedStreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.makeLogRecord({"name": "coupons.test", "msg": message})
+
+    closed = asyncio.new_event_loop()
+
+    def log_and_stop() -> None:
+        handler.handle(record("left"))
+        closed.stop()  # before the turn that would write it
+
+    closed.call_soon(log_and_stop)
+    closed.run_forever()
+    closed.close()
+
+    async def log_and_turn() -> None:
+        handler.handle(record("next"))
+        await asyncio.sleep(0)
+
+    asyncio.run(log_and_turn())
+
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == [
+        "left", "next",
+    ]  # fmt: skip
