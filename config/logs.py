@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import select
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -46,14 +49,20 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text
         if record.stack_info:
             entry["stack_info"] = self.formatStack(record.stack_info)
-        return orjson.dumps(entry, default=str).decode()
+        line = orjson.dumps(entry, default=str).decode()
+        if line.isascii():
+            return line
+        # ASCII only, as before: orjson writes U+2028, U+0085 and the like raw, which some
+        # log readers take for line ends (Python's str.splitlines does).
+        return json.dumps(entry, default=str, separators=(",", ":"))
 
 
 class LoopBatchedStreamHandler(logging.StreamHandler[TextIO]):
     """A StreamHandler whose lines emitted in an event loop are written together, once per
-    turn of the loop, rather than one write (a system call that lets go of the GIL) per
-    line; lines from any other thread are written at once, as StreamHandler does. At exit
-    `logging.shutdown` flushes what a last turn left."""
+    turn of the loop (in writes of whole lines, at most PIPE_BUF bytes each), rather than
+    one write (a system call that lets go of the GIL) per line; lines from any other thread
+    are written at once, as StreamHandler does. At exit `logging.shutdown` flushes what a
+    last turn left."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(stream)
@@ -83,8 +92,31 @@ class LoopBatchedStreamHandler(logging.StreamHandler[TextIO]):
             self._flushing_on = None
             if self._pending:
                 lines, self._pending = self._pending, []
-                try:
-                    self.stream.write("".join(lines))
-                except Exception:
-                    self.handleError(logging.makeLogRecord({"msg": "".join(lines)}))
+                for chunk in _atomic_chunks(lines):
+                    try:
+                        # stderr is line-buffered: one chunk, one write.
+                        self.stream.write(chunk)
+                        self.stream.flush()
+                    except Exception:
+                        self.handleError(logging.makeLogRecord({"msg": chunk}))
             super().flush()
+
+
+# A write of at most PIPE_BUF bytes to a pipe is never interleaved with another writer's,
+# and the server's worker processes share one stderr: no line may be cut by another's.
+_ATOMIC_WRITE = select.PIPE_BUF
+
+
+def _atomic_chunks(lines: list[str]) -> Iterator[str]:
+    """Whole lines joined into chunks of at most PIPE_BUF bytes (a longer line alone)."""
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        length = len(line.encode(errors="backslashreplace"))
+        if chunk and size + length > _ATOMIC_WRITE:
+            yield "".join(chunk)
+            chunk, size = [], 0
+        chunk.append(line)
+        size += length
+    if chunk:
+        yield "".join(chunk)

@@ -55,7 +55,7 @@ class Server:
         while True:
             lines = [
                 entry
-                for entry in map(json.loads, _json_lines(self.log.read_text()))
+                for entry in map(json.loads, _json_lines(_complete_lines(self.log.read_text())))
                 if entry.get("logger") == "coupons.access"
                 and (request_id is None or entry.get("request_id") == request_id)
             ]
@@ -64,8 +64,15 @@ class Server:
             time.sleep(0.05)
 
 
+def _complete_lines(log: str) -> str:
+    """The log up to its last line end: the server may be writing the next line."""
+    return log[: log.rfind("\n") + 1]
+
+
 def _json_lines(log: str) -> list[str]:
-    return [line for line in log.splitlines() if line.startswith("{")]
+    # Split at "\n" only: a JSON line may hold U+2028 or U+0085 raw (orjson leaves them
+    # unescaped, as JSON allows), where str.splitlines would cut it.
+    return [line for line in log.split("\n") if line.startswith("{")]
 
 
 @functools.cache

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import re
+import select
 import sys
 
 import pytest
@@ -123,18 +124,20 @@ async def test_the_metrics_token_is_checked_whole_whatever_the_guess(api):
     assert "coupon_http_requests_total" in right.text
 
 
-class CountingStream(io.StringIO):
+class RecordingStream(io.StringIO):
+    """Remembers each text written to it, one entry a write."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.writes = 0
+        self.writes: list[str] = []
 
     def write(self, text: str) -> int:
-        self.writes += 1
+        self.writes.append(text)
         return super().write(text)
 
 
 def test_lines_logged_in_an_event_loop_are_written_together_on_its_next_turn():
-    stream = CountingStream()
+    stream = RecordingStream()
     handler = LoopBatchedStreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("coupons.test.batched")
@@ -159,7 +162,7 @@ def test_lines_logged_in_an_event_loop_are_written_together_on_its_next_turn():
         "line 0", "line 1", "line 2",
     ]  # fmt: skip
     assert json.loads(stream.getvalue().splitlines()[-1])["message"] == "from no loop"
-    assert stream.writes == 2
+    assert len(stream.writes) == 2
 
 
 def test_flush_writes_the_lines_a_turn_has_not_written_yet():
@@ -206,3 +209,33 @@ def test_a_line_left_by_a_loop_that_closed_is_written_on_the_next_loops_turn():
     assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == [
         "left", "next",
     ]  # fmt: skip
+
+
+def test_a_turns_lines_are_written_whole_in_writes_no_longer_than_pipe_buf():
+    stream = RecordingStream()
+    handler = LoopBatchedStreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+
+    async def many_lines() -> None:
+        for n in range(100):
+            handler.handle(logging.makeLogRecord({"name": "coupons.test", "msg": f"{n:0200d}"}))
+        await asyncio.sleep(0)
+
+    asyncio.run(many_lines())
+
+    assert len(stream.writes) > 1
+    assert all(len(t.encode()) <= select.PIPE_BUF and t.endswith("\n") for t in stream.writes)
+    messages = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
+    assert messages == [f"{n:0200d}" for n in range(100)]
+
+
+def test_a_log_line_is_ascii_whatever_the_request_held():
+    record = logging.makeLogRecord(
+        {"name": "coupons.access", "msg": "GET /v1/coupons/a\u2028b\x85c\u00e9", "path": "\u2028"}
+    )
+
+    line = JsonFormatter().format(record)
+
+    assert line.isascii() and len(line.splitlines()) == 1
+    assert json.loads(line)["message"] == "GET /v1/coupons/a\u2028b\x85c\u00e9"
+    assert json.loads(line)["path"] == "\u2028"
