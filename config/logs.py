@@ -13,8 +13,8 @@ from typing import TextIO
 import orjson
 
 # No field these lines write is a thread's, process's or task's name, which every LogRecord
-# would otherwise look up (about a third of making the access line's record): logging's
-# documented switches. A LOGGING format naming them gets None.
+# would otherwise look up: logging's documented switches. A LOGGING format naming them
+# gets None.
 logging.logThreads = False
 logging.logProcesses = False
 logging.logMultiprocessing = False
@@ -30,8 +30,8 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None
 class JsonFormatter(logging.Formatter):
     """ts (UTC, milliseconds), level, logger, message, then every field passed with
     `extra=` (the access log's method, path, status, duration_ms, request_id, api_key), and
-    `exception` with its traceback. orjson writes the line: python-json-logger's formatter
-    took two thirds of an access line's CPU (docs/performance.md)."""
+    `exception` with its traceback; written by orjson, the cheapest part of the access
+    line's cost (docs/performance.md)."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
