@@ -30,8 +30,8 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None
 class JsonFormatter(logging.Formatter):
     """ts (UTC, milliseconds), level, logger, message, then every field passed with
     `extra=` (the access log's method, path, status, duration_ms, request_id, api_key), and
-    `exception` with its traceback; written by orjson, the cheapest part of the access
-    line's cost (docs/performance.md)."""
+    `exception` with its traceback; written by orjson, the access line being on every
+    request (docs/performance.md)."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
