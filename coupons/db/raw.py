@@ -276,6 +276,12 @@ _USE_FIELDS = [
 _DISCOUNT_FIELDS = [f for f in _FIELDS if f.attname in discount_columns(None)]
 
 
+def _use_fields(*, priced: bool) -> list[Any]:
+    """The order's columns a redemption records: a plain order has no lines, shipping or
+    allocations."""
+    return _USE_FIELDS if priced else _USE_FIELDS[:2]
+
+
 @cache
 def _spend_and_record_sql(*, priced: bool, keep: bool) -> str:
     """The statement for a plain order or a priced one, keeping an answer or not."""
@@ -290,8 +296,7 @@ def _spend_and_record_sql(*, priced: bool, keep: bool) -> str:
     else:
         matched = f"UPPER(code) = %(code)s AND discount_rules IS NULL AND {ORDER_FITS_SQL}"
         discount, row_values = _DISCOUNT, _ROW_VALUES
-    # A plain order has no lines, shipping or allocations to record.
-    used = _USE_FIELDS if priced else _USE_FIELDS[:2]
+    used = _use_fields(priced=priced)
     uses = ", ".join(str(f.column) for f in used)
     ctes = f"""
     WITH spent AS (
@@ -373,8 +378,7 @@ def spend_and_record(
         "event_id": uuid.uuid4(),
         "event_data": _EVENT_DATA.get_db_prep_save(event_data, connection),
     }  # fmt: skip
-    used = _USE_FIELDS if priced_with is not None else _USE_FIELDS[:2]
-    for f in used:
+    for f in _use_fields(priced=priced_with is not None):
         params[f.attname] = f.get_db_prep_save(use.get(f.attname), connection)
     if priced_with is not None:
         params["coupon_id"] = Coupon._meta.pk.get_db_prep_value(priced_with.pk, connection)

@@ -21,23 +21,21 @@ class OutsideTransaction(RuntimeError):
     """An event written outside a transaction could commit without its change."""
 
 
-def record_event(type_: str, data: dict[str, Any], *, now: datetime | None = None) -> Event:
-    """Write one event in the caller's transaction (which must be open)."""
-    if type_ not in EVENT_TYPE_SET:
-        raise ValueError(f"unknown event type {type_!r}")
-    if not connection.in_atomic_block:
-        raise OutsideTransaction(f"{type_} must be written in its change's transaction")
-    return Event.objects.create(type=type_, data=data, created_at=now or timezone.now())
-
-
 def new_event(type_: str, data: dict[str, Any], *, now: datetime) -> Event:
-    """An event (not saved yet) that the caller's own statement writes in the transaction of
-    its change, which must be open: checked as `record_event` checks."""
+    """An event (not saved yet) for the caller's transaction, which must be open: saved by
+    `record_event`, or written by the caller's own statement with its change."""
     if type_ not in EVENT_TYPE_SET:
         raise ValueError(f"unknown event type {type_!r}")
     if not connection.in_atomic_block:
         raise OutsideTransaction(f"{type_} must be written in its change's transaction")
     return Event(id=uuid.uuid4(), type=type_, data=data, created_at=now)
+
+
+def record_event(type_: str, data: dict[str, Any], *, now: datetime | None = None) -> Event:
+    """Write one event in the caller's transaction (which must be open)."""
+    event = new_event(type_, data, now=now or timezone.now())
+    event.save(force_insert=True)
+    return event
 
 
 def record(type_: str, shape: Shape, obj: Any, *, now: datetime | None = None) -> Event:
