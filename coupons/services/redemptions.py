@@ -23,7 +23,7 @@ from core.errors import (
 )
 from core.pages import Cursor, Page, keyset_page
 from core.workers import in_worker
-from coupons.db import raw
+from coupons.db import raw, redemption_sql
 from coupons.domain.allocation import allocations_json
 from coupons.domain.carts import Priced, price_order
 from coupons.domain.codes import lookup_key
@@ -217,7 +217,7 @@ def _redeem_at_once(
     keep: KeptBy | None = None,
     render: Callable[[RedemptionRecord], StoredAnswer] | None = None,
 ) -> tuple[RedemptionRecord, StoredAnswer | None] | None:  # fmt: skip
-    """The redemption (and the answer kept for `keep`) by `raw.spend_and_record`, if it
+    """The redemption (and the answer kept for `keep`) by `redemption_sql.spend_and_record`, if it
     applies (PostgreSQL; a coupon of no campaign and no per-customer limit with uses to
     spare). A plain order goes to the statement as it is; an order with lines or shipping
     is priced first (coupons.domain.carts) from the coupon as read, without a lock, and
@@ -243,11 +243,15 @@ def _redeem_at_once(
             use["shipping_discount_amount"], use["discount_amount"]
         )},
     )  # fmt: skip
-    holes = raw.ROW_VALUE_FIELDS if priced_with is None else raw.PRICED_ROW_VALUE_FIELDS
+    holes = (
+        redemption_sql.ROW_VALUE_FIELDS
+        if priced_with is None
+        else redemption_sql.PRICED_ROW_VALUE_FIELDS
+    )
     with_holes = None
     if keep is not None and render is not None:
         with_holes = answer_with_holes(keep, render, known, holes)
-    spent = raw.spend_and_record(
+    spent = redemption_sql.spend_and_record(
         redemption_id=known.id, code_key=key, customer_id=customer_id, order_id=order_id,
         use=use, metadata=metadata, api_key_id=api_key_id, now=now,
         event_data=REDEMPTION(known), priced_with=priced_with, keep=with_holes,

@@ -117,7 +117,7 @@ def test_the_expression_takes_column_names_and_placeholders_only():
             discount_sql(order_amount=bad, percent_off="p", amount_off="a", max_amount_off="m")
 
 
-# The redemption's own statement (coupons.db.raw.spend_and_record) and the general path
+# The redemption's own statement (coupons.db.redemption_sql.spend_and_record) and the general path
 # (a per-customer limit) record what discount_for says, on random discounts and orders.
 _codes = itertools.count()
 
