@@ -315,11 +315,11 @@ class ValidationView(ApiView):
         fields = validated(ValidationInput, read_json_object(request))
         client: ApiClient = request.user  # type: ignore[assignment]
 
-        def check() -> redemption_service.ValidationResult:
+        def check() -> validation_service.ValidationResult:
             refuse_throttled_customer(
                 api_key_id=client.key_id, customer_id=fields.get("customer_id")
             )
-            result = redemption_service.validate_code(**fields)
+            result = validation_service.validate_code(**fields)
             if result.reason == CouponNotFound.code:
                 count_unknown_code(api_key_id=client.key_id, customer_id=fields.get("customer_id"))
             return result

@@ -1,4 +1,5 @@
-"""Redemptions: spend a use, check one would be spent, give it back, read the trail."""
+"""Redemptions: spend a use, give it back, read the trail (checking one would be spent:
+coupons.services.validations)."""
 
 from __future__ import annotations
 
@@ -15,31 +16,22 @@ from django.utils import timezone
 from access.services.idempotency import KeptBy, StoredAnswer, answer_with_holes, kept_with
 from core.errors import (
     AlreadyReverted,
-    CouponNotFound,
-    CustomerLimitReached,
-    DomainError,
-    LinesRequired,
     NotFound,
 )
 from core.pages import Cursor, Page, keyset_page
 from core.workers import in_worker
 from coupons.db import raw, redemption_sql
-from coupons.domain.allocation import allocations_json
 from coupons.domain.carts import Priced, price_order
 from coupons.domain.codes import lookup_key
-from coupons.domain.discounts import Discount, Order
+from coupons.domain.discounts import Order
 from coupons.domain.rules import refusal_for
-from coupons.models import Campaign, Coupon, Redemption
+from coupons.models import Coupon, Redemption
 from coupons.services.campaign_redemptions import (
-    campaign_limit_refusal,
     give_back_campaign_use,
 )
 from coupons.services.ledger_events import record_use_taken
 from coupons.services.priced_orders import order_of, order_shown, shipping_part, use_columns
 from coupons.services.spending import (
-    ExpiredHolds,
-    expired_holds_of,
-    live_uses_of,
     not_found,
     reclaiming_expired_holds,
     take_use,
@@ -78,25 +70,6 @@ class RedemptionRecord:
             order_amount=self.order_amount, currency=self.currency,
             order_lines=self.order_lines, shipping_amount=self.shipping_amount,
         )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationResult:
-    valid: bool
-    reason: str | None
-    remaining_count: int | None
-    # Computed only for a valid code with a discount and an order; None otherwise.
-    discount_amount: int | None = None
-    amount_after_discount: int | None = None
-    currency: str | None = None
-    # What a refusal of the order is worth knowing (min_order_amount_not_met: the minimum,
-    # the shortfall, the currency).
-    details: dict[str, Any] | None = None
-    # Where the discount went: per line (None for an order without lines), and off the
-    # shipping (None when no amount was computed).
-    allocations: list[dict[str, Any]] | None = None
-    shipping_discount_amount: int | None = None
-    shipping_amount_after_discount: int | None = None
 
 
 def redemption_record(redemption: Redemption, code: str) -> RedemptionRecord:
@@ -303,101 +276,6 @@ def record_new_redemption(
         discount_amount=redemption.discount_amount, now=now,
     )  # fmt: skip
     return done
-
-
-def validate_code(
-    *,
-    code: str,
-    customer_id: str | None = None,
-    order: Order | Mapping[str, Any] | None = None,
-    now: datetime | None = None,
-) -> ValidationResult:
-    """The same checks as `redeem_coupon`, spending nothing; with an order, what the
-    discount would be (an order is optional here: without one, no amount is computed)."""
-    now = now or timezone.now()
-    given = order_of(order)
-    standing = code_standing(code, customer_id=customer_id, order=given, now=now)
-    if standing.refusal is not None:
-        refusal = standing.refusal
-        return ValidationResult(
-            valid=False,
-            reason=refusal.code,
-            remaining_count=standing.remaining_count,
-            details=refusal.data.get("details"),
-        )
-    discount = standing.discount
-    if discount is None or given is None:
-        return ValidationResult(valid=True, reason=None, remaining_count=standing.remaining_count)
-    priced = price_order(discount, given)
-    shipping = given.shipping_amount
-    return ValidationResult(
-        valid=True,
-        reason=None,
-        remaining_count=standing.remaining_count,
-        discount_amount=priced.discount_amount,
-        amount_after_discount=given.amount - priced.lines_amount,
-        currency=given.currency,
-        allocations=allocations_json(priced.allocations),
-        shipping_discount_amount=priced.shipping_discount_amount,
-        shipping_amount_after_discount=(
-            None if shipping is None else shipping - priced.shipping_discount_amount
-        ),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class CodeStanding:
-    """A validation's view of one code: why it would be refused (None: it would not), its
-    remaining uses (None: no such code), its discount and its campaign."""
-
-    refusal: DomainError | None
-    remaining_count: int | None
-    discount: Discount | None = None
-    campaign_id: uuid.UUID | None = None
-    code: str | None = None  # as created
-
-
-def code_standing(
-    code: str, *, customer_id: str | None, order: Order | None, now: datetime
-) -> CodeStanding:
-    """`validate_code`'s checks, spending nothing, locking nothing. LinesRequired is
-    raised (a 400: the order sent cannot be priced), never returned."""
-    given = order
-    key = lookup_key(code)
-    coupon = None if key is None else raw.one_coupon(code_key=key)
-    if coupon is None:
-        return CodeStanding(CouponNotFound(), None)
-    campaign = None if coupon.campaign_id is None else Campaign.objects.get(pk=coupon.campaign_id)
-    expired = ExpiredHolds()
-    if coupon.held_count or (campaign is not None and campaign.held_count):
-        # Expired holds nobody returned yet are free to the next redemption, which reclaims
-        # them first. A validation spends nothing, so it counts them as returned rather
-        # than returning them: no write, no lock, on a read (these rows are never saved).
-        expired = expired_holds_of(
-            coupon.id, campaign_id=coupon.campaign_id, customer_id=customer_id, now=now
-        )
-        coupon.remaining_count += expired.of_coupon
-        if campaign is not None:
-            campaign.held_count -= expired.of_campaign
-            campaign.discount_total -= expired.campaign_discount
-    refusal = refusal_for(coupon, now=now, customer_id=customer_id, order=given, campaign=campaign)
-    if (
-        refusal is None
-        and coupon.per_customer_limit is not None
-        and customer_id
-        and live_uses_of(coupon.id, customer_id) - expired.customers_of_coupon
-        >= coupon.per_customer_limit
-    ):
-        refusal = CustomerLimitReached()
-    if refusal is None and campaign is not None:
-        refusal = campaign_limit_refusal(
-            campaign.id, limit=campaign.per_customer_limit, customer_id=customer_id,
-            expired=expired.customers_of_campaign,
-        )  # fmt: skip
-    if isinstance(refusal, LinesRequired):
-        raise refusal  # a 400 on validations too: the order sent cannot be priced
-    discount = coupon.discount if campaign is None else campaign.discount
-    return CodeStanding(refusal, coupon.remaining_count, discount, coupon.campaign_id, coupon.code)
 
 
 def revert_redemption(redemption_id: uuid.UUID, *, now: datetime | None = None) -> RedemptionRecord:

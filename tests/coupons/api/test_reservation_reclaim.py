@@ -16,6 +16,7 @@ from coupons.models import Campaign, Coupon, Reservation, ReservationStatus
 from coupons.services import campaigns as campaign_service
 from coupons.services import redemptions as redemption_service
 from coupons.services import reservations as reservation_service
+from coupons.services import validations as validation_service
 from coupons.services.spending import reclaiming_expired_holds, take_use
 from tests.campaigns import ORDER, broken_campaign_counters, campaign_held_whole
 from tests.factories import broken_invariants, make_coupon
@@ -162,10 +163,10 @@ def test_a_code_held_only_by_expired_holds_validates_and_nothing_is_returned():
     coupon = make_coupon("LOOK", init_count=1, per_customer_limit=1)
     start = timezone.now()
     reservation_service.hold_coupon(code="look", customer_id="a", ttl_seconds=10, now=start)
-    before = redemption_service.validate_code(code="look", customer_id="a", now=start)
+    before = validation_service.validate_code(code="look", customer_id="a", now=start)
     assert (before.valid, before.reason, before.remaining_count) == (False, "coupon_exhausted", 0)
     later = start + timedelta(seconds=10)
-    after = redemption_service.validate_code(code="look", customer_id="a", now=later)
+    after = validation_service.validate_code(code="look", customer_id="a", now=later)
     assert (after.valid, after.reason, after.remaining_count) == (True, None, 1)
     # A validation spends nothing, and returns nothing either: that is the next
     # redemption's (or the sweeper's) job.
@@ -179,23 +180,23 @@ def test_a_customer_limit_met_only_by_expired_holds_validates():
     make_coupon("MINE", init_count=5, per_customer_limit=1)
     start = timezone.now()
     reservation_service.hold_coupon(code="mine", customer_id="a", ttl_seconds=10, now=start)
-    refused = redemption_service.validate_code(code="mine", customer_id="a", now=start)
+    refused = validation_service.validate_code(code="mine", customer_id="a", now=start)
     assert refused.reason == "customer_limit_reached"
     later = start + timedelta(seconds=10)
-    assert redemption_service.validate_code(code="mine", customer_id="a", now=later).valid
+    assert validation_service.validate_code(code="mine", customer_id="a", now=later).valid
 
 
 def test_a_campaign_spent_only_by_expired_holds_validates_with_its_discount():
     campaign, start = campaign_held_whole("SEEN")
-    refused = redemption_service.validate_code(
+    refused = validation_service.validate_code(
         code="seen-b", customer_id="x", order=ORDER, now=start
     )
     assert refused.reason == "campaign_exhausted"
     later = start + timedelta(seconds=30)
-    valid = redemption_service.validate_code(code="seen-b", customer_id="x", order=ORDER, now=later)
+    valid = validation_service.validate_code(code="seen-b", customer_id="x", order=ORDER, now=later)
     assert (valid.valid, valid.discount_amount, valid.amount_after_discount) == (True, 500, 1500)
     # x's expired hold frees the campaign's capacity and budget for anyone.
-    other = redemption_service.validate_code(code="seen-b", customer_id="y", order=ORDER, now=later)
+    other = validation_service.validate_code(code="seen-b", customer_id="y", order=ORDER, now=later)
     assert other.valid
     campaign.refresh_from_db()
     assert (campaign.held_count, campaign.discount_total) == (1, 500)
@@ -212,8 +213,8 @@ def test_a_budget_spent_only_by_expired_holds_validates():
     start = timezone.now()
     reservation_service.hold_coupon(code="budget-a", order=order, ttl_seconds=30, now=start)
     assert (
-        redemption_service.validate_code(code="budget-b", order=order, now=start).reason
+        validation_service.validate_code(code="budget-b", order=order, now=start).reason
         == "budget_exhausted"
     )
     later = start + timedelta(seconds=30)
-    assert redemption_service.validate_code(code="budget-b", order=order, now=later).valid
+    assert validation_service.validate_code(code="budget-b", order=order, now=later).valid
